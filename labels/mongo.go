@@ -1,0 +1,198 @@
+package labels
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/FerretDB/FerretDB/ferretdb"
+	"go.mongodb.org/mongo-driver/mongo"
+	"go.mongodb.org/mongo-driver/mongo/options"
+	"go.mongodb.org/mongo-driver/mongo/readpref"
+	"go.mongodb.org/mongo-driver/mongo/writeconcern"
+)
+
+// MongoConfig says where callrep keeps its data.
+type MongoConfig struct {
+	// URI of a MongoDB deployment. Empty starts an embedded FerretDB with its
+	// SQLite files in DataDir, reachable only through a private Unix socket.
+	URI string
+	// DataDir holds the embedded store (DataDir/db) when URI is empty.
+	DataDir string
+	// Database is the database name; "callrep" when empty.
+	Database string
+	// Logger receives the embedded server's warnings and errors only.
+	Logger *slog.Logger
+}
+
+// Mongo is an open connection to callrep's database, embedded or remote.
+type Mongo struct {
+	Client   *mongo.Client
+	DB       *mongo.Database
+	Embedded bool
+
+	stop     context.CancelFunc
+	done     chan struct{}
+	sockDir  string
+	closeOne sync.Once
+}
+
+// MaxBulkOps is the most operations callrep puts in one BulkWrite. The
+// embedded FerretDB hangs on update batches of 100 or more operations
+// (its internal batch size is 100), so every batched write is chunked below
+// that; TestBulkWriteChunkLimit pins the behaviour.
+const MaxBulkOps = 99
+
+// OpenMongo connects to cfg.URI, or starts the embedded FerretDB when it is
+// empty, and pings the server before returning.
+func OpenMongo(ctx context.Context, cfg MongoConfig) (*Mongo, error) {
+	if cfg.Database == "" {
+		cfg.Database = "callrep"
+	}
+	m := &Mongo{}
+	uri := cfg.URI
+	if uri == "" {
+		var err error
+		if uri, err = m.startEmbedded(cfg); err != nil {
+			return nil, err
+		}
+	}
+	opts := options.Client().ApplyURI(uri).
+		SetWriteConcern(writeconcern.Majority()).
+		SetRetryWrites(cfg.URI != "").
+		SetServerSelectionTimeout(10 * time.Second).
+		SetAppName("callrep")
+	client, err := mongo.Connect(ctx, opts)
+	if err != nil {
+		m.stopEmbedded()
+		return nil, fmt.Errorf("labels: connect to mongodb: %w", err)
+	}
+	m.Client = client
+	m.DB = client.Database(cfg.Database)
+	pctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	if err := client.Ping(pctx, readpref.Primary()); err != nil {
+		m.Close(context.Background())
+		return nil, fmt.Errorf("labels: ping mongodb: %w", err)
+	}
+	return m, nil
+}
+
+func (m *Mongo) startEmbedded(cfg MongoConfig) (string, error) {
+	if cfg.DataDir == "" {
+		return "", errors.New("labels: embedded store needs a data directory")
+	}
+	dbDir, err := filepath.Abs(filepath.Join(cfg.DataDir, "db"))
+	if err != nil {
+		return "", fmt.Errorf("labels: data directory: %w", err)
+	}
+	if err := os.MkdirAll(dbDir, 0o700); err != nil {
+		return "", fmt.Errorf("labels: create data directory: %w", err)
+	}
+	// Unix socket paths are limited to ~100 bytes, so the socket lives in a
+	// short private temporary directory rather than in DataDir.
+	m.sockDir, err = os.MkdirTemp("", "callrep-db-")
+	if err != nil {
+		return "", fmt.Errorf("labels: socket directory: %w", err)
+	}
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	// FerretDB logs every connection at info level; keep warnings and errors.
+	quiet := slog.New(levelFilter{Handler: logger.Handler(), min: slog.LevelWarn}).With("component", "ferretdb")
+	f, err := ferretdb.New(&ferretdb.Config{
+		Listener:  ferretdb.ListenerConfig{Unix: filepath.Join(m.sockDir, "fdb.sock")},
+		Logger:    quiet,
+		Handler:   "sqlite",
+		SQLiteURL: "file:" + dbDir + "/",
+	})
+	if err != nil {
+		os.RemoveAll(m.sockDir)
+		return "", fmt.Errorf("labels: start embedded ferretdb: %w", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	m.stop, m.done, m.Embedded = cancel, make(chan struct{}), true
+	go func() {
+		defer close(m.done)
+		f.Run(ctx)
+	}()
+	return f.MongoDBURI(), nil
+}
+
+// Close disconnects and stops the embedded server, if any.
+func (m *Mongo) Close(ctx context.Context) error {
+	var err error
+	m.closeOne.Do(func() {
+		if m.Client != nil {
+			err = m.Client.Disconnect(ctx)
+		}
+		m.stopEmbedded()
+	})
+	return err
+}
+
+func (m *Mongo) stopEmbedded() {
+	if m.stop == nil {
+		return
+	}
+	m.stop()
+	<-m.done
+	os.RemoveAll(m.sockDir)
+}
+
+// Ping reports whether the database answers.
+func (m *Mongo) Ping(ctx context.Context) error {
+	return m.Client.Ping(ctx, readpref.Primary())
+}
+
+type levelFilter struct {
+	slog.Handler
+	min slog.Level
+}
+
+func (h levelFilter) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= h.min && h.Handler.Enabled(ctx, l)
+}
+
+func (h levelFilter) WithAttrs(a []slog.Attr) slog.Handler {
+	return levelFilter{Handler: h.Handler.WithAttrs(a), min: h.min}
+}
+
+func (h levelFilter) WithGroup(name string) slog.Handler {
+	return levelFilter{Handler: h.Handler.WithGroup(name), min: h.min}
+}
+
+// BulkWrite applies models to coll in unordered chunks of at most MaxBulkOps
+// operations. Duplicate-key errors are ignored when ignoreDup is set, which
+// makes re-running an insert-only batch idempotent.
+func BulkWrite(ctx context.Context, coll *mongo.Collection, models []mongo.WriteModel, ignoreDup bool) error {
+	for start := 0; start < len(models); start += MaxBulkOps {
+		end := min(start+MaxBulkOps, len(models))
+		_, err := coll.BulkWrite(ctx, models[start:end], options.BulkWrite().SetOrdered(false))
+		if err != nil && !(ignoreDup && onlyDuplicates(err)) {
+			return fmt.Errorf("labels: bulk write %s: %w", coll.Name(), err)
+		}
+	}
+	return nil
+}
+
+// onlyDuplicates reports whether err is a bulk error made only of
+// duplicate-key write errors.
+func onlyDuplicates(err error) bool {
+	var bwe mongo.BulkWriteException
+	if !errors.As(err, &bwe) || bwe.WriteConcernError != nil || len(bwe.WriteErrors) == 0 {
+		return false
+	}
+	for _, we := range bwe.WriteErrors {
+		if we.Code != 11000 {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,83 @@
+package labels_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	"go.mongodb.org/mongo-driver/bson"
+	"go.mongodb.org/mongo-driver/mongo"
+	"go.mongodb.org/mongo-driver/mongo/options"
+
+	"github.com/callrep/callrep/labels"
+	"github.com/callrep/callrep/labels/mongotest"
+)
+
+func updates(n int) []mongo.WriteModel {
+	models := make([]mongo.WriteModel, n)
+	for i := range models {
+		models[i] = mongo.NewUpdateOneModel().
+			SetFilter(bson.M{"_id": fmt.Sprintf("k%04d", i)}).
+			SetUpdate(bson.M{"$set": bson.M{"v": i}}).
+			SetUpsert(true)
+	}
+	return models
+}
+
+// TestBulkWriteChunkLimit pins the embedded FerretDB workaround: one
+// BulkWrite of 100 update operations does not complete, 99 do, and
+// labels.BulkWrite splits any batch below that limit.
+func TestBulkWriteChunkLimit(t *testing.T) {
+	m := mongotest.Open(t)
+	ctx := context.Background()
+	coll := m.DB.Collection("bulk")
+
+	if _, err := coll.BulkWrite(ctx, updates(labels.MaxBulkOps), options.BulkWrite().SetOrdered(false)); err != nil {
+		t.Fatalf("bulk of %d: %v", labels.MaxBulkOps, err)
+	}
+	if err := labels.BulkWrite(ctx, coll, updates(250), false); err != nil {
+		t.Fatalf("chunked bulk of 250: %v", err)
+	}
+	n, err := coll.CountDocuments(ctx, bson.M{})
+	if err != nil || n != 250 {
+		t.Fatalf("got %d documents (%v), want 250", n, err)
+	}
+
+	if !m.Embedded || os.Getenv("CALLREP_SKIP_HANG_PIN") != "" {
+		return
+	}
+	tctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	_, err = coll.BulkWrite(tctx, updates(100), options.BulkWrite().SetOrdered(false))
+	if err == nil {
+		t.Fatalf("a 100-operation update BulkWrite completed on embedded FerretDB: the hang is gone, MaxBulkOps may be raised")
+	}
+	if !errors.Is(err, context.DeadlineExceeded) && !mongo.IsTimeout(err) {
+		t.Logf("100-operation bulk failed with %v (not a timeout)", err)
+	}
+}
+
+func TestBulkWriteIgnoresDuplicates(t *testing.T) {
+	m := mongotest.Open(t)
+	ctx := context.Background()
+	coll := m.DB.Collection("dups")
+	docs := func() []mongo.WriteModel {
+		var ms []mongo.WriteModel
+		for i := range 150 {
+			ms = append(ms, mongo.NewInsertOneModel().SetDocument(bson.M{"_id": i}))
+		}
+		return ms
+	}
+	if err := labels.BulkWrite(ctx, coll, docs(), true); err != nil {
+		t.Fatal(err)
+	}
+	if err := labels.BulkWrite(ctx, coll, docs(), true); err != nil {
+		t.Fatalf("re-running inserts: got %v, want nil", err)
+	}
+	if err := labels.BulkWrite(ctx, coll, docs(), false); err == nil {
+		t.Fatal("duplicates without ignoreDup: got nil error, want one")
+	}
+}
