@@ -16,42 +16,57 @@ import (
 	"github.com/callrep/callrep/labels/mongotest"
 )
 
-func updates(n int) []mongo.WriteModel {
+// updates returns n upserts setting v = i+shift on documents k0000….
+func updates(n, shift int) []mongo.WriteModel {
 	models := make([]mongo.WriteModel, n)
 	for i := range models {
 		models[i] = mongo.NewUpdateOneModel().
 			SetFilter(bson.M{"_id": fmt.Sprintf("k%04d", i)}).
-			SetUpdate(bson.M{"$set": bson.M{"v": i}}).
+			SetUpdate(bson.M{"$set": bson.M{"v": i + shift}}).
 			SetUpsert(true)
 	}
 	return models
 }
 
 // TestBulkWriteChunkLimit pins the embedded FerretDB workaround: one
-// BulkWrite of 100 update operations does not complete, 99 do, and
-// labels.BulkWrite splits any batch below that limit.
+// BulkWrite of 100 operations that modify existing documents does not
+// complete (and leaves the connection hung), 99 do, and labels.BulkWrite
+// splits any batch below that limit. Upserts of new documents and no-op
+// updates of 100 or more happen to pass, so the pin modifies documents.
 func TestBulkWriteChunkLimit(t *testing.T) {
 	m := mongotest.Open(t)
 	ctx := context.Background()
 	coll := m.DB.Collection("bulk")
 
-	if _, err := coll.BulkWrite(ctx, updates(labels.MaxBulkOps), options.BulkWrite().SetOrdered(false)); err != nil {
+	if _, err := coll.BulkWrite(ctx, updates(labels.MaxBulkOps, 0), options.BulkWrite().SetOrdered(false)); err != nil {
 		t.Fatalf("bulk of %d: %v", labels.MaxBulkOps, err)
 	}
-	if err := labels.BulkWrite(ctx, coll, updates(250), false); err != nil {
-		t.Fatalf("chunked bulk of 250: %v", err)
+	if err := labels.BulkWrite(ctx, coll, updates(250, 0), false); err != nil {
+		t.Fatalf("chunked bulk of 250 upserts: %v", err)
+	}
+	if err := labels.BulkWrite(ctx, coll, updates(250, 1000), false); err != nil {
+		t.Fatalf("chunked bulk of 250 modifying updates: %v", err)
 	}
 	n, err := coll.CountDocuments(ctx, bson.M{})
 	if err != nil || n != 250 {
 		t.Fatalf("got %d documents (%v), want 250", n, err)
 	}
 
+	if n, _ := coll.CountDocuments(ctx, bson.M{"v": bson.M{"$gte": 1000}}); n != 250 {
+		t.Fatalf("%d documents modified, want 250", n)
+	}
+
 	if !m.Embedded || os.Getenv("CALLREP_SKIP_HANG_PIN") != "" {
 		return
 	}
+	// A separate instance: the hang poisons the server it happens on.
+	pin := mongotest.Open(t).DB.Collection("pin")
+	if err := labels.BulkWrite(ctx, pin, updates(100, 0), false); err != nil {
+		t.Fatal(err)
+	}
 	tctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	_, err = coll.BulkWrite(tctx, updates(100), options.BulkWrite().SetOrdered(false))
+	_, err = pin.BulkWrite(tctx, updates(100, 1), options.BulkWrite().SetOrdered(false))
 	if err == nil {
 		t.Fatalf("a 100-operation update BulkWrite completed on embedded FerretDB: the hang is gone, MaxBulkOps may be raised")
 	}
