@@ -1,0 +1,135 @@
+package labels
+
+import (
+	"time"
+)
+
+// Source is the provenance of a report: "app" for app users, "moderator"
+// for moderator decisions, "import:<name>" for bulk imports.
+type Source string
+
+// The built-in sources. Imports use ImportSource(name).
+const (
+	SourceApp       Source = "app"
+	SourceModerator Source = "moderator"
+)
+
+// ImportSource returns the source of reports imported from name ("ftc").
+func ImportSource(name string) Source { return Source("import:" + name) }
+
+// Kind tells a history event that sets a label from one that retracts it.
+type Kind string
+
+// The history event kinds.
+const (
+	KindLabel   Kind = "label"
+	KindRetract Kind = "retract"
+)
+
+// Attestation is the STIR/SHAKEN verdict the phone saw for a call.
+type Attestation string
+
+// The attestation levels; "" means the phone did not say.
+const (
+	AttestationA      Attestation = "A"
+	AttestationB      Attestation = "B"
+	AttestationC      Attestation = "C"
+	AttestationFailed Attestation = "failed"
+	AttestationNone   Attestation = "none"
+)
+
+// Call is what the reporter's phone knows about the call being reported.
+// Pointer fields are optional.
+type Call struct {
+	Direction   string // "incoming", "outgoing" or "missed"; "" if not given
+	StartedAt   *time.Time
+	DurationS   *int // seconds of conversation; 0 for unanswered calls
+	RingS       *int // seconds the phone rang
+	Answered    *bool
+	RecentCalls *int // calls from this number in the last 24 hours
+	Attestation Attestation
+}
+
+// Reporter identifies who reports and through which channel.
+type Reporter struct {
+	// ID is the stable reporter identity: the auth uid for app users, a
+	// derived id for imported records.
+	ID     string
+	Source Source
+	// IPPrefix is the client's network (/24 for IPv4, /48 for IPv6), kept
+	// for brigading analysis instead of the full address.
+	IPPrefix string
+}
+
+// ReportInput is a report as a client sends it, before normalisation.
+type ReportInput struct {
+	Number         string
+	Region         string
+	Category       string
+	Comment        string
+	Call           *Call
+	ClientReportID string
+}
+
+// Report is one event of the append-only history: a label set or retracted.
+type Report struct {
+	ID             string
+	Kind           Kind
+	Reporter       string
+	Source         Source
+	IPPrefix       string
+	Number         Number
+	Category       string // "" for retractions
+	Comment        string
+	Call           *Call
+	ClientReportID string
+	CreatedAt      time.Time
+	// ReplacedCategory is the reporter's previous label on the number that
+	// this report replaced or retracted; "" when there was none. It is part
+	// of the answer, not of the stored event.
+	ReplacedCategory string
+	// Duplicate is set on answers to a repeated client_report_id: the
+	// stored report is returned and nothing new is stored.
+	Duplicate bool
+}
+
+// Label is a reporter's live label on a number: the latest report of that
+// reporter for that number, unless retracted since.
+type Label struct {
+	Reporter   string
+	Key        string
+	Valid      bool
+	NumberType NumberType
+	Region     string
+	Category   string
+	Comment    string
+	Source     Source
+	IPPrefix   string
+	Call       *Call
+	ReportID   string
+	// CreatedAt is when the report behind the label was made, FirstAt when
+	// the reporter first labelled the number.
+	CreatedAt time.Time
+	FirstAt   time.Time
+}
+
+// newer reports whether an event at (at, id) supersedes one at (at2, id2).
+func newer(at time.Time, id string, at2 time.Time, id2 string) bool {
+	if !at.Equal(at2) {
+		return at.After(at2)
+	}
+	return id > id2
+}
+
+// Observer is told about every change to the live labels, in order. old is
+// nil for a new label, cur is nil for a retraction. Observers are called
+// with the service's write lock held and must not call back into it.
+type Observer interface {
+	LabelChanged(old, cur *Label)
+}
+
+// EraseResult counts what DELETE /v1/me removed.
+type EraseResult struct {
+	ErasedLabels         int
+	PseudonymisedReports int
+}

@@ -1,0 +1,661 @@
+package labels
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+)
+
+// Limits on report fields.
+const (
+	MaxCommentRunes     = 280
+	MaxClientReportID   = 128
+	maxReporterIDLength = 256
+)
+
+// Options configure a Service.
+type Options struct {
+	// DefaultRegion applies to national-format numbers sent without one.
+	DefaultRegion string
+	// Now is the clock; time.Now if nil.
+	Now func() time.Time
+	// Observers see every change of the live labels, including those made
+	// while loading.
+	Observers []Observer
+	Logger    *slog.Logger
+	// FlushInterval paces the write-behind of live labels; 200 ms if zero.
+	FlushInterval time.Duration
+	// Instance names this process's replay watermark; random if empty.
+	Instance string
+	// ReplaySkew is replayed before the oldest watermark to cover reports
+	// whose insert was in flight when it was taken; 1 minute if zero.
+	ReplaySkew time.Duration
+}
+
+// Service turns reports into live labels. Every report is inserted into the
+// append-only history before it is acknowledged; the live labels are kept
+// in memory, where lookups read them, and written behind to storage.
+type Service struct {
+	store    *Store
+	opts     Options
+	log      *slog.Logger
+	flusher  *Flusher
+	stripes  [256]stripe
+	loaded   atomic.Bool
+	cancel   context.CancelFunc
+	done     chan struct{}
+	closeOne sync.Once
+
+	mu       sync.RWMutex
+	live     map[string]map[string]*Label // reporter → key → label
+	tombs    map[string]eventRef          // labelID → latest retraction since start
+	inflight map[string]time.Time         // report id → created_at, while inserting
+	since    time.Time                    // reports from here on may be missing from labels
+
+	wmMu      sync.Mutex
+	lastCut   time.Time
+	lastWrite time.Time
+}
+
+// stripe serialises one group of reporters' writes, so that a reporter's
+// reports are stored and applied in the order of their timestamps.
+type stripe struct {
+	sync.Mutex
+	last time.Time
+}
+
+type eventRef struct {
+	at time.Time
+	id string
+}
+
+// watermarkEvery paces watermark writes; staleWatermark is the age after
+// which another instance's watermark belongs to a dead process.
+const (
+	watermarkEvery = 5 * time.Second
+	staleWatermark = 10 * time.Minute
+)
+
+// Open loads the live labels from store, replays the reports that may be
+// missing from them, and starts the write-behind. Observers are told about
+// every loaded label.
+func Open(ctx context.Context, store *Store, opts Options) (*Service, error) {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Instance == "" {
+		opts.Instance = randomID(8)
+	}
+	if opts.ReplaySkew <= 0 {
+		opts.ReplaySkew = time.Minute
+	}
+	s := &Service{
+		store:    store,
+		opts:     opts,
+		log:      opts.Logger.With("component", "labels"),
+		live:     make(map[string]map[string]*Label),
+		tombs:    make(map[string]eventRef),
+		inflight: make(map[string]time.Time),
+		done:     make(chan struct{}),
+	}
+	s.flusher = &Flusher{Flush: s.flush, Cut: s.cut, Interval: opts.FlushInterval, Logger: s.log, Name: "labels"}
+	if err := s.load(ctx); err != nil {
+		return nil, err
+	}
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s.cancel = cancel
+	go func() {
+		defer close(s.done)
+		s.flusher.Run(runCtx)
+	}()
+	s.loaded.Store(true)
+	return s, nil
+}
+
+func (s *Service) load(ctx context.Context) error {
+	start := s.opts.Now()
+	wm, ok, err := s.store.Watermark(ctx)
+	if err != nil {
+		return err
+	}
+	labels := 0
+	err = s.store.EachLabel(ctx, func(l *Label) {
+		labels++
+		s.setLocked(l.Reporter, l.Key, l)
+		s.notify(nil, l)
+	})
+	if err != nil {
+		return err
+	}
+	if ok {
+		s.since = wm.Add(-s.opts.ReplaySkew)
+	}
+	replayed, changed := 0, 0
+	err = s.store.EachReportSince(ctx, s.since, func(r Report) {
+		replayed++
+		if s.applyLocked(r) {
+			changed++
+		}
+	})
+	if err != nil {
+		return err
+	}
+	if err := s.flusher.FlushNow(ctx); err != nil {
+		return err
+	}
+	if err := s.store.DropWatermarksBefore(ctx, s.opts.Instance, start.Add(-staleWatermark)); err != nil {
+		return err
+	}
+	s.log.Info("labels loaded", "labels", labels, "replayed_reports", replayed, "replay_changes", changed,
+		"replay_from", s.since, "took", s.opts.Now().Sub(start).Round(time.Millisecond))
+	return nil
+}
+
+// Loaded reports whether the live labels are in memory.
+func (s *Service) Loaded() bool { return s.loaded.Load() }
+
+// Close stops the write-behind after a last flush and records the
+// watermark, so that the next start replays almost nothing.
+func (s *Service) Close(ctx context.Context) error {
+	var err error
+	s.closeOne.Do(func() {
+		s.cancel()
+		select {
+		case <-s.done:
+		case <-ctx.Done():
+			err = ctx.Err()
+			return
+		}
+		if n := s.flusher.Pending(); n > 0 {
+			err = fmt.Errorf("labels: %d labels not written at close; the next start replays them", n)
+			return
+		}
+		s.wmMu.Lock()
+		cut := s.lastCut
+		s.wmMu.Unlock()
+		if !cut.IsZero() {
+			err = s.store.SetWatermark(ctx, s.opts.Instance, cut)
+		}
+	})
+	return err
+}
+
+// Normalize parses raw with region, or the default region when empty.
+func (s *Service) Normalize(raw, region string) (Number, error) {
+	return Normalize(raw, region, s.opts.DefaultRegion)
+}
+
+// Report validates in, stores it in the history and makes it who's live
+// label on the number. A repeated ClientReportID returns the stored report
+// with Duplicate set and changes nothing.
+func (s *Service) Report(ctx context.Context, who Reporter, in ReportInput) (Report, error) {
+	r, err := s.prepare(who, in)
+	if err != nil {
+		return Report{}, err
+	}
+	st := s.stripe(who.ID)
+	st.Lock()
+	defer st.Unlock()
+	stored, dup, err := s.insert(ctx, st, &r)
+	if err != nil {
+		return Report{}, err
+	}
+	if dup && stored.Reporter != who.ID {
+		// The id was used by an account that has since been erased and
+		// pseudonymised; this is a new report.
+		r.ID = "r-" + randomID(16)
+		stored, dup, err = s.insert(ctx, st, &r)
+		if err != nil {
+			return Report{}, err
+		}
+	}
+	if dup {
+		stored.Duplicate = true
+		stored.Number = r.Number
+		// The first attempt may have been stored without being applied
+		// (its answer lost to a timeout); applying again is a no-op
+		// otherwise. Reports older than the replay window are in labels.
+		if !stored.CreatedAt.Before(s.since) {
+			s.mu.Lock()
+			s.applyLocked(stored)
+			s.mu.Unlock()
+		}
+		return stored, nil
+	}
+	s.mu.Lock()
+	if old := s.live[r.Reporter][r.Number.Key]; old != nil {
+		r.ReplacedCategory = old.Category
+	}
+	s.applyLocked(r)
+	delete(s.inflight, r.ID)
+	s.mu.Unlock()
+	return r, nil
+}
+
+// Retract removes who's live label on number. It fails with ENotFound when
+// there is none. The returned event carries the retracted category in
+// ReplacedCategory.
+func (s *Service) Retract(ctx context.Context, who Reporter, number, region string) (Report, error) {
+	if err := checkReporter(who); err != nil {
+		return Report{}, err
+	}
+	n, err := s.Normalize(number, region)
+	if err != nil {
+		return Report{}, err
+	}
+	st := s.stripe(who.ID)
+	st.Lock()
+	defer st.Unlock()
+	old, ok := s.LabelOf(who.ID, n.Key)
+	if !ok {
+		return Report{}, Errorf(ENotFound, "you have no label on %s", n.Key)
+	}
+	r := Report{ID: "x-" + randomID(16), Kind: KindRetract, Reporter: who.ID, Source: who.Source, IPPrefix: who.IPPrefix, Number: n}
+	if _, _, err := s.insert(ctx, st, &r); err != nil {
+		return Report{}, err
+	}
+	s.mu.Lock()
+	s.applyLocked(r)
+	delete(s.inflight, r.ID)
+	s.mu.Unlock()
+	r.ReplacedCategory = old.Category
+	return r, nil
+}
+
+// LabelOf returns reporter's live label on key.
+func (s *Service) LabelOf(reporter, key string) (Label, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	l := s.live[reporter][key]
+	if l == nil {
+		return Label{}, false
+	}
+	return *l, true
+}
+
+// Mine lists reporter's live labels, most recent first, limit at a time.
+// cursor is "" for the first page and the returned next cursor after; next
+// is "" on the last page.
+func (s *Service) Mine(ctx context.Context, reporter string, limit int, cursor string) ([]Label, string, error) {
+	if limit <= 0 || limit > 500 {
+		return nil, "", Errorf(EInvalid, "limit must be between 1 and 500")
+	}
+	var after *Label
+	if cursor != "" {
+		c, err := decodeCursor(cursor)
+		if err != nil {
+			return nil, "", err
+		}
+		after = &c
+	}
+	s.mu.RLock()
+	all := make([]Label, 0, len(s.live[reporter]))
+	for _, l := range s.live[reporter] {
+		all = append(all, *l)
+	}
+	s.mu.RUnlock()
+	slices.SortFunc(all, compareMine)
+	start := 0
+	if after != nil {
+		start, _ = slices.BinarySearchFunc(all, *after, compareMine)
+		if start < len(all) && compareMine(all[start], *after) == 0 {
+			start++
+		}
+	}
+	page := all[start:min(start+limit, len(all))]
+	next := ""
+	if start+limit < len(all) {
+		next = encodeCursor(page[len(page)-1])
+	}
+	return page, next, nil
+}
+
+// compareMine orders labels newest first, then by key.
+func compareMine(a, b Label) int {
+	if c := b.CreatedAt.Compare(a.CreatedAt); c != 0 {
+		return c
+	}
+	return strings.Compare(a.Key, b.Key)
+}
+
+func encodeCursor(l Label) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(l.CreatedAt.UnixMilli(), 10) + " " + l.Key))
+}
+
+func decodeCursor(c string) (Label, error) {
+	bad := Errorf(EInvalid, "cursor is not one this server returned")
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil {
+		return Label{}, bad
+	}
+	ms, key, ok := strings.Cut(string(b), " ")
+	n, err := strconv.ParseInt(ms, 10, 64)
+	if !ok || err != nil || key == "" {
+		return Label{}, bad
+	}
+	return Label{CreatedAt: time.UnixMilli(n).UTC(), Key: key}, nil
+}
+
+// Erase retracts all of reporter's live labels and rewrites their history
+// under a random pseudonym without comments or network prefixes.
+func (s *Service) Erase(ctx context.Context, reporter string) (EraseResult, error) {
+	who := Reporter{ID: reporter, Source: SourceApp}
+	if err := checkReporter(who); err != nil {
+		return EraseResult{}, err
+	}
+	st := s.stripe(reporter)
+	st.Lock()
+	defer st.Unlock()
+	s.mu.Lock()
+	var rs []Report
+	for key, l := range s.live[reporter] {
+		r := Report{ID: "x-" + randomID(16), Kind: KindRetract, Reporter: reporter, Source: l.Source,
+			Number: numberFromKey(key, l.Valid, l.NumberType, l.Region)}
+		r.CreatedAt = s.stampLocked(st)
+		s.inflight[r.ID] = r.CreatedAt
+		rs = append(rs, r)
+	}
+	s.mu.Unlock()
+	wctx, cancel := writeContext(ctx)
+	defer cancel()
+	err := s.store.InsertReports(wctx, rs)
+	s.mu.Lock()
+	for _, r := range rs {
+		if err == nil {
+			s.applyLocked(r)
+		}
+		delete(s.inflight, r.ID)
+	}
+	s.mu.Unlock()
+	if err != nil {
+		return EraseResult{}, unavailable(err)
+	}
+	n, err := s.store.Pseudonymise(wctx, reporter, "erased-"+randomID(12))
+	if err != nil {
+		return EraseResult{}, unavailable(err)
+	}
+	return EraseResult{ErasedLabels: len(rs), PseudonymisedReports: n}, nil
+}
+
+// Each calls fn for every live label, under the read lock.
+func (s *Service) Each(fn func(*Label)) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for _, m := range s.live {
+		for _, l := range m {
+			fn(l)
+		}
+	}
+}
+
+// prepare validates in and builds the label event, without a timestamp.
+func (s *Service) prepare(who Reporter, in ReportInput) (Report, error) {
+	if err := checkReporter(who); err != nil {
+		return Report{}, err
+	}
+	n, err := s.Normalize(in.Number, in.Region)
+	if err != nil {
+		return Report{}, err
+	}
+	if _, ok := LookupCategory(in.Category); !ok {
+		return Report{}, Errorf(EUnknownCategory, "unknown category %q; GET /v1/categories lists them", truncate(in.Category, 40))
+	}
+	if !utf8.ValidString(in.Comment) {
+		return Report{}, Errorf(EInvalid, "comment is not valid UTF-8")
+	}
+	if c := utf8.RuneCountInString(in.Comment); c > MaxCommentRunes {
+		return Report{}, Errorf(EInvalid, "comment has %d characters; at most %d are allowed", c, MaxCommentRunes)
+	}
+	if err := checkCall(in.Call, s.opts.Now()); err != nil {
+		return Report{}, err
+	}
+	id := "r-" + randomID(16)
+	if in.ClientReportID != "" {
+		if len(in.ClientReportID) > MaxClientReportID || !printableASCII(in.ClientReportID) {
+			return Report{}, Errorf(EInvalid, "client_report_id must be 1 to %d printable ASCII characters", MaxClientReportID)
+		}
+		sum := sha256.Sum256([]byte(who.ID + "\x00" + in.ClientReportID))
+		id = "c-" + hex.EncodeToString(sum[:16])
+	}
+	return Report{
+		ID: id, Kind: KindLabel, Reporter: who.ID, Source: who.Source, IPPrefix: who.IPPrefix,
+		Number: n, Category: in.Category, Comment: in.Comment, Call: in.Call, ClientReportID: in.ClientReportID,
+	}, nil
+}
+
+func checkReporter(who Reporter) error {
+	if who.ID == "" || len(who.ID) > maxReporterIDLength || strings.ContainsAny(who.ID, " \x00") || who.Source == "" {
+		return Errorf(EUnauthorized, "the caller has no usable reporter identity")
+	}
+	return nil
+}
+
+func checkCall(c *Call, now time.Time) error {
+	if c == nil {
+		return nil
+	}
+	switch c.Direction {
+	case "", "incoming", "outgoing", "missed":
+	default:
+		return Errorf(EInvalid, "call.direction must be incoming, outgoing or missed")
+	}
+	switch c.Attestation {
+	case "", AttestationA, AttestationB, AttestationC, AttestationFailed, AttestationNone:
+	default:
+		return Errorf(EInvalid, "call.attestation must be A, B, C, failed or none")
+	}
+	for _, f := range []struct {
+		name string
+		v    *int
+		max  int
+	}{{"duration_s", c.DurationS, 86400}, {"ring_s", c.RingS, 600}, {"recent_calls", c.RecentCalls, 10000}} {
+		if f.v != nil && (*f.v < 0 || *f.v > f.max) {
+			return Errorf(EInvalid, "call.%s must be between 0 and %d", f.name, f.max)
+		}
+	}
+	if c.StartedAt != nil && (c.StartedAt.After(now.Add(10*time.Minute)) || c.StartedAt.Before(now.AddDate(0, 0, -90))) {
+		return Errorf(EInvalid, "call.started_at must be within the last 90 days")
+	}
+	return nil
+}
+
+func printableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x21 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+func truncate(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	return string([]rune(s)[:n]) + "…"
+}
+
+// insert stamps r and stores it; st must be held. r stays in flight (and
+// holds back the watermark) until the caller applies it.
+func (s *Service) insert(ctx context.Context, st *stripe, r *Report) (Report, bool, error) {
+	s.mu.Lock()
+	r.CreatedAt = s.stampLocked(st)
+	s.inflight[r.ID] = r.CreatedAt
+	s.mu.Unlock()
+	wctx, cancel := writeContext(ctx)
+	defer cancel()
+	stored, dup, err := s.store.InsertReport(wctx, *r)
+	if err != nil || dup {
+		s.mu.Lock()
+		delete(s.inflight, r.ID)
+		s.mu.Unlock()
+	}
+	if err != nil {
+		return Report{}, false, unavailable(err)
+	}
+	return stored, dup, nil
+}
+
+// writeContext detaches a write from the request's cancellation, so that a
+// client hanging up cannot leave a report stored but unapplied, and bounds
+// it instead.
+func writeContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
+}
+
+func unavailable(err error) error {
+	return &wrapped{err: Errorf(EUnavailable, "storage is unavailable; retry later"), cause: err}
+}
+
+// wrapped is an *Error that keeps its internal cause for the logs.
+type wrapped struct {
+	err   *Error
+	cause error
+}
+
+func (w *wrapped) Unwrap() []error { return []error{w.err, w.cause} }
+func (w *wrapped) Error() string   { return w.err.Error() + ": " + w.cause.Error() }
+
+// stampLocked returns the creation time of a new event of st's reporters:
+// millisecond precision, as storage keeps it, and strictly increasing.
+func (s *Service) stampLocked(st *stripe) time.Time {
+	t := time.UnixMilli(s.opts.Now().UnixMilli()).UTC()
+	if !t.After(st.last) {
+		t = st.last.Add(time.Millisecond)
+	}
+	st.last = t
+	return t
+}
+
+func (s *Service) stripe(reporter string) *stripe {
+	h := fnv.New32a()
+	h.Write([]byte(reporter))
+	return &s.stripes[h.Sum32()%uint32(len(s.stripes))]
+}
+
+// applyLocked applies a history event to the live labels, latest event
+// wins; it is idempotent, so replays may overlap. It reports whether the
+// live labels changed.
+func (s *Service) applyLocked(r Report) bool {
+	id := labelID(r.Reporter, r.Number.Key)
+	cur := s.live[r.Reporter][r.Number.Key]
+	if cur != nil && !newer(r.CreatedAt, r.ID, cur.CreatedAt, cur.ReportID) {
+		return false
+	}
+	if t, ok := s.tombs[id]; ok && !newer(r.CreatedAt, r.ID, t.at, t.id) {
+		return false
+	}
+	if r.Kind == KindRetract {
+		s.tombs[id] = eventRef{r.CreatedAt, r.ID}
+		if cur == nil {
+			return false
+		}
+		s.setLocked(r.Reporter, r.Number.Key, nil)
+		s.notify(cur, nil)
+		s.flusher.Mark(id)
+		return true
+	}
+	l := &Label{
+		Reporter: r.Reporter, Key: r.Number.Key, Valid: r.Number.Valid, NumberType: r.Number.Type,
+		Region: r.Number.Region, Category: r.Category, Comment: r.Comment, Source: r.Source,
+		IPPrefix: r.IPPrefix, Call: r.Call, ReportID: r.ID, CreatedAt: r.CreatedAt, FirstAt: r.CreatedAt,
+	}
+	if cur != nil {
+		l.FirstAt = cur.FirstAt
+	}
+	s.setLocked(r.Reporter, r.Number.Key, l)
+	s.notify(cur, l)
+	s.flusher.Mark(id)
+	return true
+}
+
+func (s *Service) setLocked(reporter, key string, l *Label) {
+	m := s.live[reporter]
+	if l == nil {
+		delete(m, key)
+		if len(m) == 0 {
+			delete(s.live, reporter)
+		}
+		return
+	}
+	if m == nil {
+		m = make(map[string]*Label)
+		s.live[reporter] = m
+	}
+	m[key] = l
+}
+
+func (s *Service) notify(old, cur *Label) {
+	for _, o := range s.opts.Observers {
+		o.LabelChanged(old, cur)
+	}
+}
+
+// cut is the replay watermark candidate: every report created before it is
+// applied in memory, so once the keys dirty now are written, labels in
+// storage reflect it.
+func (s *Service) cut() time.Time {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	c := time.UnixMilli(s.opts.Now().UnixMilli()).UTC()
+	for _, t := range s.inflight {
+		if t.Before(c) {
+			c = t
+		}
+	}
+	return c
+}
+
+// flush writes the current state of the given labels and, every few
+// seconds, the watermark.
+func (s *Service) flush(ctx context.Context, ids []string, cut time.Time) error {
+	var put []*Label
+	var del []string
+	s.mu.RLock()
+	for _, id := range ids {
+		i := strings.LastIndexByte(id, ' ')
+		if l := s.live[id[:i]][id[i+1:]]; l != nil {
+			cp := *l
+			put = append(put, &cp)
+		} else {
+			del = append(del, id)
+		}
+	}
+	s.mu.RUnlock()
+	if err := s.store.WriteLabels(ctx, put, del); err != nil {
+		return err
+	}
+	s.wmMu.Lock()
+	defer s.wmMu.Unlock()
+	s.lastCut = cut
+	now := s.opts.Now()
+	if now.Sub(s.lastWrite) < watermarkEvery {
+		return nil
+	}
+	if err := s.store.SetWatermark(ctx, s.opts.Instance, cut); err != nil {
+		return err
+	}
+	s.lastWrite = now
+	return nil
+}
+
+func randomID(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}

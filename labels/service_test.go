@@ -1,0 +1,326 @@
+package labels_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.mongodb.org/mongo-driver/bson"
+
+	"github.com/callrep/callrep/labels"
+	"github.com/callrep/callrep/labels/mongotest"
+)
+
+// clock is a settable test clock.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// recorder is an Observer that keeps the live label count per key.
+type recorder struct {
+	mu     sync.Mutex
+	counts map[string]int
+}
+
+func (r *recorder) LabelChanged(old, cur *labels.Label) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.counts == nil {
+		r.counts = map[string]int{}
+	}
+	if old != nil {
+		r.counts[old.Key]--
+	}
+	if cur != nil {
+		r.counts[cur.Key]++
+	}
+}
+
+func (r *recorder) count(key string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.counts[key]
+}
+
+type fixture struct {
+	m     *labels.Mongo
+	store *labels.Store
+	clock *clock
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	m := mongotest.Open(t)
+	st, err := labels.OpenStore(context.Background(), m.DB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &fixture{m: m, store: st, clock: &clock{t: time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)}}
+}
+
+// open starts a service; flush sets the write-behind interval.
+func (f *fixture) open(t *testing.T, flush time.Duration, obs ...labels.Observer) *labels.Service {
+	t.Helper()
+	s, err := labels.Open(context.Background(), f.store, labels.Options{
+		DefaultRegion: "CN", Now: f.clock.Now, Observers: obs, FlushInterval: flush,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func (f *fixture) count(t *testing.T, coll string, filter bson.M) int64 {
+	t.Helper()
+	n, err := f.m.DB.Collection(coll).CountDocuments(context.Background(), filter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func app(uid string) labels.Reporter {
+	return labels.Reporter{ID: uid, Source: labels.SourceApp, IPPrefix: "192.0.2.0/24"}
+}
+
+func mustReport(t *testing.T, s *labels.Service, who labels.Reporter, in labels.ReportInput) labels.Report {
+	t.Helper()
+	r, err := s.Report(context.Background(), who, in)
+	if err != nil {
+		t.Fatalf("report %+v: %v", in, err)
+	}
+	return r
+}
+
+func TestReportReplaceRetract(t *testing.T) {
+	f := newFixture(t)
+	rec := &recorder{}
+	s := f.open(t, time.Hour, rec)
+	defer s.Close(context.Background())
+	ctx := context.Background()
+	const num = "+8613800138000"
+
+	for _, uid := range []string{"u1", "u2", "u3"} {
+		r := mustReport(t, s, app(uid), labels.ReportInput{Number: num, Category: "fraud"})
+		if r.Duplicate || r.ReplacedCategory != "" || r.Number.Key != num {
+			t.Fatalf("got %+v", r)
+		}
+		f.clock.Add(time.Second)
+	}
+	if got := rec.count(num); got != 3 {
+		t.Fatalf("live labels: got %d, want 3", got)
+	}
+
+	t.Run("RelabelMoves", func(t *testing.T) {
+		r := mustReport(t, s, app("u1"), labels.ReportInput{Number: "138 0013 8000", Category: "delivery"})
+		if r.ReplacedCategory != "fraud" {
+			t.Fatalf("replaced: got %q, want fraud", r.ReplacedCategory)
+		}
+		l, ok := s.LabelOf("u1", num)
+		if !ok || l.Category != "delivery" || rec.count(num) != 3 {
+			t.Fatalf("got %+v %v, count %d", l, ok, rec.count(num))
+		}
+	})
+	t.Run("RetractOwnOnly", func(t *testing.T) {
+		if _, err := s.Retract(ctx, app("stranger"), num, ""); labels.ErrorCode(err) != labels.ENotFound {
+			t.Fatalf("stranger retract: got %v, want not_found", err)
+		}
+		r, err := s.Retract(ctx, app("u2"), num, "")
+		if err != nil || r.ReplacedCategory != "fraud" || r.Kind != labels.KindRetract {
+			t.Fatalf("got %+v, %v", r, err)
+		}
+		if got := rec.count(num); got != 2 {
+			t.Fatalf("live labels: got %d, want 2", got)
+		}
+		if _, err := s.Retract(ctx, app("u2"), num, ""); labels.ErrorCode(err) != labels.ENotFound {
+			t.Fatalf("second retract: got %v, want not_found", err)
+		}
+	})
+	t.Run("ClientReportIDOnce", func(t *testing.T) {
+		in := labels.ReportInput{Number: "+14155550100", Region: "US", Category: "robocall", ClientReportID: "q-1"}
+		first := mustReport(t, s, app("u4"), in)
+		f.clock.Add(time.Second)
+		again := mustReport(t, s, app("u4"), in)
+		if !again.Duplicate || again.ID != first.ID || !again.CreatedAt.Equal(first.CreatedAt) {
+			t.Fatalf("repeat: got %+v, want duplicate of %+v", again, first)
+		}
+		other := mustReport(t, s, app("u5"), in)
+		if other.Duplicate {
+			t.Fatal("another reporter's same client_report_id was taken as a duplicate")
+		}
+		if n := f.count(t, "reports", bson.M{"client_report_id": "q-1"}); n != 2 {
+			t.Fatalf("stored: got %d, want 2", n)
+		}
+	})
+}
+
+func TestReportRejects(t *testing.T) {
+	f := newFixture(t)
+	s := f.open(t, time.Hour)
+	defer s.Close(context.Background())
+	neg := -1
+	for _, tc := range []struct {
+		name string
+		who  labels.Reporter
+		in   labels.ReportInput
+		code string
+	}{
+		{"Letters", app("u"), labels.ReportInput{Number: "abc", Category: "fraud"}, labels.EInvalidNumber},
+		{"Empty", app("u"), labels.ReportInput{Number: "", Category: "fraud"}, labels.EInvalidNumber},
+		{"Emergency", app("u"), labels.ReportInput{Number: "110", Category: "fraud"}, labels.ENotLabelable},
+		{"UnknownCategory", app("u"), labels.ReportInput{Number: "+8613800138000", Category: "evil"}, labels.EUnknownCategory},
+		{"LongComment", app("u"), labels.ReportInput{Number: "+8613800138000", Category: "fraud", Comment: strings.Repeat("骗", 281)}, labels.EInvalid},
+		{"BadUTF8", app("u"), labels.ReportInput{Number: "+8613800138000", Category: "fraud", Comment: "\xff"}, labels.EInvalid},
+		{"BadDirection", app("u"), labels.ReportInput{Number: "+8613800138000", Category: "fraud", Call: &labels.Call{Direction: "sideways"}}, labels.EInvalid},
+		{"NegativeRing", app("u"), labels.ReportInput{Number: "+8613800138000", Category: "fraud", Call: &labels.Call{RingS: &neg}}, labels.EInvalid},
+		{"BadAttestation", app("u"), labels.ReportInput{Number: "+8613800138000", Category: "fraud", Call: &labels.Call{Attestation: "D"}}, labels.EInvalid},
+		{"LongClientID", app("u"), labels.ReportInput{Number: "+8613800138000", Category: "fraud", ClientReportID: strings.Repeat("x", 129)}, labels.EInvalid},
+		{"NoReporter", labels.Reporter{Source: labels.SourceApp}, labels.ReportInput{Number: "+8613800138000", Category: "fraud"}, labels.EUnauthorized},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := s.Report(context.Background(), tc.who, tc.in)
+			if got := labels.ErrorCode(err); got != tc.code {
+				t.Fatalf("got %v, want code %s", err, tc.code)
+			}
+		})
+	}
+	if n := f.count(t, "reports", bson.M{}); n != 0 {
+		t.Fatalf("%d reports stored, want 0", n)
+	}
+	ok := mustReport(t, s, app("u"), labels.ReportInput{Number: "+8613800138000", Category: "fraud", Comment: strings.Repeat("骗", 280)})
+	if ok.Comment != strings.Repeat("骗", 280) {
+		t.Fatal("a 280-character comment was not stored as given")
+	}
+}
+
+// TestRestartReplaysUnflushed shows that an acknowledged report survives a
+// crash before the write-behind ran: the next start replays the history.
+func TestRestartReplaysUnflushed(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	crashed := f.open(t, time.Hour) // never flushes, never closed
+	mustReport(t, crashed, app("a"), labels.ReportInput{Number: "+8613800138000", Category: "fraud"})
+	mustReport(t, crashed, app("b"), labels.ReportInput{Number: "+8613800138000", Category: "harassment"})
+	f.clock.Add(time.Second)
+	mustReport(t, crashed, app("a"), labels.ReportInput{Number: "+8613800138000", Category: "delivery"})
+	if _, err := crashed.Retract(ctx, app("b"), "+8613800138000", ""); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.count(t, "labels", bson.M{}); n != 0 {
+		t.Fatalf("labels written before any flush: %d", n)
+	}
+
+	rec := &recorder{}
+	s := f.open(t, time.Hour, rec)
+	if got := rec.count("+8613800138000"); got != 1 {
+		t.Fatalf("after replay: %d live labels, want 1", got)
+	}
+	if l, _ := s.LabelOf("a", "+8613800138000"); l.Category != "delivery" {
+		t.Fatalf("a's label: got %q, want delivery", l.Category)
+	}
+	if n := f.count(t, "labels", bson.M{}); n != 1 {
+		t.Fatalf("labels stored after start-up flush: got %d, want 1", n)
+	}
+	if err := s.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	// A clean restart loads from labels and the watermark.
+	f.clock.Add(time.Hour)
+	rec2 := &recorder{}
+	s2 := f.open(t, time.Hour, rec2)
+	defer s2.Close(ctx)
+	if got := rec2.count("+8613800138000"); got != 1 {
+		t.Fatalf("after clean restart: %d live labels, want 1", got)
+	}
+}
+
+// TestEraseMany also pins that updateMany over more than 100 documents
+// works on the embedded FerretDB (only bulk batches hang).
+func TestEraseMany(t *testing.T) {
+	f := newFixture(t)
+	s := f.open(t, 50*time.Millisecond)
+	defer s.Close(context.Background())
+	ctx := context.Background()
+	for i := range 150 {
+		mustReport(t, s, app("gone"), labels.ReportInput{Number: fmt.Sprintf("+861380013%04d", i), Category: "promotion", Comment: "call at night"})
+	}
+	mustReport(t, s, app("stays"), labels.ReportInput{Number: "+8613800130000", Category: "fraud"})
+	res, err := s.Erase(ctx, "gone")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.ErasedLabels != 150 || res.PseudonymisedReports != 300 {
+		t.Fatalf("got %+v, want 150 labels and 300 reports", res)
+	}
+	if page, _, _ := s.Mine(ctx, "gone", 10, ""); len(page) != 0 {
+		t.Fatalf("labels left after erase: %d", len(page))
+	}
+	if n := f.count(t, "reports", bson.M{"reporter": "gone"}); n != 0 {
+		t.Fatalf("%d reports still name the erased reporter", n)
+	}
+	if n := f.count(t, "reports", bson.M{"comment": bson.M{"$exists": true}}); n != 0 {
+		t.Fatalf("%d comments survived the erase", n)
+	}
+	if _, ok := s.LabelOf("stays", "+8613800130000"); !ok {
+		t.Fatal("another reporter's label was erased")
+	}
+	// Re-running the history rebuilds the same state.
+	rec := &recorder{}
+	f.m.DB.Collection("labels").Drop(ctx)
+	f.m.DB.Collection("meta").Drop(ctx)
+	s2 := f.open(t, time.Hour, rec)
+	defer s2.Close(ctx)
+	if rec.count("+8613800130000") != 1 || rec.count("+8613800130001") != 0 {
+		t.Fatalf("replayed state differs: %v", rec.counts)
+	}
+}
+
+func TestMinePages(t *testing.T) {
+	f := newFixture(t)
+	s := f.open(t, time.Hour)
+	defer s.Close(context.Background())
+	ctx := context.Background()
+	for i := range 7 {
+		mustReport(t, s, app("me"), labels.ReportInput{Number: fmt.Sprintf("+1415555010%d", i), Category: "survey"})
+		f.clock.Add(time.Minute)
+	}
+	var got []string
+	cursor := ""
+	for range 10 {
+		page, next, err := s.Mine(ctx, "me", 3, cursor)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range page {
+			got = append(got, l.Key)
+		}
+		if next == "" {
+			break
+		}
+		cursor = next
+	}
+	want := "+14155550106 +14155550105 +14155550104 +14155550103 +14155550102 +14155550101 +14155550100"
+	if strings.Join(got, " ") != want {
+		t.Fatalf("got %v, want %s", got, want)
+	}
+	if _, _, err := s.Mine(ctx, "me", 3, "!!"); labels.ErrorCode(err) != labels.EInvalid {
+		t.Fatalf("bad cursor: got %v", err)
+	}
+}

@@ -1,0 +1,311 @@
+package labels
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"go.mongodb.org/mongo-driver/bson"
+	"go.mongodb.org/mongo-driver/mongo"
+	"go.mongodb.org/mongo-driver/mongo/options"
+)
+
+// Store keeps the report history, the live labels and the replay
+// watermarks in MongoDB (or the embedded FerretDB).
+//
+// reports is append-only and is the source of truth; labels is a
+// write-behind copy of the in-memory live labels that makes start-up fast;
+// meta holds one watermark per instance: every report created before it is
+// reflected in labels.
+type Store struct {
+	reports *mongo.Collection
+	labels  *mongo.Collection
+	meta    *mongo.Collection
+}
+
+// OpenStore returns the store in db and creates its indexes, which is
+// idempotent.
+func OpenStore(ctx context.Context, db *mongo.Database) (*Store, error) {
+	st := &Store{
+		reports: db.Collection("reports"),
+		labels:  db.Collection("labels"),
+		meta:    db.Collection("meta"),
+	}
+	idx := []struct {
+		coll   *mongo.Collection
+		models []mongo.IndexModel
+	}{
+		{st.reports, []mongo.IndexModel{
+			{Keys: bson.D{{Key: "created_at", Value: 1}, {Key: "_id", Value: 1}}},
+			{Keys: bson.D{{Key: "reporter", Value: 1}, {Key: "created_at", Value: 1}}},
+			{Keys: bson.D{{Key: "key", Value: 1}, {Key: "created_at", Value: 1}}},
+		}},
+		{st.labels, []mongo.IndexModel{
+			{Keys: bson.D{{Key: "key", Value: 1}}},
+		}},
+	}
+	for _, x := range idx {
+		if _, err := x.coll.Indexes().CreateMany(ctx, x.models); err != nil {
+			return nil, fmt.Errorf("labels: unable to create indexes on %s: %w", x.coll.Name(), err)
+		}
+	}
+	return st, nil
+}
+
+type callDoc struct {
+	Direction   string     `bson:"direction,omitempty"`
+	StartedAt   *time.Time `bson:"started_at,omitempty"`
+	DurationS   *int       `bson:"duration_s,omitempty"`
+	RingS       *int       `bson:"ring_s,omitempty"`
+	Answered    *bool      `bson:"answered,omitempty"`
+	RecentCalls *int       `bson:"recent_calls,omitempty"`
+	Attestation string     `bson:"attestation,omitempty"`
+}
+
+func toCallDoc(c *Call) *callDoc {
+	if c == nil {
+		return nil
+	}
+	return &callDoc{c.Direction, c.StartedAt, c.DurationS, c.RingS, c.Answered, c.RecentCalls, string(c.Attestation)}
+}
+
+func (d *callDoc) call() *Call {
+	if d == nil {
+		return nil
+	}
+	return &Call{d.Direction, d.StartedAt, d.DurationS, d.RingS, d.Answered, d.RecentCalls, Attestation(d.Attestation)}
+}
+
+type reportDoc struct {
+	ID             string    `bson:"_id"`
+	Kind           Kind      `bson:"kind"`
+	Reporter       string    `bson:"reporter"`
+	Source         Source    `bson:"source"`
+	IPPrefix       string    `bson:"ip_prefix,omitempty"`
+	Key            string    `bson:"key"`
+	Valid          bool      `bson:"valid"`
+	Type           string    `bson:"type,omitempty"`
+	Region         string    `bson:"region,omitempty"`
+	Category       string    `bson:"category,omitempty"`
+	Comment        string    `bson:"comment,omitempty"`
+	Call           *callDoc  `bson:"call,omitempty"`
+	ClientReportID string    `bson:"client_report_id,omitempty"`
+	CreatedAt      time.Time `bson:"created_at"`
+}
+
+func toReportDoc(r Report) reportDoc {
+	return reportDoc{
+		ID: r.ID, Kind: r.Kind, Reporter: r.Reporter, Source: r.Source, IPPrefix: r.IPPrefix,
+		Key: r.Number.Key, Valid: r.Number.Valid, Type: string(r.Number.Type), Region: r.Number.Region,
+		Category: r.Category, Comment: r.Comment, Call: toCallDoc(r.Call),
+		ClientReportID: r.ClientReportID, CreatedAt: r.CreatedAt,
+	}
+}
+
+func (d reportDoc) report() Report {
+	return Report{
+		ID: d.ID, Kind: d.Kind, Reporter: d.Reporter, Source: d.Source, IPPrefix: d.IPPrefix,
+		Number:   numberFromKey(d.Key, d.Valid, NumberType(d.Type), d.Region),
+		Category: d.Category, Comment: d.Comment, Call: d.Call.call(),
+		ClientReportID: d.ClientReportID, CreatedAt: d.CreatedAt.UTC(),
+	}
+}
+
+// numberFromKey rebuilds the stored parts of a Number; the display forms
+// are recomputed by Normalize when an answer needs them.
+func numberFromKey(key string, valid bool, typ NumberType, region string) Number {
+	n := Number{Key: key, Valid: valid, Type: typ, Region: region}
+	if strings.HasPrefix(key, "+") {
+		n.E164 = key
+	} else {
+		n.Scoped = true
+	}
+	return n
+}
+
+type labelDoc struct {
+	ID        string    `bson:"_id"`
+	Reporter  string    `bson:"reporter"`
+	Key       string    `bson:"key"`
+	Valid     bool      `bson:"valid"`
+	Type      string    `bson:"type,omitempty"`
+	Region    string    `bson:"region,omitempty"`
+	Category  string    `bson:"category"`
+	Comment   string    `bson:"comment,omitempty"`
+	Source    Source    `bson:"source"`
+	IPPrefix  string    `bson:"ip_prefix,omitempty"`
+	Call      *callDoc  `bson:"call,omitempty"`
+	ReportID  string    `bson:"report_id"`
+	CreatedAt time.Time `bson:"created_at"`
+	FirstAt   time.Time `bson:"first_at"`
+}
+
+// labelID is the document id of reporter's label on key. Keys never
+// contain spaces, so the last space separates the two.
+func labelID(reporter, key string) string { return reporter + " " + key }
+
+func toLabelDoc(l *Label) labelDoc {
+	return labelDoc{
+		ID: labelID(l.Reporter, l.Key), Reporter: l.Reporter, Key: l.Key, Valid: l.Valid,
+		Type: string(l.NumberType), Region: l.Region, Category: l.Category, Comment: l.Comment, Source: l.Source,
+		IPPrefix: l.IPPrefix, Call: toCallDoc(l.Call), ReportID: l.ReportID, CreatedAt: l.CreatedAt, FirstAt: l.FirstAt,
+	}
+}
+
+func (d labelDoc) label() *Label {
+	return &Label{
+		Reporter: d.Reporter, Key: d.Key, Valid: d.Valid, NumberType: NumberType(d.Type),
+		Region: d.Region, Category: d.Category, Comment: d.Comment, Source: d.Source, IPPrefix: d.IPPrefix,
+		Call: d.Call.call(), ReportID: d.ReportID, CreatedAt: d.CreatedAt.UTC(), FirstAt: d.FirstAt.UTC(),
+	}
+}
+
+// InsertReport stores r. When a report with the same id exists it returns
+// that stored report and dup = true: ids derived from client_report_id make
+// a repeated upload idempotent.
+func (st *Store) InsertReport(ctx context.Context, r Report) (stored Report, dup bool, err error) {
+	_, err = st.reports.InsertOne(ctx, toReportDoc(r))
+	if err == nil {
+		return r, false, nil
+	}
+	if !mongo.IsDuplicateKeyError(err) {
+		return Report{}, false, fmt.Errorf("labels: unable to insert report: %w", err)
+	}
+	var d reportDoc
+	if err := st.reports.FindOne(ctx, bson.M{"_id": r.ID}).Decode(&d); err != nil {
+		return Report{}, false, fmt.Errorf("labels: unable to read duplicate report: %w", err)
+	}
+	return d.report(), true, nil
+}
+
+// InsertReports stores rs, skipping ids that exist, so a retried batch
+// stores each report once.
+func (st *Store) InsertReports(ctx context.Context, rs []Report) error {
+	models := make([]mongo.WriteModel, len(rs))
+	for i, r := range rs {
+		models[i] = mongo.NewInsertOneModel().SetDocument(toReportDoc(r))
+	}
+	return BulkWrite(ctx, st.reports, models, true)
+}
+
+// EachLabel calls fn for every stored live label.
+func (st *Store) EachLabel(ctx context.Context, fn func(*Label)) error {
+	cur, err := st.labels.Find(ctx, bson.M{}, options.Find().SetBatchSize(5000))
+	if err != nil {
+		return fmt.Errorf("labels: unable to read labels: %w", err)
+	}
+	defer cur.Close(ctx)
+	for cur.Next(ctx) {
+		var d labelDoc
+		if err := cur.Decode(&d); err != nil {
+			return fmt.Errorf("labels: unable to decode label: %w", err)
+		}
+		fn(d.label())
+	}
+	if err := cur.Err(); err != nil {
+		return fmt.Errorf("labels: unable to read labels: %w", err)
+	}
+	return nil
+}
+
+// EachReportSince calls fn for every report created at or after since, in
+// creation order.
+func (st *Store) EachReportSince(ctx context.Context, since time.Time, fn func(Report)) error {
+	filter := bson.M{}
+	if !since.IsZero() {
+		filter["created_at"] = bson.M{"$gte": since}
+	}
+	opts := options.Find().SetSort(bson.D{{Key: "created_at", Value: 1}, {Key: "_id", Value: 1}}).SetBatchSize(5000)
+	cur, err := st.reports.Find(ctx, filter, opts)
+	if err != nil {
+		return fmt.Errorf("labels: unable to read reports: %w", err)
+	}
+	defer cur.Close(ctx)
+	for cur.Next(ctx) {
+		var d reportDoc
+		if err := cur.Decode(&d); err != nil {
+			return fmt.Errorf("labels: unable to decode report: %w", err)
+		}
+		fn(d.report())
+	}
+	if err := cur.Err(); err != nil {
+		return fmt.Errorf("labels: unable to read reports: %w", err)
+	}
+	return nil
+}
+
+// WriteLabels makes the labels collection match: each put is replaced (or
+// inserted), each id in del removed.
+func (st *Store) WriteLabels(ctx context.Context, put []*Label, del []string) error {
+	models := make([]mongo.WriteModel, 0, len(put)+len(del))
+	for _, l := range put {
+		d := toLabelDoc(l)
+		models = append(models, mongo.NewReplaceOneModel().SetFilter(bson.M{"_id": d.ID}).SetReplacement(d).SetUpsert(true))
+	}
+	for _, id := range del {
+		models = append(models, mongo.NewDeleteOneModel().SetFilter(bson.M{"_id": id}))
+	}
+	return BulkWrite(ctx, st.labels, models, false)
+}
+
+type watermarkDoc struct {
+	ID   string    `bson:"_id"`
+	Kind string    `bson:"kind"`
+	At   time.Time `bson:"at"`
+}
+
+const watermarkKind = "labels_watermark"
+
+// Watermark returns the oldest instance watermark; ok is false when no
+// instance ever flushed.
+func (st *Store) Watermark(ctx context.Context) (at time.Time, ok bool, err error) {
+	filter := bson.M{"kind": watermarkKind}
+	var d watermarkDoc
+	err = st.meta.FindOne(ctx, filter, options.FindOne().SetSort(bson.D{{Key: "at", Value: 1}})).Decode(&d)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return time.Time{}, false, nil
+	}
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("labels: unable to read watermark: %w", err)
+	}
+	return d.At.UTC(), true, nil
+}
+
+// SetWatermark records instance's watermark.
+func (st *Store) SetWatermark(ctx context.Context, instance string, at time.Time) error {
+	d := watermarkDoc{ID: watermarkKind + ":" + instance, Kind: watermarkKind, At: at}
+	_, err := st.meta.ReplaceOne(ctx, bson.M{"_id": d.ID}, d, options.Replace().SetUpsert(true))
+	if err != nil {
+		return fmt.Errorf("labels: unable to write watermark: %w", err)
+	}
+	return nil
+}
+
+// DropWatermarksBefore removes other instances' watermarks older than at:
+// a start-up replay that covered them makes them obsolete.
+func (st *Store) DropWatermarksBefore(ctx context.Context, instance string, at time.Time) error {
+	_, err := st.meta.DeleteMany(ctx, bson.M{
+		"kind": watermarkKind,
+		"_id":  bson.M{"$ne": watermarkKind + ":" + instance},
+		"at":   bson.M{"$lt": at},
+	})
+	if err != nil {
+		return fmt.Errorf("labels: unable to drop watermarks: %w", err)
+	}
+	return nil
+}
+
+// Pseudonymise rewrites reporter's history under pseudonym and drops the
+// comments and network prefixes, which could identify them.
+func (st *Store) Pseudonymise(ctx context.Context, reporter, pseudonym string) (int, error) {
+	res, err := st.reports.UpdateMany(ctx, bson.M{"reporter": reporter}, bson.M{
+		"$set":   bson.M{"reporter": pseudonym},
+		"$unset": bson.M{"comment": "", "ip_prefix": "", "client_report_id": ""},
+	})
+	if err != nil {
+		return 0, fmt.Errorf("labels: unable to pseudonymise reports: %w", err)
+	}
+	return int(res.ModifiedCount), nil
+}
