@@ -47,8 +47,8 @@ func OpenStore(ctx context.Context, db *mongo.Database) (*Store, error) {
 		}},
 	}
 	for _, x := range idx {
-		if _, err := x.coll.Indexes().CreateMany(ctx, x.models); err != nil {
-			return nil, fmt.Errorf("labels: unable to create indexes on %s: %w", x.coll.Name(), err)
+		if err := CreateIndexes(ctx, x.coll, x.models); err != nil {
+			return nil, err
 		}
 	}
 	return st, nil

@@ -1,6 +1,7 @@
 // Package mongotest gives tests a private, empty callrep database: a
 // database on MONGODB_URI when that is set, else an embedded FerretDB in a
-// temporary directory.
+// temporary directory. StartProcess runs FerretDB as a separate process, an
+// external server for tests that need one.
 package mongotest
 
 import (
