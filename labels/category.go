@@ -143,3 +143,18 @@ func (c Category) clone() Category {
 	c.Description = maps.Clone(c.Description)
 	return c
 }
+
+// RiskOf returns the risk class of category id without copying its texts;
+// ok is false for unknown ids. It is the hot path of every lookup.
+func RiskOf(id string) (risk Risk, ok bool) {
+	r, ok := riskByID[id]
+	return r, ok
+}
+
+var riskByID = func() map[string]Risk {
+	m := make(map[string]Risk, len(categories))
+	for _, c := range categories {
+		m[c.ID] = c.Risk
+	}
+	return m
+}()

@@ -5,7 +5,6 @@
 package reputation
 
 import (
-	"sort"
 	"sync"
 	"time"
 
@@ -150,9 +149,18 @@ func (ix *Index) Lookup(n labels.Number) Result {
 	return res
 }
 
-// riskOrder ranks risk classes from most to least severe, which breaks
-// ties towards warning.
-var riskOrder = map[labels.Risk]int{labels.RiskDangerous: 0, labels.RiskNuisance: 1, labels.RiskBenign: 2, labels.RiskSafe: 3}
+// risks lists the risk classes from most to least severe; ties between
+// classes go to the earlier one, towards warning.
+var risks = [...]labels.Risk{labels.RiskDangerous, labels.RiskNuisance, labels.RiskBenign, labels.RiskSafe}
+
+func riskRank(r labels.Risk) int {
+	for i, x := range risks {
+		if x == r {
+			return i
+		}
+	}
+	return len(risks) - 1
+}
 
 // judge sets the verdict, score, confidence and top category from the
 // category counts: the risk class with most reporters wins (ties towards
@@ -161,50 +169,39 @@ func (th Thresholds) judge(res *Result) {
 	if res.Reporters == 0 {
 		return
 	}
-	byRisk := map[labels.Risk]int{}
-	cats := make([]string, 0, len(res.Categories))
+	var byRisk [len(risks)]int
+	top, topRank := "", 0
 	for c, k := range res.Categories {
-		cat, _ := labels.LookupCategory(c)
-		byRisk[cat.Risk] += k
-		cats = append(cats, c)
-	}
-	sort.Slice(cats, func(i, j int) bool {
-		ci, cj := res.Categories[cats[i]], res.Categories[cats[j]]
-		if ci != cj {
-			return ci > cj
-		}
-		ri, _ := labels.LookupCategory(cats[i])
-		rj, _ := labels.LookupCategory(cats[j])
-		if riskOrder[ri.Risk] != riskOrder[rj.Risk] {
-			return riskOrder[ri.Risk] < riskOrder[rj.Risk]
-		}
-		return cats[i] < cats[j]
-	})
-	top, _ := labels.LookupCategory(cats[0])
-	res.TopCategory = top.ID
-	win := top.Risk
-	for r, k := range byRisk {
-		if k > byRisk[win] || (k == byRisk[win] && riskOrder[r] < riskOrder[win]) {
-			win = r
+		risk, _ := labels.RiskOf(c)
+		rank := riskRank(risk)
+		byRisk[rank] += k
+		if top == "" || k > res.Categories[top] || (k == res.Categories[top] && (rank < topRank || (rank == topRank && c < top))) {
+			top, topRank = c, rank
 		}
 	}
-	agree := byRisk[win]
-	total := res.Reporters
-	harmful := byRisk[labels.RiskDangerous] + byRisk[labels.RiskNuisance]
+	res.TopCategory = top
+	win := 0
+	for i := range byRisk {
+		if byRisk[i] > byRisk[win] {
+			win = i
+		}
+	}
+	agree, total := byRisk[win], res.Reporters
+	dangerous, nuisance := byRisk[0], byRisk[1]
 	// Score: share of harmful labels, pulled towards 0 for few reporters
-	// (two phantom benign votes), dangerous labels weighing fully and
+	// (two phantom harmless votes), dangerous labels weighing fully and
 	// nuisance ones 0.6.
-	res.Score = min(100, int(100*(float64(byRisk[labels.RiskDangerous])+0.6*float64(byRisk[labels.RiskNuisance]))/float64(total+2)+0.5))
+	res.Score = min(100, int(100*(float64(dangerous)+0.6*float64(nuisance))/float64(total+2)+0.5))
 	res.Confidence = float64(agree) / float64(total+2)
-	switch win {
+	switch risks[win] {
 	case labels.RiskDangerous:
 		if agree >= th.MinReporters {
 			res.Verdict = VerdictFraud
-		} else if harmful >= th.MinReporters {
+		} else if dangerous+nuisance >= th.MinReporters {
 			res.Verdict = VerdictSpam
 		}
 	case labels.RiskNuisance:
-		if harmful >= th.MinReporters {
+		if dangerous+nuisance >= th.MinReporters {
 			res.Verdict = VerdictSpam
 		}
 	case labels.RiskBenign:

@@ -1,0 +1,53 @@
+package reputation_test
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/callrep/callrep/labels"
+	"github.com/callrep/callrep/reputation"
+)
+
+// BenchmarkLookup measures the in-memory lookup of a phone's ringing number
+// in an index of one million labelled numbers: hits and (more common) misses.
+func BenchmarkLookup(b *testing.B) {
+	ix := reputation.NewIndex(reputation.DefaultThresholds(), nil)
+	cats := []string{"fraud", "harassment", "promotion", "delivery"}
+	const n = 1_000_000
+	for i := range n {
+		key := fmt.Sprintf("+86138%08d", i)
+		for r := range 1 + i%3 {
+			ix.LabelChanged(nil, label(fmt.Sprint("u", r), key, cats[(i+r)%len(cats)], t0))
+		}
+	}
+	hit := make([]labels.Number, 1024)
+	miss := make([]labels.Number, 1024)
+	for i := range hit {
+		hit[i] = labels.Number{Key: fmt.Sprintf("+86138%08d", (i*7919)%n), Valid: true}
+		miss[i] = labels.Number{Key: fmt.Sprintf("+86139%08d", i), Valid: true}
+	}
+	b.Run("Hit", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			if ix.Lookup(hit[i%len(hit)]).Reporters == 0 {
+				b.Fatal("miss")
+			}
+		}
+	})
+	b.Run("Miss", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			if ix.Lookup(miss[i%len(miss)]).Verdict != reputation.VerdictUnknown {
+				b.Fatal("hit")
+			}
+		}
+	})
+	b.Run("Update", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			l := label("bench", hit[i%len(hit)].Key, "fraud", t0)
+			ix.LabelChanged(nil, l)
+			ix.LabelChanged(l, nil)
+		}
+	})
+}
