@@ -1,0 +1,203 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/callrep/callrep/labels/mongotest"
+)
+
+// syncBuffer is a goroutine-safe log sink.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// server is callrep serve running in-process.
+type server struct {
+	base string
+	logs *syncBuffer
+	stop func() int
+}
+
+// startServer runs `callrep serve` on a free loopback port and waits until
+// it reports where it listens.
+func startServer(t *testing.T, args ...string) *server {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	logs := &syncBuffer{}
+	codec := make(chan int, 1)
+	go func() {
+		codec <- run(ctx, append([]string{"serve", "--listen", "127.0.0.1:0"}, args...), io.Discard, logs)
+	}()
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		sc := bufio.NewScanner(strings.NewReader(logs.String()))
+		for sc.Scan() {
+			var line struct{ Msg, Addr string }
+			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "callrep serving" {
+				s := &server{base: "http://" + line.Addr, logs: logs}
+				var once sync.Once
+				code := 0
+				s.stop = func() int {
+					once.Do(func() { cancel(); code = <-codec })
+					return code
+				}
+				t.Cleanup(func() { s.stop() })
+				return s
+			}
+		}
+		select {
+		case code := <-codec:
+			cancel()
+			t.Fatalf("serve exited with %d:\n%s", code, logs.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	cancel()
+	t.Fatalf("serve did not start:\n%s", logs.String())
+	return nil
+}
+
+func runCmd(t *testing.T, args ...string) (stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	if code := run(context.Background(), args, &out, &errb); code != 0 {
+		t.Fatalf("callrep %v: exit %d\n%s", args, code, errb.String())
+	}
+	return out.String(), errb.String()
+}
+
+func call(t *testing.T, method, url, token, body string) (int, map[string]any) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	raw, _ := io.ReadAll(resp.Body)
+	if len(raw) > 0 && json.Unmarshal(raw, &out) != nil {
+		out = map[string]any{"raw": string(raw)}
+	}
+	return resp.StatusCode, out
+}
+
+// TestWalkthrough is the README's walkthrough: token, report, lookup, and
+// the data surviving a restart.
+func TestWalkthrough(t *testing.T) {
+	data := t.TempDir()
+	srv := startServer(t, "--data", data)
+	if code, _ := call(t, "GET", srv.base+"/readyz", "", ""); code != 200 {
+		t.Fatalf("readyz: %d", code)
+	}
+	var tokens []string
+	for _, uid := range []string{"alice", "bob", "carol"} {
+		out, _ := runCmd(t, "token", "--data", data, "--uid", uid)
+		tok := strings.TrimSpace(out)
+		if tok == "" || strings.Contains(tok, "\n") {
+			t.Fatalf("token output %q is not one token", out)
+		}
+		tokens = append(tokens, tok)
+		code, body := call(t, "POST", srv.base+"/v1/reports", tok, `{"number":"+8613800138000","category":"fraud","comment":"假冒客服"}`)
+		if code != 201 {
+			t.Fatalf("report by %s: %d %v", uid, code, body)
+		}
+	}
+	code, rep := call(t, "GET", srv.base+"/v1/numbers/%2B8613800138000", "", "")
+	if code != 200 || rep["reporters"] != float64(3) || rep["verdict"] != "fraud" {
+		t.Fatalf("lookup: %d %v", code, rep)
+	}
+	if code, _ := call(t, "POST", srv.base+"/v1/reports", "forged."+tokens[0], `{"number":"+8613800138000","category":"fraud"}`); code != 401 {
+		t.Fatalf("forged token: got %d, want 401", code)
+	}
+	if code := srv.stop(); code != 0 {
+		t.Fatalf("serve exit code %d:\n%s", code, srv.logs.String())
+	}
+	if strings.Contains(srv.logs.String(), tokens[0]) {
+		t.Fatal("a token reached the logs")
+	}
+
+	srv2 := startServer(t, "--data", data)
+	code, rep = call(t, "GET", srv2.base+"/v1/numbers/13800138000?region=CN", tokens[1], "")
+	if code != 200 || rep["reporters"] != float64(3) {
+		t.Fatalf("after restart: %d %v", code, rep)
+	}
+	if my, _ := rep["my_label"].(map[string]any); my == nil || my["category"] != "fraud" {
+		t.Fatalf("my_label after restart: %v", rep["my_label"])
+	}
+}
+
+func TestRefusesNonLoopbackLocalIssuer(t *testing.T) {
+	var errb bytes.Buffer
+	code := run(context.Background(), []string{"serve", "--listen", "0.0.0.0:0", "--data", t.TempDir()}, io.Discard, &errb)
+	if code != 2 || !strings.Contains(errb.String(), "--allow-nonloopback") {
+		t.Fatalf("got exit %d: %s", code, errb.String())
+	}
+}
+
+// TestMigrateAndRebuild moves an embedded store into another FerretDB run
+// as its own process, then serves from it through MONGODB_URI semantics.
+func TestMigrateAndRebuild(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and starts a second FerretDB process")
+	}
+	data := t.TempDir()
+	srv := startServer(t, "--data", data, "--report-burst", "200")
+	tok, _ := runCmd(t, "token", "--data", data, "--uid", "dave")
+	for i := range 120 {
+		body := fmt.Sprintf(`{"number":"+86138001%05d","category":"promotion"}`, i)
+		if code, b := call(t, "POST", srv.base+"/v1/reports", strings.TrimSpace(tok), body); code != 201 {
+			t.Fatalf("report %d: %d %v", i, code, b)
+		}
+	}
+	srv.stop()
+
+	uri := mongotest.StartProcess(t)
+	for range 2 { // a second run is idempotent
+		_, errOut := runCmd(t, "migrate", "--data", data, "--to", uri)
+		if !strings.Contains(errOut, "migrated") {
+			t.Fatalf("migrate output: %s", errOut)
+		}
+	}
+	_, errOut := runCmd(t, "rebuild", "--mongodb-uri", uri)
+	if !strings.Contains(errOut, "rebuilt 120 reputations") {
+		t.Fatalf("rebuild output: %s", errOut)
+	}
+	srv2 := startServer(t, "--mongodb-uri", uri, "--data", data)
+	code, rep := call(t, "GET", srv2.base+"/v1/numbers/%2B8613800100042", "", "")
+	if code != 200 || rep["reporters"] != float64(1) {
+		t.Fatalf("lookup on migrated store: %d %v", code, rep)
+	}
+}

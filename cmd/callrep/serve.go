@@ -1,0 +1,306 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/callrep/callrep/api"
+	"github.com/callrep/callrep/labels"
+	"github.com/callrep/callrep/reputation"
+)
+
+// storeFlags are the flags of every command that opens the store.
+type storeFlags struct {
+	data     string
+	uri      string
+	database string
+	region   string
+	logLevel string
+}
+
+func (sf *storeFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&sf.data, "data", "./data", "data directory: embedded store, local token key (env CALLREP_DATA)")
+	fs.StringVar(&sf.uri, "mongodb-uri", "", "MongoDB URI; empty runs the embedded FerretDB in --data (env MONGODB_URI)")
+	fs.StringVar(&sf.database, "database", "callrep", "database name (env CALLREP_DATABASE)")
+	fs.StringVar(&sf.region, "region", "CN", "default region for national-format numbers (env CALLREP_REGION)")
+	fs.StringVar(&sf.logLevel, "log-level", "info", "debug, info, warn or error (env CALLREP_LOG_LEVEL)")
+}
+
+func (sf *storeFlags) logger(w io.Writer) (*slog.Logger, error) {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(sf.logLevel)); err != nil {
+		return nil, usageError{fmt.Sprintf("bad --log-level %q", sf.logLevel)}
+	}
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: lvl})), nil
+}
+
+// stack is the opened store with the in-memory state loaded.
+type stack struct {
+	mongo     *labels.Mongo
+	labels    *labels.Service
+	index     *reputation.Index
+	repStore  *reputation.Store
+	repFlush  *labels.Flusher
+	stopFlush context.CancelFunc
+	flushDone chan struct{}
+}
+
+// openStack connects to storage, loads the live labels and builds the
+// reputation index, with the reputations written behind.
+func openStack(ctx context.Context, sf *storeFlags, log *slog.Logger) (*stack, error) {
+	m, err := labels.OpenMongo(ctx, labels.MongoConfig{URI: sf.uri, DataDir: sf.data, Database: sf.database, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	st := &stack{mongo: m, flushDone: make(chan struct{})}
+	fail := func(err error) (*stack, error) {
+		m.Close(context.Background())
+		return nil, err
+	}
+	store, err := labels.OpenStore(ctx, m.DB)
+	if err != nil {
+		return fail(err)
+	}
+	if st.repStore, err = reputation.OpenStore(ctx, m.DB); err != nil {
+		return fail(err)
+	}
+	st.repFlush = &labels.Flusher{
+		Name:     "reputations",
+		Logger:   log,
+		Interval: time.Second,
+		Flush: func(ctx context.Context, keys []string, _ time.Time) error {
+			return st.repStore.Write(ctx, st.index, keys)
+		},
+	}
+	st.index = reputation.NewIndex(reputation.DefaultThresholds(), st.repFlush.Mark)
+	st.labels, err = labels.Open(ctx, store, labels.Options{
+		DefaultRegion: sf.region,
+		Observers:     []labels.Observer{st.index},
+		Logger:        log,
+	})
+	if err != nil {
+		return fail(err)
+	}
+	fctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	st.stopFlush = cancel
+	go func() {
+		defer close(st.flushDone)
+		st.repFlush.Run(fctx)
+	}()
+	return st, nil
+}
+
+// close flushes everything and disconnects.
+func (st *stack) close(log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := st.labels.Close(ctx); err != nil {
+		log.Error("closing labels", "err", err)
+	}
+	st.stopFlush()
+	<-st.flushDone
+	if err := st.mongo.Close(ctx); err != nil {
+		log.Error("closing storage", "err", err)
+	}
+}
+
+func serve(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var sf storeFlags
+	sf.register(fs)
+	listen := fs.String("listen", "127.0.0.1:8080", "address to listen on (env CALLREP_LISTEN)")
+	allowNonLoopback := fs.Bool("allow-nonloopback", false, "let the local token issuer serve on a non-loopback address (env CALLREP_ALLOW_NONLOOPBACK)")
+	firebaseProject := fs.String("firebase-project", "", "verify Firebase Auth ID tokens of this project instead of local tokens (env FIREBASE_PROJECT)")
+	trusted := fs.String("trusted-proxies", "", "comma-separated proxy addresses or CIDRs whose X-Forwarded-For is trusted (env CALLREP_TRUSTED_PROXIES)")
+	limits := api.DefaultLimits()
+	registerLimits(fs, &limits)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	log, err := sf.logger(stderr)
+	if err != nil {
+		return err
+	}
+
+	verifier, err := newVerifier(ctx, *firebaseProject, sf.data, *listen, *allowNonLoopback, log)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", *listen, err)
+	}
+	defer ln.Close()
+
+	start := time.Now()
+	st, err := openStack(ctx, &sf, log)
+	if err != nil {
+		return err
+	}
+	defer st.close(log)
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	srv, err := api.New(api.Config{
+		Labels:         st.labels,
+		Reputation:     st.index,
+		Verifier:       verifier,
+		Ready:          func(ctx context.Context) error { return ready(ctx, st) },
+		Logger:         log,
+		Limits:         limits,
+		TrustedProxies: splitList(*trusted),
+		Registry:       reg,
+	})
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	hs := &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	log.Info("callrep serving", "addr", ln.Addr().String(), "version", version, "embedded_store", st.mongo.Embedded,
+		"auth", authMode(*firebaseProject), "numbers", st.index.Len(), "startup", time.Since(start).Round(time.Millisecond))
+
+	select {
+	case err := <-errc:
+		return fmt.Errorf("http server: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		log.Warn("http shutdown", "err", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Warn("http server", "err", err)
+	}
+	return nil
+}
+
+// ready is the /readyz check: storage answers and the state is loaded.
+func ready(ctx context.Context, st *stack) error {
+	if !st.labels.Loaded() {
+		return errors.New("labels not loaded")
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	return st.mongo.Ping(ctx)
+}
+
+func authMode(project string) string {
+	if project != "" {
+		return "firebase"
+	}
+	return "local"
+}
+
+// newVerifier returns the Firebase verifier when a project is configured,
+// else the local issuer of dataDir, which only serves loopback addresses
+// unless forced: its tokens are minted by whoever can read the data
+// directory, which is no identity for a public service.
+func newVerifier(ctx context.Context, project, dataDir, listen string, force bool, log *slog.Logger) (api.Verifier, error) {
+	if project != "" {
+		if host := os.Getenv("FIREBASE_AUTH_EMULATOR_HOST"); host != "" {
+			log.Warn("FIREBASE_AUTH_EMULATOR_HOST is set: ID tokens are NOT signature-checked; never do this in production", "emulator", host)
+		}
+		return api.NewFirebaseVerifier(ctx, project)
+	}
+	if !force && !loopback(listen) {
+		return nil, usageError{fmt.Sprintf("refusing to serve local-issuer tokens on non-loopback address %s: configure --firebase-project, or pass --allow-nonloopback to force", listen)}
+	}
+	return api.LoadOrCreateLocalIssuer(dataDir, time.Now)
+}
+
+// loopback reports whether addr listens on loopback only.
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// envName finds the "(env NAME)" that a flag's usage names.
+var envName = regexp.MustCompile(`\(env ([A-Z0-9_]+)\)`)
+
+// applyEnv sets every flag of fs whose usage names an environment variable
+// that is set, before the command line is parsed, so that flags win. A bad
+// value is an error, never silently the default.
+func applyEnv(fs *flag.FlagSet) error {
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		m := envName.FindStringSubmatch(f.Usage)
+		if m == nil || err != nil {
+			return
+		}
+		if v, ok := os.LookupEnv(m[1]); ok {
+			if e := fs.Set(f.Name, v); e != nil {
+				err = usageError{fmt.Sprintf("bad %s=%q: %v", m[1], v, e)}
+			}
+		}
+	})
+	return err
+}
+
+// parse applies the environment and then args to fs, and rejects
+// positional arguments.
+func parse(fs *flag.FlagSet, args []string) error {
+	if err := applyEnv(fs); err != nil {
+		return err
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Sprintf("%s takes no arguments, got %q", fs.Name(), fs.Args())}
+	}
+	return nil
+}
+
+// registerLimits adds the rate-limit flags, defaulting to l's values.
+func registerLimits(fs *flag.FlagSet, l *api.Limits) {
+	fs.Float64Var(&l.RequestsPerMinute, "rate", l.RequestsPerMinute, "anonymous /v1 requests per minute per client IP (env CALLREP_RATE)")
+	fs.IntVar(&l.RequestBurst, "burst", l.RequestBurst, "anonymous request burst per client IP (env CALLREP_BURST)")
+	fs.Float64Var(&l.SignedInRequestsPerMinute, "signed-in-rate", l.SignedInRequestsPerMinute, "signed-in /v1 requests per minute per client IP (env CALLREP_SIGNED_IN_RATE)")
+	fs.IntVar(&l.SignedInRequestBurst, "signed-in-burst", l.SignedInRequestBurst, "signed-in request burst per client IP (env CALLREP_SIGNED_IN_BURST)")
+	fs.Float64Var(&l.ReportsPerMinute, "reports-per-minute", l.ReportsPerMinute, "reports per minute per reporter (env CALLREP_REPORTS_PER_MINUTE)")
+	fs.IntVar(&l.ReportBurst, "report-burst", l.ReportBurst, "report burst per reporter (env CALLREP_REPORT_BURST)")
+	fs.IntVar(&l.DailyReports, "daily-reports", l.DailyReports, "reports per reporter per UTC day, 0 for no cap (env CALLREP_DAILY_REPORTS)")
+	fs.Int64Var(&l.MaxBodyBytes, "max-body", l.MaxBodyBytes, "largest request body in bytes (env CALLREP_MAX_BODY)")
+}

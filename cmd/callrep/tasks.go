@@ -1,0 +1,165 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/callrep/callrep/api"
+	"github.com/callrep/callrep/labels"
+)
+
+// token prints a token of the local issuer of --data, alone on stdout.
+func token(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("token", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	data := fs.String("data", "./data", "data directory whose issuer key signs the token (env CALLREP_DATA)")
+	uid := fs.String("uid", "", "user id the token names (required)")
+	moderator := fs.Bool("moderator", false, "grant the moderator role")
+	ttl := fs.Duration("ttl", 24*time.Hour, "how long the token is valid")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *uid == "" {
+		return usageError{"usage: callrep token [--data DIR] [--moderator] [--ttl 24h] --uid USER"}
+	}
+	iss, err := api.LoadOrCreateLocalIssuer(*data, time.Now)
+	if err != nil {
+		return err
+	}
+	tok, err := iss.Issue(*uid, *moderator, *ttl)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(stdout, tok)
+	return err
+}
+
+// migrate copies the store (embedded by default) into --to.
+func migrate(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var sf storeFlags
+	sf.register(fs)
+	to := fs.String("to", "", "MongoDB URI of the destination (required)")
+	toDB := fs.String("to-database", "", "destination database name (default: --database)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *to == "" {
+		return usageError{"usage: callrep migrate [--data DIR | --mongodb-uri URI] --to URI"}
+	}
+	if *toDB == "" {
+		*toDB = sf.database
+	}
+	log, err := sf.logger(stderr)
+	if err != nil {
+		return err
+	}
+	src, err := labels.OpenMongo(ctx, labels.MongoConfig{URI: sf.uri, DataDir: sf.data, Database: sf.database, Logger: log})
+	if err != nil {
+		return fmt.Errorf("source: %w", err)
+	}
+	defer src.Close(context.Background())
+	dst, err := labels.OpenMongo(ctx, labels.MongoConfig{URI: *to, Database: *toDB, Logger: log})
+	if err != nil {
+		return fmt.Errorf("destination: %w", err)
+	}
+	defer dst.Close(context.Background())
+
+	p := newProgress(stderr)
+	start := time.Now()
+	stats, err := labels.Migrate(ctx, src.DB, dst.DB, func(mp labels.MigrateProgress) {
+		p.update("%s: %d/%d documents", mp.Collection, mp.Copied, mp.Total)
+	})
+	p.done()
+	if err != nil {
+		return err
+	}
+	secs := time.Since(start).Seconds()
+	fmt.Fprintf(stderr, "migrated %d collections, %d documents (%d new), %d indexes in %.1fs (%.0f docs/s)\n",
+		stats.Collections, stats.Documents, stats.Inserted, stats.Indexes, secs, float64(stats.Documents)/max(secs, 1e-9))
+	return nil
+}
+
+// rebuild loads the labels and rewrites every stored reputation from them.
+func rebuild(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("rebuild", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var sf storeFlags
+	sf.register(fs)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	log, err := sf.logger(stderr)
+	if err != nil {
+		return err
+	}
+	st, err := openStack(ctx, &sf, log)
+	if err != nil {
+		return err
+	}
+	defer st.close(log)
+	p := newProgress(stderr)
+	start := time.Now()
+	err = st.repStore.Rebuild(ctx, st.index, func(done, total int) {
+		p.update("reputations: %d/%d numbers", done, total)
+	})
+	p.done()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "rebuilt %d reputations in %.1fs\n", st.index.Len(), time.Since(start).Seconds())
+	return nil
+}
+
+// progress prints a status line: rewritten in place on a terminal, at most
+// every few seconds otherwise (logs, CI).
+type progress struct {
+	w     io.Writer
+	tty   bool
+	last  time.Time
+	line  string
+	every time.Duration
+}
+
+func newProgress(w io.Writer) *progress {
+	p := &progress{w: w, every: 5 * time.Second}
+	if f, ok := w.(*os.File); ok {
+		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+			p.tty, p.every = true, 100*time.Millisecond
+		}
+	}
+	return p
+}
+
+func (p *progress) update(format string, args ...any) {
+	p.line = fmt.Sprintf(format, args...)
+	if time.Since(p.last) < p.every {
+		return
+	}
+	p.last = time.Now()
+	p.print()
+}
+
+func (p *progress) print() {
+	if p.tty {
+		fmt.Fprintf(p.w, "\r\033[K%s", p.line)
+	} else {
+		fmt.Fprintln(p.w, p.line)
+	}
+}
+
+// done prints the final state and ends the line.
+func (p *progress) done() {
+	if p.line == "" {
+		return
+	}
+	p.print()
+	if p.tty {
+		fmt.Fprintln(p.w)
+	}
+}
