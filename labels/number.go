@@ -116,6 +116,9 @@ func Normalize(raw, region, defaultRegion string) (Number, error) {
 	if region == "" {
 		region = defaultRegion
 	}
+	if region == "" {
+		region = internationalRegion(raw)
+	}
 	region, err := canonicalRegion(region)
 	if err != nil {
 		return Number{}, err
@@ -181,6 +184,26 @@ func Normalize(raw, region, defaultRegion string) (Number, error) {
 	default:
 		return Number{}, Errorf(EInvalidNumber, "%q has no possible length for a phone number of +%d", raw, pn.GetCountryCode())
 	}
+}
+
+// internationalRegion returns, for input in international form ("+44 …"),
+// the main region of its country calling code, so that E.164 input needs no
+// region; "" otherwise. Non-geographic codes (+800, +882 …) get "US": any
+// region parses an international number the same way.
+func internationalRegion(raw string) string {
+	raw = strings.TrimSpace(raw)
+	if !strings.HasPrefix(raw, "+") || len(raw) > maxRawLen {
+		return ""
+	}
+	var pn phonenumbers.PhoneNumber
+	if phonenumbers.ParseToNumber(raw, "ZZ", &pn) != nil {
+		return ""
+	}
+	r := phonenumbers.GetRegionCodeForCountryCode(int(pn.GetCountryCode()))
+	if !phonenumbers.GetSupportedRegions()[r] {
+		return "US"
+	}
+	return r
 }
 
 // canonicalRegion upper-cases region and checks that libphonenumber knows it.

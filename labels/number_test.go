@@ -410,7 +410,6 @@ func TestNumber_BadRegion(t *testing.T) {
 		{"Unknown ZZ", "ZZ", "CN"},
 		{"OneLetter", "c", "CN"},
 		{"BadDefault", "", "XX"},
-		{"NoRegionAtAll", "", ""},
 	}
 	for _, s := range scenarios {
 		t.Run(s.name, func(t *testing.T) {
@@ -418,6 +417,28 @@ func TestNumber_BadRegion(t *testing.T) {
 			assertCode(t, "+8613800138000", err, labels.EInvalid)
 			if msg := labels.ErrorMessage(err); !strings.Contains(msg, "region") {
 				t.Errorf("message: got %q, want it to name region", msg)
+			}
+		})
+	}
+}
+
+// TestNumber_NoRegion: international input needs no region at all;
+// national input does.
+func TestNumber_NoRegion(t *testing.T) {
+	for _, s := range []struct{ input, key, code string }{
+		{"+8613800138000", "+8613800138000", ""},
+		{"+44 20 7946 0958", "+442079460958", ""},
+		{"+800 1234 5678", "+80012345678", ""},
+		{"13800138000", "", labels.EInvalid},
+	} {
+		t.Run(s.input, func(t *testing.T) {
+			n, err := labels.Normalize(s.input, "", "")
+			if s.code != "" {
+				assertCode(t, s.input, err, s.code)
+				return
+			}
+			if err != nil || n.Key != s.key {
+				t.Fatalf("got %+v, %v; want key %s", n, err, s.key)
 			}
 		})
 	}

@@ -292,8 +292,8 @@ func (s *Service) LabelOf(reporter, key string) (Label, bool) {
 // cursor is "" for the first page and the returned next cursor after; next
 // is "" on the last page.
 func (s *Service) Mine(ctx context.Context, reporter string, limit int, cursor string) ([]Label, string, error) {
-	if limit <= 0 || limit > 500 {
-		return nil, "", Errorf(EInvalid, "limit must be between 1 and 500")
+	if limit <= 0 || limit > 1000 {
+		return nil, "", Errorf(EInvalid, "limit must be between 1 and 1000")
 	}
 	var after *Label
 	if cursor != "" {

@@ -1,0 +1,243 @@
+// Package api is callrep's HTTP layer: it decodes requests strictly, checks
+// bearer tokens and rate limits, calls the labels service and the reputation
+// index, and answers in the shapes openapi/openapi.yaml describes. It is the
+// only package that imports gin.
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/callrep/callrep/labels"
+	"github.com/callrep/callrep/reputation"
+)
+
+// LabelService is what the handlers need from the labels service: turning
+// reports into live labels and reading a reporter's own labels back.
+type LabelService interface {
+	Normalize(raw, region string) (labels.Number, error)
+	Report(ctx context.Context, who labels.Reporter, in labels.ReportInput) (labels.Report, error)
+	Retract(ctx context.Context, who labels.Reporter, number, region string) (labels.Report, error)
+	LabelOf(reporterID, key string) (labels.Label, bool)
+	Mine(ctx context.Context, reporterID string, limit int, cursor string) ([]labels.Label, string, error)
+	Erase(ctx context.Context, reporterID string) (labels.EraseResult, error)
+}
+
+// ReputationIndex answers lookups from memory; it never waits on storage.
+type ReputationIndex interface {
+	Lookup(n labels.Number) reputation.Result
+}
+
+// MetricsRegistry is where the server registers its metrics and what
+// /metrics serves; a *prometheus.Registry is one.
+type MetricsRegistry interface {
+	prometheus.Registerer
+	prometheus.Gatherer
+}
+
+// Config holds the dependencies and settings of a Server.
+type Config struct {
+	// Labels stores reports; required.
+	Labels LabelService
+	// Reputation answers lookups; required.
+	Reputation ReputationIndex
+	// Verifier checks bearer tokens; required.
+	Verifier Verifier
+	// Ready is the /readyz check: nil when storage is reachable and the
+	// in-memory state is loaded. A nil Ready means always ready.
+	Ready func(ctx context.Context) error
+	// Logger receives the access log and internal errors; slog.Default()
+	// if nil.
+	Logger *slog.Logger
+	// Limits are the rate limits and the body size limit. The zero value
+	// means DefaultLimits().
+	Limits Limits
+	// TrustedProxies lists the addresses or CIDRs of reverse proxies whose
+	// X-Forwarded-For header names the client. Requests from anywhere else
+	// are attributed to their own address, whatever the header says.
+	TrustedProxies []string
+	// Registry gets the server's metrics and is served at /metrics; a new
+	// registry if nil. Never pass the global default registry to two
+	// servers: the metrics would collide.
+	Registry MetricsRegistry
+	// Now is the clock of rate limits and quotas; time.Now if nil.
+	Now func() time.Time
+}
+
+// Server is callrep's HTTP API. Create it with New and serve Handler.
+type Server struct {
+	labels   LabelService
+	rep      ReputationIndex
+	verifier Verifier
+	ready    func(ctx context.Context) error
+	log      *slog.Logger
+	limits   Limits
+	now      func() time.Time
+	registry MetricsRegistry
+	metrics  *metrics
+	docs     []byte
+
+	anonIPs   *limiterSet // per client IP, requests without a token
+	signedIPs *limiterSet // per client IP, requests with a token
+	reporters *limiterSet // per reporter, reports
+	quota     *dailyQuota // per reporter, reports per UTC day
+
+	engine *gin.Engine
+}
+
+// New checks cfg and builds the server with its routes and metrics.
+func New(cfg Config) (*Server, error) {
+	switch {
+	case cfg.Labels == nil:
+		return nil, errors.New("api: config has no label service")
+	case cfg.Reputation == nil:
+		return nil, errors.New("api: config has no reputation index")
+	case cfg.Verifier == nil:
+		return nil, errors.New("api: config has no token verifier")
+	}
+	if cfg.Limits == (Limits{}) {
+		cfg.Limits = DefaultLimits()
+	}
+	if err := cfg.Limits.validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Ready == nil {
+		cfg.Ready = func(context.Context) error { return nil }
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Registry == nil {
+		cfg.Registry = prometheus.NewRegistry()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	docs, err := docsPage()
+	if err != nil {
+		return nil, err
+	}
+	m, err := newMetrics(cfg.Registry)
+	if err != nil {
+		return nil, err
+	}
+	l := cfg.Limits
+	s := &Server{
+		labels:    cfg.Labels,
+		rep:       cfg.Reputation,
+		verifier:  cfg.Verifier,
+		ready:     cfg.Ready,
+		log:       cfg.Logger,
+		limits:    l,
+		now:       cfg.Now,
+		registry:  cfg.Registry,
+		metrics:   m,
+		docs:      docs,
+		anonIPs:   newLimiterSet(l.RequestsPerMinute, l.RequestBurst),
+		signedIPs: newLimiterSet(l.SignedInRequestsPerMinute, l.SignedInRequestBurst),
+		reporters: newLimiterSet(l.ReportsPerMinute, l.ReportBurst),
+		quota:     newDailyQuota(l.DailyReports),
+	}
+	if err := s.buildEngine(cfg.TrustedProxies); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Handler returns the HTTP handler that serves the API.
+func (s *Server) Handler() http.Handler { return s.engine }
+
+// Close releases the server's resources. The rate limiters evict idle
+// entries as they go, so there is no background work to stop today; Close
+// exists so that wiring code does not change when there is. It is safe to
+// call more than once.
+func (s *Server) Close() error { return nil }
+
+// CacheHits returns the counter behind callrep_cache_hits_total, for caches
+// in front of the lookup path to count their hits on.
+func (s *Server) CacheHits() prometheus.Counter { return s.metrics.cacheHits }
+
+// Route is one route the server serves, with its path in OpenAPI form
+// (/v1/numbers/{number}).
+type Route struct {
+	Method string
+	Path   string
+}
+
+// Routes lists the routes the server serves, so that tests can compare
+// them with the OpenAPI document.
+func (s *Server) Routes() []Route {
+	infos := s.engine.Routes()
+	out := make([]Route, 0, len(infos))
+	for _, ri := range infos {
+		out = append(out, Route{Method: ri.Method, Path: openAPIPath(ri.Path)})
+	}
+	return out
+}
+
+// openAPIPath turns gin's /v1/numbers/:number into /v1/numbers/{number}.
+func openAPIPath(p string) string {
+	segs := strings.Split(p, "/")
+	for i, seg := range segs {
+		if strings.HasPrefix(seg, ":") || strings.HasPrefix(seg, "*") {
+			segs[i] = "{" + seg[1:] + "}"
+		}
+	}
+	return strings.Join(segs, "/")
+}
+
+// buildEngine sets up gin and the routes of openapi/openapi.yaml. Route
+// paths hold no literal colons: gin would read them as parameters.
+func (s *Server) buildEngine(trustedProxies []string) error {
+	// gin's debug mode prints every route to stdout; the mode is global,
+	// and release mode is the only one callrep ever wants.
+	if gin.Mode() != gin.ReleaseMode {
+		gin.SetMode(gin.ReleaseMode)
+	}
+	e := gin.New()
+	e.RedirectTrailingSlash = false
+	e.RedirectFixedPath = false
+	e.HandleMethodNotAllowed = false
+	e.ForwardedByClientIP = true
+	e.RemoteIPHeaders = []string{"X-Forwarded-For"}
+	e.TrustedPlatform = ""
+	if err := e.SetTrustedProxies(trustedProxies); err != nil {
+		return fmt.Errorf("api: bad trusted proxies: %w", err)
+	}
+	e.Use(s.observe, s.recoverPanics, s.limitBody)
+	e.NoRoute(func(c *gin.Context) {
+		s.fail(c, labels.Errorf(labels.ENotFound, "no such route"))
+	})
+
+	e.GET("/healthz", s.health)
+	e.GET("/readyz", s.readiness)
+	e.GET("/metrics", s.metricsHandler())
+	e.GET("/openapi.yaml", s.openAPI)
+	e.GET("/docs", s.docsHandler)
+
+	// Categories are the same for everyone: a token there is ignored, and
+	// so are its higher limits.
+	e.GET("/v1/categories", s.limitIP(false), s.listCategories)
+
+	lookups := e.Group("/v1", s.limitIP(true), s.authenticate(false))
+	lookups.GET("/numbers/:number", s.getNumber)
+	lookups.POST("/numbers/lookup", s.lookupNumbers)
+
+	signed := e.Group("/v1", s.limitIP(true), s.authenticate(true))
+	signed.POST("/reports", s.createReport)
+	signed.POST("/reports/batch", s.createReportsBatch)
+	signed.DELETE("/reports/:number", s.retractReport)
+	signed.GET("/me/reports", s.listMyLabels)
+	signed.DELETE("/me", s.eraseMe)
+
+	s.engine = e
+	return nil
+}
