@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -158,6 +159,17 @@ type levelFilter struct {
 
 func (h levelFilter) Enabled(ctx context.Context, l slog.Level) bool {
 	return l >= h.min && h.Handler.Enabled(ctx, l)
+}
+
+// Handle drops FerretDB's dump of its answer to endSessions, a command it
+// does not implement and the driver sends on every disconnect: a dozen
+// lines of warnings per shutdown that mean nothing.
+func (h levelFilter) Handle(ctx context.Context, r slog.Record) error {
+	if strings.HasPrefix(r.Message, "Response header:") ||
+		(strings.HasPrefix(r.Message, "Response message:") && strings.Contains(r.Message, "endSessions")) {
+		return nil
+	}
+	return h.Handler.Handle(ctx, r)
 }
 
 func (h levelFilter) WithAttrs(a []slog.Attr) slog.Handler {

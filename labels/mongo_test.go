@@ -1,10 +1,13 @@
 package labels_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -96,3 +99,39 @@ func TestBulkWriteIgnoresDuplicates(t *testing.T) {
 		t.Fatal("duplicates without ignoreDup: got nil error, want one")
 	}
 }
+
+// TestEmbeddedLogsQuiet pins the log filter: FerretDB's connection chatter
+// and its dump of the unimplemented endSessions command stay out of the
+// service log across a whole open-use-close cycle.
+func TestEmbeddedLogsQuiet(t *testing.T) {
+	if os.Getenv("MONGODB_URI") != "" {
+		t.Skip("only the embedded store logs through callrep")
+	}
+	var buf bytes.Buffer
+	var mu sync.Mutex
+	logger := slog.New(slog.NewJSONHandler(writerFunc(func(p []byte) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return buf.Write(p)
+	}), nil))
+	ctx := context.Background()
+	m, err := labels.OpenMongo(ctx, labels.MongoConfig{DataDir: t.TempDir(), Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.DB.Collection("x").InsertOne(ctx, bson.M{"a": 1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if buf.Len() > 0 {
+		t.Fatalf("embedded store logged:\n%s", buf.String())
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }

@@ -162,7 +162,7 @@ func (s *Service) load(ctx context.Context) error {
 		return err
 	}
 	s.log.Info("labels loaded", "labels", labels, "replayed_reports", replayed, "replay_changes", changed,
-		"replay_from", s.since, "took", s.opts.Now().Sub(start).Round(time.Millisecond))
+		"replay_from", s.since, "took", s.opts.Now().Sub(start).Round(time.Millisecond).String())
 	return nil
 }
 

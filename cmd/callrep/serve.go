@@ -180,7 +180,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	log.Info("callrep serving", "addr", ln.Addr().String(), "version", version, "embedded_store", st.mongo.Embedded,
-		"auth", authMode(*firebaseProject), "numbers", st.index.Len(), "startup", time.Since(start).Round(time.Millisecond))
+		"auth", authMode(*firebaseProject), "numbers", st.index.Len(), "startup", time.Since(start).Round(time.Millisecond).String())
 
 	select {
 	case err := <-errc:
