@@ -41,20 +41,84 @@ func decodeBody(c *gin.Context, v any) error {
 // fields, values of the wrong type (an operator object where a string
 // belongs) and data after the value are refused, so that what is stored is
 // exactly what the API documents.
+//
+// encoding/json matches field names case-insensitively ("NUMBER" would
+// fill number); a second pass over the generic value insists on the exact
+// names, so that a misspelt key is an unknown field as the spec says.
 func decodeStrict(r io.Reader, v any) error {
-	dec := json.NewDecoder(r)
+	raw, err := io.ReadAll(r)
+	if err != nil {
+		return decodeError(err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return decodeError(err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			return errTooLarge()
-		}
 		return labels.Errorf(labels.EInvalidJSON, "request body has data after the JSON value")
 	}
+	var generic any
+	if err := json.Unmarshal(raw, &generic); err != nil {
+		return decodeError(err)
+	}
+	if key := inexactKey(generic, reflect.TypeOf(v)); key != "" {
+		return labels.Errorf(labels.EInvalid, "unknown field %q", clip(key))
+	}
 	return nil
+}
+
+// inexactKey returns the first object key in val that is not spelt exactly
+// like a JSON field of t, or "".
+func inexactKey(val any, t reflect.Type) string {
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == nil {
+		return ""
+	}
+	switch x := val.(type) {
+	case map[string]any:
+		if t.Kind() != reflect.Struct {
+			return ""
+		}
+		for key, sub := range x {
+			f, ok := jsonField(t, key)
+			if !ok {
+				return key
+			}
+			if bad := inexactKey(sub, f.Type); bad != "" {
+				return bad
+			}
+		}
+	case []any:
+		if t.Kind() == reflect.Slice || t.Kind() == reflect.Array {
+			for _, sub := range x {
+				if bad := inexactKey(sub, t.Elem()); bad != "" {
+					return bad
+				}
+			}
+		}
+	}
+	return ""
+}
+
+// jsonField finds the field of struct t whose JSON name is exactly name.
+func jsonField(t reflect.Type, name string) (reflect.StructField, bool) {
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		tag, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if tag == "-" || !f.IsExported() {
+			continue
+		}
+		if tag == "" {
+			tag = f.Name
+		}
+		if tag == name {
+			return f, true
+		}
+	}
+	return reflect.StructField{}, false
 }
 
 // decodeBytes is decodeStrict on a byte slice, such as one item of a batch.

@@ -149,6 +149,8 @@ func TestReportRejectsBadInput(t *testing.T) {
 		{"UnknownCategory", `{"number":"` + number + `","category":"spamm"}`, 400, "unknown_category"},
 		{"MissingCategory", `{"number":"` + number + `"}`, 400, "invalid_argument"},
 		{"UnknownField", `{"number":"` + number + `","category":"fraud","colour":"red"}`, 400, "invalid_argument"},
+		{"FieldInOtherCase", `{"NUMBER":"` + number + `","category":"fraud"}`, 400, "invalid_argument"},
+		{"NestedFieldInOtherCase", `{"number":"` + number + `","category":"fraud","call":{"Ring_S":3}}`, 400, "invalid_argument"},
 		{"UnknownCallField", `{"number":"` + number + `","category":"fraud","call":{"mood":"bad"}}`, 400, "invalid_argument"},
 		{"OperatorNumber", `{"number":{"$gt":""},"category":"fraud"}`, 400, "invalid_argument"},
 		{"OperatorCategory", `{"number":"` + number + `","category":{"$ne":null}}`, 400, "invalid_argument"},
