@@ -113,6 +113,25 @@ func emergencyDigits() int {
 // ENotLabelable for emergency numbers and EInvalidNumber for input that is
 // no phone number.
 func Normalize(raw, region, defaultRegion string) (Number, error) {
+	n, pn, err := normalize(raw, region, defaultRegion)
+	if err == nil && pn != nil {
+		n.National = phonenumbers.Format(pn, phonenumbers.NATIONAL)
+		n.International = phonenumbers.Format(pn, phonenumbers.INTERNATIONAL)
+	}
+	return n, err
+}
+
+// NormalizeKey is Normalize without the display forms (National and
+// International stay empty for full numbers), which take more than half of
+// Normalize's time; lookups need only the key and the type.
+func NormalizeKey(raw, region, defaultRegion string) (Number, error) {
+	n, _, err := normalize(raw, region, defaultRegion)
+	return n, err
+}
+
+// normalize does the work of Normalize; pn is the parsed full number, nil
+// for scoped keys.
+func normalize(raw, region, defaultRegion string) (Number, *phonenumbers.PhoneNumber, error) {
 	if region == "" {
 		region = defaultRegion
 	}
@@ -121,29 +140,30 @@ func Normalize(raw, region, defaultRegion string) (Number, error) {
 	}
 	region, err := canonicalRegion(region)
 	if err != nil {
-		return Number{}, err
+		return Number{}, nil, err
 	}
 
 	raw = strings.TrimSpace(raw)
 	if raw == "" {
-		return Number{}, Errorf(EInvalidNumber, "number is empty")
+		return Number{}, nil, Errorf(EInvalidNumber, "number is empty")
 	}
 	if len(raw) > maxRawLen*utf8.UTFMax || utf8.RuneCountInString(raw) > maxRawLen {
-		return Number{}, Errorf(EInvalidNumber, "number is longer than %d characters", maxRawLen)
+		return Number{}, nil, Errorf(EInvalidNumber, "number is longer than %d characters", maxRawLen)
 	}
 	if keyRegion, digits, ok := splitKey(raw); ok {
-		return normalizeKey(raw, keyRegion, digits)
+		n, err := normalizeKey(raw, keyRegion, digits)
+		return n, nil, err
 	}
 	if err := checkLetters(raw); err != nil {
-		return Number{}, err
+		return Number{}, nil, err
 	}
 	if isEmergency(raw, region) {
-		return Number{}, errEmergency()
+		return Number{}, nil, errEmergency()
 	}
 
 	var pn phonenumbers.PhoneNumber
 	if err := phonenumbers.ParseToNumber(raw, region, &pn); err != nil {
-		return Number{}, parseError(raw, err)
+		return Number{}, nil, parseError(raw, err)
 	}
 	// Caller IDs carry no extension, and a key with one would split the
 	// reports about one line.
@@ -153,7 +173,7 @@ func Normalize(raw, region, defaultRegion string) (Number, error) {
 	if typ != phonenumbers.UNKNOWN {
 		// GetNumberType finds a type exactly when IsValidNumber holds; one
 		// call instead of two halves the pattern matching.
-		return fullNumber(&pn, typ), nil
+		return fullNumber(&pn, typ), &pn, nil
 	}
 
 	// Not a valid full number: a short service number dialled as such or
@@ -163,26 +183,26 @@ func Normalize(raw, region, defaultRegion string) (Number, error) {
 	nsn := phonenumbers.GetNationalSignificantNumber(&pn)
 	if short := shortRegion(&pn, region); short != "" {
 		if isEmergencyDigits(nsn, short) {
-			return Number{}, errEmergency()
+			return Number{}, nil, errEmergency()
 		}
 		if isService(&pn, nsn, short) {
-			return scopedNumber(short, nsn), nil
+			return scopedNumber(short, nsn), nil, nil
 		}
 	}
 
 	switch phonenumbers.IsPossibleNumberWithReason(&pn) {
 	case phonenumbers.IS_POSSIBLE:
-		return fullNumber(&pn, phonenumbers.UNKNOWN), nil
+		return fullNumber(&pn, phonenumbers.UNKNOWN), &pn, nil
 	case phonenumbers.INVALID_COUNTRY_CODE:
-		return Number{}, Errorf(EInvalidNumber, "%q has an unknown country calling code", raw)
+		return Number{}, nil, Errorf(EInvalidNumber, "%q has an unknown country calling code", raw)
 	case phonenumbers.TOO_SHORT:
-		return Number{}, Errorf(EInvalidNumber, "%q is too short to be a phone number", raw)
+		return Number{}, nil, Errorf(EInvalidNumber, "%q is too short to be a phone number", raw)
 	case phonenumbers.TOO_LONG:
-		return Number{}, Errorf(EInvalidNumber, "%q is too long to be a phone number", raw)
+		return Number{}, nil, Errorf(EInvalidNumber, "%q is too long to be a phone number", raw)
 	case phonenumbers.IS_POSSIBLE_LOCAL_ONLY:
-		return Number{}, Errorf(EInvalidNumber, "%q is too short for a full number; include the area code", raw)
+		return Number{}, nil, Errorf(EInvalidNumber, "%q is too short for a full number; include the area code", raw)
 	default:
-		return Number{}, Errorf(EInvalidNumber, "%q has no possible length for a phone number of +%d", raw, pn.GetCountryCode())
+		return Number{}, nil, Errorf(EInvalidNumber, "%q has no possible length for a phone number of +%d", raw, pn.GetCountryCode())
 	}
 }
 
@@ -421,13 +441,11 @@ func fullNumber(pn *phonenumbers.PhoneNumber, typ phonenumbers.PhoneNumberType) 
 		region = ""
 	}
 	return Number{
-		Key:           e164,
-		E164:          e164,
-		Region:        region,
-		National:      phonenumbers.Format(pn, phonenumbers.NATIONAL),
-		International: phonenumbers.Format(pn, phonenumbers.INTERNATIONAL),
-		Type:          numberType(typ),
-		Valid:         typ != phonenumbers.UNKNOWN,
+		Key:    e164,
+		E164:   e164,
+		Region: region,
+		Type:   numberType(typ),
+		Valid:  typ != phonenumbers.UNKNOWN,
 	}
 }
 

@@ -450,14 +450,19 @@ func BenchmarkNormalize(b *testing.B) {
 		{"National", "138 0013 8000"},
 	}
 	for _, s := range scenarios {
-		b.Run(s.name, func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, err := labels.Normalize(s.input, "CN", ""); err != nil {
-					b.Fatal(err)
+		for _, f := range []struct {
+			name string
+			fn   func(raw, region, def string) (labels.Number, error)
+		}{{"Full", labels.Normalize}, {"Key", labels.NormalizeKey}} {
+			b.Run(s.name+"/"+f.name, func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, err := f.fn(s.input, "CN", ""); err != nil {
+						b.Fatal(err)
+					}
 				}
-			}
-		})
+			})
+		}
 	}
 }
 
@@ -494,6 +499,24 @@ func TestNumber_AllRegions(t *testing.T) {
 		again, err := labels.Normalize(n.Key, "US", "")
 		if err != nil || again != n {
 			t.Errorf("Normalize(%q) after Normalize(%q, %s): got %+v, %v, want %+v", n.Key, ex, region, again, err, n)
+		}
+	}
+}
+
+// TestNormalizeKey: the fast path gives the same number as Normalize, only
+// without display forms, and the same errors.
+func TestNormalizeKey(t *testing.T) {
+	for _, in := range []string{"+8613800138000", "138 0013 8000", "95588", "CN:95588", "+8611111111111", "4001234567", "110", "abc", ""} {
+		full, errFull := labels.Normalize(in, "CN", "")
+		key, errKey := labels.NormalizeKey(in, "CN", "")
+		if labels.ErrorCode(errFull) != labels.ErrorCode(errKey) {
+			t.Fatalf("%q: errors %v and %v differ", in, errFull, errKey)
+		}
+		if !full.Scoped {
+			full.National, full.International = "", ""
+		}
+		if full != key {
+			t.Fatalf("%q: got %+v, want %+v", in, key, full)
 		}
 	}
 }

@@ -195,9 +195,10 @@ func (s *Service) Close(ctx context.Context) error {
 	return err
 }
 
-// Normalize parses raw with region, or the default region when empty.
+// Normalize parses raw with region, or the default region when empty,
+// without display forms (see NormalizeKey).
 func (s *Service) Normalize(raw, region string) (Number, error) {
-	return Normalize(raw, region, s.opts.DefaultRegion)
+	return NormalizeKey(raw, region, s.opts.DefaultRegion)
 }
 
 // Report validates in, stores it in the history and makes it who's live
