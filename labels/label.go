@@ -48,6 +48,9 @@ type Call struct {
 	Answered    *bool
 	RecentCalls *int // calls from this number in the last 24 hours
 	Attestation Attestation
+	// Robocall is set when the call played a recorded message; imports
+	// (the FTC's Recorded_Message_Or_Robocall flag) set it.
+	Robocall bool
 }
 
 // Reporter identifies who reports and through which channel.
@@ -83,7 +86,10 @@ type Report struct {
 	Comment        string
 	Call           *Call
 	ClientReportID string
-	CreatedAt      time.Time
+	// CreatedAt dates the evidence; StoredAt is when callrep stored the
+	// event. They differ only for imports that keep their source's dates.
+	CreatedAt time.Time
+	StoredAt  time.Time
 	// ReplacedCategory is the reporter's previous label on the number that
 	// this report replaced or retracted; "" when there was none. It is part
 	// of the answer, not of the stored event.
@@ -126,6 +132,37 @@ func newer(at time.Time, id string, at2 time.Time, id2 string) bool {
 // with the service's write lock held and must not call back into it.
 type Observer interface {
 	LabelChanged(old, cur *Label)
+}
+
+// Imported is one record of a bulk import.
+type Imported struct {
+	// ID is deterministic (derived from the source record), so that a
+	// re-import of the same record stores nothing new.
+	ID       string
+	Reporter Reporter
+	Input    ReportInput
+	// At dates the evidence; zero means now.
+	At time.Time
+}
+
+// ImportStats counts what Import did with a batch.
+type ImportStats struct {
+	Stored, Duplicates, Skipped int
+	// SkipReasons counts skipped records by error code.
+	SkipReasons map[string]int
+}
+
+// Add sums o into st.
+func (st *ImportStats) Add(o ImportStats) {
+	st.Stored += o.Stored
+	st.Duplicates += o.Duplicates
+	st.Skipped += o.Skipped
+	if st.SkipReasons == nil {
+		st.SkipReasons = map[string]int{}
+	}
+	for k, v := range o.SkipReasons {
+		st.SkipReasons[k] += v
+	}
 }
 
 // EraseResult counts what DELETE /v1/me removed.

@@ -231,7 +231,7 @@ func (s *Service) Report(ctx context.Context, who Reporter, in ReportInput) (Rep
 		// The first attempt may have been stored without being applied
 		// (its answer lost to a timeout); applying again is a no-op
 		// otherwise. Reports older than the replay window are in labels.
-		if !stored.CreatedAt.Before(s.since) {
+		if !stored.StoredAt.Before(s.since) {
 			s.mu.Lock()
 			s.applyLocked(stored)
 			s.mu.Unlock()
@@ -368,13 +368,14 @@ func (s *Service) Erase(ctx context.Context, reporter string) (EraseResult, erro
 		r := Report{ID: "x-" + randomID(16), Kind: KindRetract, Reporter: reporter, Source: l.Source,
 			Number: numberFromKey(key, l.Valid, l.NumberType, l.Region)}
 		r.CreatedAt = s.stampLocked(st)
+		r.StoredAt = r.CreatedAt
 		s.inflight[r.ID] = r.CreatedAt
 		rs = append(rs, r)
 	}
 	s.mu.Unlock()
 	wctx, cancel := writeContext(ctx)
 	defer cancel()
-	err := s.store.InsertReports(wctx, rs)
+	_, err := s.store.InsertReports(wctx, rs)
 	s.mu.Lock()
 	for _, r := range rs {
 		if err == nil {
@@ -391,6 +392,68 @@ func (s *Service) Erase(ctx context.Context, reporter string) (EraseResult, erro
 		return EraseResult{}, unavailable(err)
 	}
 	return EraseResult{ErasedLabels: len(rs), PseudonymisedReports: n}, nil
+}
+
+// Import stores a batch of records from a bulk source (an FTC file, a
+// carrier feed) and applies them. Records that fail validation are skipped
+// and counted, never fatal; records whose ID is stored already count as
+// duplicates and change nothing, so re-running an import is harmless. The
+// error is for storage failures only; a failed batch may be retried as is.
+//
+// Import reporters must be distinct from app reporters: imports skip the
+// per-reporter ordering that Report keeps.
+func (s *Service) Import(ctx context.Context, batch []Imported) (ImportStats, error) {
+	stats := ImportStats{SkipReasons: map[string]int{}}
+	rs := make([]Report, 0, len(batch))
+	for _, im := range batch {
+		r, err := s.prepare(im.Reporter, im.Input)
+		if err == nil && (im.ID == "" || len(im.ID) > MaxClientReportID || !printableASCII(im.ID)) {
+			err = Errorf(EInvalid, "import record id must be 1 to %d printable ASCII characters", MaxClientReportID)
+		}
+		if err != nil {
+			stats.Skipped++
+			stats.SkipReasons[ErrorCode(err)]++
+			continue
+		}
+		r.ID = im.ID
+		if !im.At.IsZero() {
+			r.CreatedAt = time.UnixMilli(im.At.UnixMilli()).UTC()
+		}
+		rs = append(rs, r)
+	}
+	if len(rs) == 0 {
+		return stats, nil
+	}
+	s.mu.Lock()
+	now := time.UnixMilli(s.opts.Now().UnixMilli()).UTC()
+	for i := range rs {
+		rs[i].StoredAt = now
+		if rs[i].CreatedAt.IsZero() {
+			rs[i].CreatedAt = now
+		}
+		s.inflight[rs[i].ID] = now
+	}
+	s.mu.Unlock()
+	wctx, cancel := writeContext(ctx)
+	defer cancel()
+	dup, err := s.store.InsertReports(wctx, rs)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, r := range rs {
+		delete(s.inflight, r.ID)
+		switch {
+		case err != nil:
+		case dup[i]:
+			stats.Duplicates++
+		default:
+			stats.Stored++
+			s.applyLocked(r)
+		}
+	}
+	if err != nil {
+		return stats, unavailable(err)
+	}
+	return stats, nil
 }
 
 // Each calls fn for every live label, under the read lock.
@@ -496,6 +559,7 @@ func truncate(s string, n int) string {
 func (s *Service) insert(ctx context.Context, st *stripe, r *Report) (Report, bool, error) {
 	s.mu.Lock()
 	r.CreatedAt = s.stampLocked(st)
+	r.StoredAt = r.CreatedAt
 	s.inflight[r.ID] = r.CreatedAt
 	s.mu.Unlock()
 	wctx, cancel := writeContext(ctx)

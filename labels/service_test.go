@@ -324,3 +324,103 @@ func TestMinePages(t *testing.T) {
 		t.Fatalf("bad cursor: got %v", err)
 	}
 }
+
+func ftcRecord(id, number, cat string, at time.Time) labels.Imported {
+	return labels.Imported{
+		ID:       id,
+		Reporter: labels.Reporter{ID: "ftc:" + id, Source: labels.ImportSource("ftc")},
+		Input:    labels.ReportInput{Number: number, Region: "US", Category: cat, Call: &labels.Call{Robocall: true}},
+		At:       at,
+	}
+}
+
+// TestImport: bad records are skipped and counted, a re-import stores
+// nothing, and old-dated evidence survives a crash before the write-behind
+// (replay follows the storage time, not the evidence date).
+func TestImport(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	old := time.Date(2019, 12, 13, 5, 0, 6, 0, time.UTC)
+	batch := []labels.Imported{
+		ftcRecord("ftc-1", "8052103404", "unwanted", old),
+		ftcRecord("ftc-2", "8052103404", "robocall", old),
+		ftcRecord("ftc-3", "3017702911", "fraud", time.Time{}),
+		ftcRecord("ftc-4", "12", "fraud", old),        // impossible number
+		ftcRecord("ftc-5", "8052103404", "nope", old), // unknown category
+		ftcRecord("ftc-1", "8052103404", "unwanted", old),
+	}
+	rec := &recorder{}
+	crashed := f.open(t, time.Hour, rec)
+	st, err := crashed.Import(ctx, batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Stored != 3 || st.Duplicates != 1 || st.Skipped != 2 || st.SkipReasons[labels.EInvalidNumber] != 1 || st.SkipReasons[labels.EUnknownCategory] != 1 {
+		t.Fatalf("first import: %+v", st)
+	}
+	if rec.count("+18052103404") != 2 || rec.count("+13017702911") != 1 {
+		t.Fatalf("live labels: %v", rec.counts)
+	}
+	l, _ := crashed.LabelOf("ftc:ftc-1", "+18052103404")
+	if !l.CreatedAt.Equal(old) || l.Call == nil || !l.Call.Robocall {
+		t.Fatalf("kept date / robocall flag lost: %+v", l)
+	}
+	if l3, _ := crashed.LabelOf("ftc:ftc-3", "+13017702911"); !l3.CreatedAt.Equal(f.clock.Now()) {
+		t.Fatalf("undated record dated %v, want import time %v", l3.CreatedAt, f.clock.Now())
+	}
+
+	f.clock.Add(time.Hour)
+	rec2 := &recorder{}
+	s := f.open(t, time.Hour, rec2) // the first never flushed
+	defer s.Close(ctx)
+	if rec2.count("+18052103404") != 2 {
+		t.Fatalf("after replay: %v", rec2.counts)
+	}
+	again, err := s.Import(ctx, batch)
+	if err != nil || again.Stored != 0 || again.Duplicates != 4 {
+		t.Fatalf("re-import: %+v, %v", again, err)
+	}
+	if n := f.count(t, "reports", bson.M{}); n != 3 {
+		t.Fatalf("reports stored: %d, want 3", n)
+	}
+}
+
+// TestWriteLabelsInsertFirst writes more labels than a bulk update may hold,
+// first new ones (inserted) and then changed ones (replaced in chunks).
+func TestWriteLabelsInsertFirst(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	s := f.open(t, time.Hour)
+	var batch []labels.Imported
+	for i := range 1500 {
+		batch = append(batch, ftcRecord(fmt.Sprintf("b-%d", i), fmt.Sprintf("+1202555%04d", i), "promotion", time.Time{}))
+	}
+	if _, err := s.Import(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.count(t, "labels", bson.M{}); n != 1500 {
+		t.Fatalf("labels stored: %d", n)
+	}
+	s2 := f.open(t, time.Hour)
+	for i := range batch {
+		batch[i].ID += "-relabel"
+		batch[i].Input.Category = "fraud"
+	}
+	f.clock.Add(time.Minute)
+	if _, err := s2.Import(ctx, batch[:300]); err != nil {
+		t.Fatal(err)
+	}
+	if err := s2.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Same reporters, new reports: 300 existing documents are replaced.
+	if n := f.count(t, "labels", bson.M{"category": "fraud"}); n != 300 {
+		t.Fatalf("relabelled documents: %d, want 300", n)
+	}
+	if n := f.count(t, "labels", bson.M{}); n != 1500 {
+		t.Fatalf("labels stored after second import: %d, want 1500", n)
+	}
+}

@@ -38,7 +38,7 @@ func OpenStore(ctx context.Context, db *mongo.Database) (*Store, error) {
 		models []mongo.IndexModel
 	}{
 		{st.reports, []mongo.IndexModel{
-			{Keys: bson.D{{Key: "created_at", Value: 1}, {Key: "_id", Value: 1}}},
+			{Keys: bson.D{{Key: "stored_at", Value: 1}, {Key: "_id", Value: 1}}},
 			{Keys: bson.D{{Key: "reporter", Value: 1}, {Key: "created_at", Value: 1}}},
 			{Keys: bson.D{{Key: "key", Value: 1}, {Key: "created_at", Value: 1}}},
 		}},
@@ -62,20 +62,21 @@ type callDoc struct {
 	Answered    *bool      `bson:"answered,omitempty"`
 	RecentCalls *int       `bson:"recent_calls,omitempty"`
 	Attestation string     `bson:"attestation,omitempty"`
+	Robocall    bool       `bson:"robocall,omitempty"`
 }
 
 func toCallDoc(c *Call) *callDoc {
 	if c == nil {
 		return nil
 	}
-	return &callDoc{c.Direction, c.StartedAt, c.DurationS, c.RingS, c.Answered, c.RecentCalls, string(c.Attestation)}
+	return &callDoc{c.Direction, c.StartedAt, c.DurationS, c.RingS, c.Answered, c.RecentCalls, string(c.Attestation), c.Robocall}
 }
 
 func (d *callDoc) call() *Call {
 	if d == nil {
 		return nil
 	}
-	return &Call{d.Direction, d.StartedAt, d.DurationS, d.RingS, d.Answered, d.RecentCalls, Attestation(d.Attestation)}
+	return &Call{d.Direction, d.StartedAt, d.DurationS, d.RingS, d.Answered, d.RecentCalls, Attestation(d.Attestation), d.Robocall}
 }
 
 type reportDoc struct {
@@ -93,6 +94,7 @@ type reportDoc struct {
 	Call           *callDoc  `bson:"call,omitempty"`
 	ClientReportID string    `bson:"client_report_id,omitempty"`
 	CreatedAt      time.Time `bson:"created_at"`
+	StoredAt       time.Time `bson:"stored_at"`
 }
 
 func toReportDoc(r Report) reportDoc {
@@ -100,7 +102,7 @@ func toReportDoc(r Report) reportDoc {
 		ID: r.ID, Kind: r.Kind, Reporter: r.Reporter, Source: r.Source, IPPrefix: r.IPPrefix,
 		Key: r.Number.Key, Valid: r.Number.Valid, Type: string(r.Number.Type), Region: r.Number.Region,
 		Category: r.Category, Comment: r.Comment, Call: toCallDoc(r.Call),
-		ClientReportID: r.ClientReportID, CreatedAt: r.CreatedAt,
+		ClientReportID: r.ClientReportID, CreatedAt: r.CreatedAt, StoredAt: r.StoredAt,
 	}
 }
 
@@ -109,7 +111,7 @@ func (d reportDoc) report() Report {
 		ID: d.ID, Kind: d.Kind, Reporter: d.Reporter, Source: d.Source, IPPrefix: d.IPPrefix,
 		Number:   numberFromKey(d.Key, d.Valid, NumberType(d.Type), d.Region),
 		Category: d.Category, Comment: d.Comment, Call: d.Call.call(),
-		ClientReportID: d.ClientReportID, CreatedAt: d.CreatedAt.UTC(),
+		ClientReportID: d.ClientReportID, CreatedAt: d.CreatedAt.UTC(), StoredAt: d.StoredAt.UTC(),
 	}
 }
 
@@ -181,13 +183,93 @@ func (st *Store) InsertReport(ctx context.Context, r Report) (stored Report, dup
 }
 
 // InsertReports stores rs, skipping ids that exist, so a retried batch
-// stores each report once.
-func (st *Store) InsertReports(ctx context.Context, rs []Report) error {
-	models := make([]mongo.WriteModel, len(rs))
+// stores each report once. dup[i] tells that rs[i] existed.
+func (st *Store) InsertReports(ctx context.Context, rs []Report) (dup []bool, err error) {
+	docs := make([]any, len(rs))
 	for i, r := range rs {
-		models[i] = mongo.NewInsertOneModel().SetDocument(toReportDoc(r))
+		docs[i] = toReportDoc(r)
 	}
-	return BulkWrite(ctx, st.reports, models, true)
+	dup, err = InsertNew(ctx, st.reports, docs)
+	if err != nil {
+		return nil, fmt.Errorf("labels: unable to insert reports: %w", err)
+	}
+	return dup, nil
+}
+
+// insertChunk is how many documents one insertMany carries. Inserts are
+// not subject to the bulk-update hang (see MaxBulkOps).
+const insertChunk = 1000
+
+// InsertNew inserts docs unordered in chunks; dup[i] reports that docs[i]
+// was refused as a duplicate key. Any other write error fails the call.
+func InsertNew(ctx context.Context, coll *mongo.Collection, docs []any) (dup []bool, err error) {
+	dup = make([]bool, len(docs))
+	for start := 0; start < len(docs); start += insertChunk {
+		end := min(start+insertChunk, len(docs))
+		_, err := coll.InsertMany(ctx, docs[start:end], options.InsertMany().SetOrdered(false))
+		if err == nil {
+			continue
+		}
+		var bwe mongo.BulkWriteException
+		if !errors.As(err, &bwe) || bwe.WriteConcernError != nil || len(bwe.WriteErrors) == 0 {
+			return nil, err
+		}
+		for _, we := range bwe.WriteErrors {
+			if we.Code != 11000 {
+				return nil, err
+			}
+			dup[start+we.Index] = true
+		}
+	}
+	return dup, nil
+}
+
+// UpsertMany makes coll hold docs (by _id) and not hold the ids in del:
+// documents that do not exist yet are inserted, which is fast on every
+// backend, and only the others are replaced, in bulk chunks below the
+// embedded FerretDB's limit.
+func UpsertMany(ctx context.Context, coll *mongo.Collection, ids []string, docs []any, del []string) error {
+	exists := make(map[string]bool, len(ids))
+	for start := 0; start < len(ids); start += insertChunk {
+		end := min(start+insertChunk, len(ids))
+		cur, err := coll.Find(ctx, bson.M{"_id": bson.M{"$in": ids[start:end]}}, options.Find().SetProjection(bson.M{"_id": 1}))
+		if err != nil {
+			return fmt.Errorf("labels: unable to find existing %s: %w", coll.Name(), err)
+		}
+		var found []struct {
+			ID string `bson:"_id"`
+		}
+		if err := cur.All(ctx, &found); err != nil {
+			return fmt.Errorf("labels: unable to find existing %s: %w", coll.Name(), err)
+		}
+		for _, f := range found {
+			exists[f.ID] = true
+		}
+	}
+	var fresh []any
+	var freshIDs []string
+	models := make([]mongo.WriteModel, 0, len(del))
+	for i, id := range ids {
+		if exists[id] {
+			models = append(models, mongo.NewReplaceOneModel().SetFilter(bson.M{"_id": id}).SetReplacement(docs[i]).SetUpsert(true))
+		} else {
+			fresh = append(fresh, docs[i])
+			freshIDs = append(freshIDs, id)
+		}
+	}
+	dup, err := InsertNew(ctx, coll, fresh)
+	if err != nil {
+		return fmt.Errorf("labels: unable to insert %s: %w", coll.Name(), err)
+	}
+	for i, d := range dup {
+		if d { // written since we looked: replace it
+			models = append(models, mongo.NewReplaceOneModel().SetFilter(bson.M{"_id": freshIDs[i]}).SetReplacement(fresh[i]).SetUpsert(true))
+		}
+	}
+	for _, id := range del {
+		models = append(models, mongo.NewDeleteOneModel().SetFilter(bson.M{"_id": id}))
+	}
+	return BulkWrite(ctx, coll, models, false)
 }
 
 // EachLabel calls fn for every stored live label.
@@ -210,14 +292,14 @@ func (st *Store) EachLabel(ctx context.Context, fn func(*Label)) error {
 	return nil
 }
 
-// EachReportSince calls fn for every report created at or after since, in
-// creation order.
+// EachReportSince calls fn for every report stored at or after since, in
+// the order they were stored.
 func (st *Store) EachReportSince(ctx context.Context, since time.Time, fn func(Report)) error {
 	filter := bson.M{}
 	if !since.IsZero() {
-		filter["created_at"] = bson.M{"$gte": since}
+		filter["stored_at"] = bson.M{"$gte": since}
 	}
-	opts := options.Find().SetSort(bson.D{{Key: "created_at", Value: 1}, {Key: "_id", Value: 1}}).SetBatchSize(5000)
+	opts := options.Find().SetSort(bson.D{{Key: "stored_at", Value: 1}, {Key: "_id", Value: 1}}).SetBatchSize(5000)
 	cur, err := st.reports.Find(ctx, filter, opts)
 	if err != nil {
 		return fmt.Errorf("labels: unable to read reports: %w", err)
@@ -239,15 +321,13 @@ func (st *Store) EachReportSince(ctx context.Context, since time.Time, fn func(R
 // WriteLabels makes the labels collection match: each put is replaced (or
 // inserted), each id in del removed.
 func (st *Store) WriteLabels(ctx context.Context, put []*Label, del []string) error {
-	models := make([]mongo.WriteModel, 0, len(put)+len(del))
-	for _, l := range put {
+	ids := make([]string, len(put))
+	docs := make([]any, len(put))
+	for i, l := range put {
 		d := toLabelDoc(l)
-		models = append(models, mongo.NewReplaceOneModel().SetFilter(bson.M{"_id": d.ID}).SetReplacement(d).SetUpsert(true))
+		ids[i], docs[i] = d.ID, d
 	}
-	for _, id := range del {
-		models = append(models, mongo.NewDeleteOneModel().SetFilter(bson.M{"_id": id}))
-	}
-	return BulkWrite(ctx, st.labels, models, false)
+	return UpsertMany(ctx, st.labels, ids, docs, del)
 }
 
 type watermarkDoc struct {
