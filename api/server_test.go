@@ -26,7 +26,7 @@ import (
 // The concrete types the wiring passes to api.New.
 var (
 	_ api.LabelService    = (*labels.Service)(nil)
-	_ api.ReputationIndex = (*reputation.Index)(nil)
+	_ api.ReputationIndex = (*reputation.Engine)(nil)
 )
 
 // apiEpoch is the start of the server clock in HTTP tests.
@@ -81,7 +81,7 @@ type testEnv struct {
 	url       string
 	api       *api.Server
 	labels    *labels.Service
-	index     *reputation.Index
+	index     *reputation.Engine
 	issuer    *api.LocalIssuer
 	issuerDir string
 	clock     *apiClock
@@ -109,7 +109,10 @@ func newEnv(tb testing.TB, opts ...envOption) *testEnv {
 	}
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	clock := &apiClock{t: apiEpoch}
-	index := reputation.NewIndex(reputation.DefaultThresholds(), nil)
+	// No account ramp: HTTP tests are about the API, not about trust.
+	engineCfg := reputation.DefaultConfig()
+	engineCfg.Ramp, engineCfg.Now = 0, clock.Now
+	index := reputation.NewEngine(engineCfg, nil)
 	svc, err := labels.Open(ctx, store, labels.Options{
 		DefaultRegion: "CN",
 		Now:           clock.Now,
@@ -328,18 +331,19 @@ type labelResponse struct {
 }
 
 type reputationResponse struct {
-	Input      string         `json:"input"`
-	Error      *errorDetail   `json:"error"`
-	Number     string         `json:"number"`
-	Valid      bool           `json:"valid"`
-	NumberType string         `json:"number_type"`
-	Region     string         `json:"region"`
-	Verdict    string         `json:"verdict"`
-	Score      int            `json:"score"`
-	Reporters  int            `json:"reporters"`
-	Categories map[string]int `json:"categories"`
-	Signals    []string       `json:"signals"`
-	MyLabel    *labelResponse `json:"my_label"`
+	Input       string         `json:"input"`
+	Error       *errorDetail   `json:"error"`
+	Number      string         `json:"number"`
+	Valid       bool           `json:"valid"`
+	NumberType  string         `json:"number_type"`
+	Region      string         `json:"region"`
+	Verdict     string         `json:"verdict"`
+	TopCategory string         `json:"top_category"`
+	Score       int            `json:"score"`
+	Reporters   int            `json:"reporters"`
+	Categories  map[string]int `json:"categories"`
+	Signals     []string       `json:"signals"`
+	MyLabel     *labelResponse `json:"my_label"`
 }
 
 type errorDetail struct {

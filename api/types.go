@@ -151,20 +151,21 @@ func toLabelJSON(l labels.Label) labelJSON {
 }
 
 type reputationJSON struct {
-	Number          string         `json:"number"`
-	Valid           bool           `json:"valid"`
-	NumberType      string         `json:"number_type"`
-	Region          string         `json:"region"`
-	Verdict         string         `json:"verdict"`
-	Score           int            `json:"score"`
-	Confidence      float64        `json:"confidence,omitempty"`
-	TopCategory     string         `json:"top_category,omitempty"`
-	Reporters       int            `json:"reporters"`
-	Categories      map[string]int `json:"categories"`
-	FirstReportedAt *time.Time     `json:"first_reported_at,omitempty"`
-	LastReportedAt  *time.Time     `json:"last_reported_at,omitempty"`
-	Signals         []string       `json:"signals"`
-	MyLabel         *labelJSON     `json:"my_label,omitempty"`
+	Number          string             `json:"number"`
+	Valid           bool               `json:"valid"`
+	NumberType      string             `json:"number_type"`
+	Region          string             `json:"region"`
+	Verdict         string             `json:"verdict"`
+	Score           int                `json:"score"`
+	Confidence      float64            `json:"confidence,omitempty"`
+	TopCategory     string             `json:"top_category,omitempty"`
+	Reporters       int                `json:"reporters"`
+	Categories      map[string]int     `json:"categories"`
+	FirstReportedAt *time.Time         `json:"first_reported_at,omitempty"`
+	LastReportedAt  *time.Time         `json:"last_reported_at,omitempty"`
+	Signals         []string           `json:"signals"`
+	Evidence        map[string]float64 `json:"evidence"`
+	MyLabel         *labelJSON         `json:"my_label,omitempty"`
 }
 
 func toReputationJSON(r reputation.Result, mine *labels.Label) *reputationJSON {
@@ -182,6 +183,7 @@ func toReputationJSON(r reputation.Result, mine *labels.Label) *reputationJSON {
 		FirstReportedAt: optionalTime(r.FirstReportedAt),
 		LastReportedAt:  optionalTime(r.LastReportedAt),
 		Signals:         r.Signals,
+		Evidence:        r.Evidence,
 	}
 	if out.Verdict == "" {
 		out.Verdict = string(reputation.VerdictUnknown)
@@ -191,6 +193,9 @@ func toReputationJSON(r reputation.Result, mine *labels.Label) *reputationJSON {
 	}
 	if out.Signals == nil {
 		out.Signals = []string{}
+	}
+	if out.Evidence == nil {
+		out.Evidence = map[string]float64{}
 	}
 	if mine != nil {
 		l := toLabelJSON(*mine)

@@ -241,9 +241,9 @@ func TestDocsHTMLEscapes(t *testing.T) {
 const validReputation = `{
 	"number": "+8613800138000", "valid": true, "number_type": "mobile", "region": "CN",
 	"verdict": "fraud", "score": 92, "reporters": 37,
-	"categories": {"fraud": 31, "telemarketing": 6},
+	"categories": {"fraud": 31, "promotion": 6},
 	"first_reported_at": "2025-01-04T08:15:00Z", "last_reported_at": "2025-03-02T19:41:12Z",
-	"signals": []
+	"signals": [], "evidence": {"fraud": 24.1, "promotion": 1.5}
 }`
 
 const validReport = `{
@@ -313,6 +313,8 @@ func TestValidateResponse(t *testing.T) {
 			modify(t, validReputation, func(m map[string]any) { m["verdict"] = "scam" }), "verdict"},
 		{"MissingField", "GET", base + "/v1/numbers/%2B8613800138000", 200, jsonHeader(),
 			modify(t, validReputation, func(m map[string]any) { delete(m, "signals") }), "signals"},
+		{"MissingEvidence", "GET", base + "/v1/numbers/%2B8613800138000", 200, jsonHeader(),
+			modify(t, validReputation, func(m map[string]any) { delete(m, "evidence") }), "evidence"},
 		{"NullArray", "GET", base + "/v1/numbers/%2B8613800138000", 200, jsonHeader(),
 			modify(t, validReputation, func(m map[string]any) { m["signals"] = nil }), "signals"},
 		{"ScoreOutOfRange", "GET", base + "/v1/numbers/%2B8613800138000", 200, jsonHeader(),

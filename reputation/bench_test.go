@@ -3,6 +3,7 @@ package reputation_test
 import (
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/callrep/callrep/labels"
 	"github.com/callrep/callrep/reputation"
@@ -11,7 +12,13 @@ import (
 // BenchmarkLookup measures the in-memory lookup of a phone's ringing number
 // in an index of one million labelled numbers: hits and (more common) misses.
 func BenchmarkLookup(b *testing.B) {
-	ix := reputation.NewIndex(reputation.DefaultThresholds(), nil)
+	cfg := reputation.DefaultConfig()
+	cfg.Now = func() time.Time { return t0.Add(time.Hour) }
+	ix := reputation.NewEngine(cfg, nil)
+	label := func(reporter, key, cat string, at time.Time) *labels.Label {
+		return &labels.Label{Reporter: reporter, Key: key, Category: cat, Valid: true, Source: labels.SourceApp,
+			ReportID: reporter + key, CreatedAt: at, FirstAt: at}
+	}
 	cats := []string{"fraud", "harassment", "promotion", "delivery"}
 	const n = 1_000_000
 	for i := range n {
@@ -46,6 +53,7 @@ func BenchmarkLookup(b *testing.B) {
 		b.ReportAllocs()
 		for i := 0; b.Loop(); i++ {
 			l := label("bench", hit[i%len(hit)].Key, "fraud", t0)
+			l.ReportID = fmt.Sprint(i)
 			ix.LabelChanged(nil, l)
 			ix.LabelChanged(l, nil)
 		}

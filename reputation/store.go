@@ -30,41 +30,46 @@ func OpenStore(ctx context.Context, db *mongo.Database) (*Store, error) {
 }
 
 type reputationDoc struct {
-	Key         string         `bson:"_id"`
-	Verdict     Verdict        `bson:"verdict"`
-	Score       int            `bson:"score"`
-	Reporters   int            `bson:"reporters"`
-	Categories  map[string]int `bson:"categories"`
-	TopCategory string         `bson:"top_category,omitempty"`
-	First       time.Time      `bson:"first_reported_at"`
-	Last        time.Time      `bson:"last_reported_at"`
+	Key         string             `bson:"_id"`
+	Verdict     Verdict            `bson:"verdict"`
+	Score       int                `bson:"score"`
+	Reporters   int                `bson:"reporters"`
+	Categories  map[string]int     `bson:"categories"`
+	TopCategory string             `bson:"top_category,omitempty"`
+	Confidence  float64            `bson:"confidence"`
+	Evidence    map[string]float64 `bson:"evidence"`
+	Signals     []string           `bson:"signals"`
+	First       time.Time          `bson:"first_reported_at"`
+	Last        time.Time          `bson:"last_reported_at"`
 }
 
 func toDoc(r Result) reputationDoc {
 	return reputationDoc{
 		Key: r.Number.Key, Verdict: r.Verdict, Score: r.Score, Reporters: r.Reporters,
-		Categories: r.Categories, TopCategory: r.TopCategory, First: r.FirstReportedAt, Last: r.LastReportedAt,
+		Categories: r.Categories, TopCategory: r.TopCategory, Confidence: r.Confidence, Evidence: r.Evidence,
+		Signals: r.Signals, First: r.FirstReportedAt, Last: r.LastReportedAt,
 	}
 }
 
 // Write stores the current aggregates of keys from ix; numbers that lost
 // their last label are deleted.
-func (st *Store) Write(ctx context.Context, ix *Index, keys []string) error {
-	models := make([]mongo.WriteModel, 0, len(keys))
+func (st *Store) Write(ctx context.Context, ix *Engine, keys []string) error {
+	var ids, del []string
+	var docs []any
 	for _, key := range keys {
 		r, ok := ix.lookupKey(key)
 		if !ok {
-			models = append(models, mongo.NewDeleteOneModel().SetFilter(bson.M{"_id": key}))
+			del = append(del, key)
 			continue
 		}
-		models = append(models, mongo.NewReplaceOneModel().SetFilter(bson.M{"_id": key}).SetReplacement(toDoc(r)).SetUpsert(true))
+		ids, docs = append(ids, key), append(docs, toDoc(r))
 	}
-	return labels.BulkWrite(ctx, st.coll, models, false)
+	return labels.UpsertMany(ctx, st.coll, ids, docs, del)
 }
 
 // Rebuild replaces the whole collection with ix's aggregates. Inserts are
 // fast on every backend, so it drops and reinserts rather than updating.
-func (st *Store) Rebuild(ctx context.Context, ix *Index, progress func(done, total int)) error {
+func (st *Store) Rebuild(ctx context.Context, ix *Engine, progress func(done, total int)) error {
 	if err := st.coll.Drop(ctx); err != nil {
 		return fmt.Errorf("reputation: unable to drop reputations: %w", err)
 	}

@@ -51,7 +51,7 @@ func (sf *storeFlags) logger(w io.Writer) (*slog.Logger, error) {
 type stack struct {
 	mongo     *labels.Mongo
 	labels    *labels.Service
-	index     *reputation.Index
+	index     *reputation.Engine
 	repStore  *reputation.Store
 	repFlush  *labels.Flusher
 	stopFlush context.CancelFunc
@@ -85,7 +85,7 @@ func openStack(ctx context.Context, sf *storeFlags, log *slog.Logger) (*stack, e
 			return st.repStore.Write(ctx, st.index, keys)
 		},
 	}
-	st.index = reputation.NewIndex(reputation.DefaultThresholds(), st.repFlush.Mark)
+	st.index = reputation.NewEngine(reputation.DefaultConfig(), st.repFlush.Mark)
 	st.labels, err = labels.Open(ctx, store, labels.Options{
 		DefaultRegion: sf.region,
 		Observers:     []labels.Observer{st.index},
