@@ -173,6 +173,7 @@ type rangeState struct {
 type Engine struct {
 	cfg   Config
 	trust atomic.Pointer[Trust]
+	scale atomic.Pointer[float64] // trust weight that counts as 1
 	dirty func(key string)
 
 	mu        sync.RWMutex
@@ -374,7 +375,8 @@ func (e *Engine) addLocked(l *labels.Label) {
 }
 
 // baseWeight is a label's weight from its source and its reporter's
-// learned trust, relative to a new app reporter (1).
+// learned trust, in units of a new app reporter's average weight. One
+// scale for all classes keeps the argmax of Trust.Decide intact.
 func (e *Engine) baseWeight(reporter string, src labels.Source, category string) float64 {
 	switch {
 	case src == labels.SourceModerator:
@@ -385,15 +387,11 @@ func (e *Engine) baseWeight(reporter string, src labels.Source, category string)
 		}
 		return e.cfg.ImportTrust
 	}
-	t := e.trust.Load()
-	if t == nil {
+	t, scale := e.trust.Load(), e.scale.Load()
+	if t == nil || scale == nil || *scale <= 0 {
 		return 1
 	}
-	ref := t.Weight(newAppReporter, category)
-	if ref <= 0 {
-		return 1
-	}
-	return math.Min(3, t.Weight(reporter, category)/ref)
+	return t.Weight(reporter, category) / *scale
 }
 
 // newAppReporter names no real reporter: Trust answers for it with the
@@ -667,8 +665,12 @@ func (e *Engine) judge(key string, st *numberState, now time.Time) Result {
 	if len(ev) == 0 {
 		return res
 	}
-	if t := e.trust.Load(); t != nil {
-		res.TopCategory = t.Decide(ev)
+	if t, scale := e.trust.Load(), e.scale.Load(); t != nil && scale != nil && *scale > 0 {
+		raw := make(map[string]float64, len(ev))
+		for c, v := range ev {
+			raw[c] = v * *scale
+		}
+		res.TopCategory = t.Decide(raw)
 	}
 	if res.TopCategory == "" {
 		res.TopCategory = topCategory(ev)

@@ -196,6 +196,11 @@ func TestMigrateAndRebuild(t *testing.T) {
 	if !strings.Contains(errOut, "rebuilt 120 reputations") {
 		t.Fatalf("rebuild output: %s", errOut)
 	}
+	out, _ := runCmd(t, "rescore", "--mongodb-uri", uri)
+	var stats struct{ Labels, Reporters, Numbers int }
+	if err := json.Unmarshal([]byte(out), &stats); err != nil || stats.Labels != 120 || stats.Reporters != 1 || stats.Numbers != 120 {
+		t.Fatalf("rescore output %q: %+v %v", out, stats, err)
+	}
 	srv2 := startServer(t, "--mongodb-uri", uri, "--data", data)
 	code, rep := call(t, "GET", srv2.base+"/v1/numbers/%2B8613800100042", "", "")
 	if code != 200 || rep["reporters"] != float64(1) {

@@ -50,6 +50,7 @@ func (sf *storeFlags) logger(w io.Writer) (*slog.Logger, error) {
 // stack is the opened store with the in-memory state loaded.
 type stack struct {
 	mongo     *labels.Mongo
+	store     *labels.Store
 	labels    *labels.Service
 	index     *reputation.Engine
 	repStore  *reputation.Store
@@ -74,6 +75,7 @@ func openStack(ctx context.Context, sf *storeFlags, log *slog.Logger) (*stack, e
 	if err != nil {
 		return fail(err)
 	}
+	st.store = store
 	if st.repStore, err = reputation.OpenStore(ctx, m.DB); err != nil {
 		return fail(err)
 	}
@@ -126,6 +128,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	allowNonLoopback := fs.Bool("allow-nonloopback", false, "let the local token issuer serve on a non-loopback address (env CALLREP_ALLOW_NONLOOPBACK)")
 	firebaseProject := fs.String("firebase-project", "", "verify Firebase Auth ID tokens of this project instead of local tokens (env FIREBASE_PROJECT)")
 	trusted := fs.String("trusted-proxies", "", "comma-separated proxy addresses or CIDRs whose X-Forwarded-For is trusted (env CALLREP_TRUSTED_PROXIES)")
+	rescoreEvery := fs.Duration("rescore-interval", time.Hour, "how often one replica re-estimates reporter trust and re-scores (env CALLREP_RESCORE_INTERVAL)")
 	limits := api.DefaultLimits()
 	registerLimits(fs, &limits)
 	if err := parse(fs, args); err != nil {
@@ -177,6 +180,14 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	jobCtx, stopJobs := context.WithCancel(context.WithoutCancel(ctx))
+	jobsDone := make(chan struct{})
+	go func() {
+		defer close(jobsDone)
+		st.rescoreJob(*rescoreEvery, log).Loop(jobCtx)
+	}()
+	defer func() { stopJobs(); <-jobsDone }()
+
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	log.Info("callrep serving", "addr", ln.Addr().String(), "version", version, "embedded_store", st.mongo.Embedded,
@@ -197,6 +208,22 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		log.Warn("http server", "err", err)
 	}
 	return nil
+}
+
+// rescoreJob re-estimates trust and re-scores every interval on whichever
+// replica holds the lease.
+func (st *stack) rescoreJob(every time.Duration, log *slog.Logger) *labels.Job {
+	host, _ := os.Hostname()
+	return &labels.Job{
+		Name: "rescore", Interval: every, First: 5 * time.Second, Leases: st.store.Leases(),
+		Holder: fmt.Sprintf("%s/%d/%d", host, os.Getpid(), time.Now().UnixNano()), Logger: log,
+		Run: func(ctx context.Context) error {
+			s := st.index.Rescore(st.labels.Each)
+			log.Info("rescored", "labels", s.Labels, "reporters", s.Reporters, "gold", s.Gold,
+				"iterations", s.Iterations, "numbers", s.Numbers, "changed", s.Changed, "took", s.Took.Round(time.Millisecond).String())
+			return nil
+		},
+	}
 }
 
 // ready is the /readyz check: storage answers and the state is loaded.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -162,4 +163,38 @@ func (p *progress) done() {
 	if p.tty {
 		fmt.Fprintln(p.w)
 	}
+}
+
+// rescore re-estimates reporter trust, re-scores every number and rewrites
+// the stored reputations; it prints one JSON line of statistics.
+func rescore(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("rescore", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var sf storeFlags
+	sf.register(fs)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	log, err := sf.logger(stderr)
+	if err != nil {
+		return err
+	}
+	st, err := openStack(ctx, &sf, log)
+	if err != nil {
+		return err
+	}
+	defer st.close(log)
+	s := st.index.Rescore(st.labels.Each)
+	p := newProgress(stderr)
+	err = st.repStore.Rebuild(ctx, st.index, func(done, total int) {
+		p.update("reputations: %d/%d numbers", done, total)
+	})
+	p.done()
+	if err != nil {
+		return err
+	}
+	return json.NewEncoder(stdout).Encode(map[string]any{
+		"labels": s.Labels, "reporters": s.Reporters, "gold": s.Gold, "iterations": s.Iterations,
+		"numbers": s.Numbers, "changed": s.Changed, "seconds": s.Took.Seconds(),
+	})
 }

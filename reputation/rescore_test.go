@@ -1,0 +1,106 @@
+package reputation_test
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/callrep/callrep/labels"
+	"github.com/callrep/callrep/reputation"
+)
+
+func (w *world) each(fn func(*labels.Label)) {
+	for _, l := range w.live {
+		fn(l)
+	}
+}
+
+// TestRescoreLearnsTrust: a reporter who contradicts the crowd and the
+// moderators loses weight; changes made while rescoring are kept.
+func TestRescoreLearnsTrust(t *testing.T) {
+	w := newWorld(nil)
+	honest := w.established("h", 6, 90*24*time.Hour)
+	liar := w.established("liar", 1, 90*24*time.Hour)[0]
+	for i := range 40 {
+		num := fmt.Sprintf("+861390000%04d", i)
+		cat, lie := "fraud", "delivery"
+		if i%2 == 0 {
+			cat, lie = "delivery", "fraud"
+		}
+		for _, h := range honest[:3+i%3] {
+			w.label(h, num, cat)
+		}
+		w.label(liar, num, lie)
+		if i < 10 {
+			w.label("mod", num, cat, source(labels.SourceModerator))
+		}
+	}
+	target := "+8613900009999"
+	for _, h := range honest[:3] {
+		w.label(h, target, "fraud")
+	}
+	w.label(liar, target, "delivery")
+	before := w.lookup(target).Evidence["delivery"]
+
+	late := "+8613900008888"
+	stats := w.e.Rescore(func(fn func(*labels.Label)) {
+		w.each(fn)
+		// A report that arrives while the estimation runs.
+		w.label(honest[0], late, "harassment")
+	})
+	if stats.Gold != 10 || stats.Reporters != 7 || stats.Labels == 0 {
+		t.Fatalf("stats %+v", stats)
+	}
+	trust := w.e.Trust()
+	if trust == nil || trust.Workers[liar].Accuracy >= trust.Workers[honest[0]].Accuracy {
+		t.Fatalf("liar not found out: %+v", trust)
+	}
+	after := w.lookup(target)
+	if after.Evidence["delivery"] >= before || after.Verdict != reputation.VerdictFraud {
+		t.Fatalf("liar's weight %v → %v, verdict %s", before, after.Evidence["delivery"], after.Verdict)
+	}
+	if r := w.lookup(late); r.Reporters != 1 {
+		t.Fatalf("label made during the rescore lost: %+v", r)
+	}
+}
+
+// TestLookupsDuringRescore runs lookups and label changes concurrently
+// with a rescore (meaningful under -race): lookups never block on it for
+// long and never see a half-built state.
+func TestLookupsDuringRescore(t *testing.T) {
+	w := newWorld(nil)
+	ids := w.established("p", 8, 60*24*time.Hour)
+	for i := range 2000 {
+		w.label(ids[i%len(ids)], fmt.Sprintf("+86137%08d", i/4), []string{"fraud", "promotion", "delivery"}[i%3])
+	}
+	var mu sync.Mutex // world is single-writer
+	snapshot := func(fn func(*labels.Label)) {
+		mu.Lock()
+		defer mu.Unlock()
+		w.each(fn)
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			r := w.e.Lookup(labels.Number{Key: fmt.Sprintf("+86137%08d", i%500), Valid: true})
+			if r.Reporters == 0 {
+				t.Errorf("lookup %d saw an empty state", i)
+				return
+			}
+		}
+	}()
+	for range 3 {
+		w.e.Rescore(snapshot)
+	}
+	close(stop)
+	wg.Wait()
+}
