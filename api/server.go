@@ -34,6 +34,7 @@ type LabelService interface {
 // ReputationIndex answers lookups from memory; it never waits on storage.
 type ReputationIndex interface {
 	Lookup(n labels.Number) reputation.Result
+	Explain(n labels.Number, top int) reputation.Explanation
 }
 
 // MetricsRegistry is where the server registers its metrics and what
@@ -237,6 +238,7 @@ func (s *Server) buildEngine(trustedProxies []string) error {
 	signed.DELETE("/reports/:number", s.retractReport)
 	signed.GET("/me/reports", s.listMyLabels)
 	signed.DELETE("/me", s.eraseMe)
+	signed.GET("/numbers/:number/explain", s.explainNumber)
 
 	s.engine = e
 	return nil

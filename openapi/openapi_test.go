@@ -31,6 +31,7 @@ var wantPaths = []string{
 	"/v1/me/reports",
 	"/v1/numbers/lookup",
 	"/v1/numbers/{number}",
+	"/v1/numbers/{number}/explain",
 	"/v1/reports",
 	"/v1/reports/batch",
 	"/v1/reports/{number}",

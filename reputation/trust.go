@@ -1,0 +1,674 @@
+package reputation
+
+import (
+	"math"
+	"sort"
+)
+
+// Vote is one reporter's label of an item. For the server the item is a
+// number and the class a category, but any strings work: the estimation
+// knows nothing about categories.
+type Vote struct {
+	Item   string
+	Worker string
+	Class  string
+	// Weight scales the vote, so that the server can pass decayed or
+	// capped labels; 0 means 1 and a negative weight drops the vote.
+	Weight float64
+}
+
+// weight is the effective weight of v.
+func (v Vote) weight() float64 {
+	switch {
+	case v.Weight == 0:
+		return 1
+	case v.Weight < 0:
+		return 0
+	}
+	return v.Weight
+}
+
+// TrustOptions configure EstimateTrust. The zero value is usable.
+type TrustOptions struct {
+	// Gold holds the items a moderator decided, item → class. Their class is
+	// fixed during the estimation, and a label resolved against them counts
+	// GoldWeight times as much as one resolved against the consensus.
+	Gold map[string]string
+	// GoldWeight is how much a gold-resolved label counts relative to a
+	// consensus-resolved one; 0 means DefaultGoldWeight.
+	GoldWeight float64
+	// PriorStrength is the pseudo-count, per true class, of the Dirichlet
+	// prior that pulls each worker's confusion row towards the pooled row
+	// of the worker's cohort (and each cohort's towards the global pool).
+	// A worker with few resolved labels gets the cohort's trust; one with
+	// many gets its own. 0 means DefaultPriorStrength; negative means none.
+	PriorStrength float64
+	// Cohort maps a worker to its cohort key (e.g. "app" or "import:ftc");
+	// each cohort has its own pooled prior. Nil puts every worker in the
+	// cohort "".
+	Cohort func(worker string) string
+	// MaxIterations bounds the EM rounds; 0 means DefaultMaxIterations.
+	MaxIterations int
+	// Tolerance stops EM once no item posterior moves by more than it;
+	// 0 means DefaultTolerance.
+	Tolerance float64
+}
+
+// Defaults of TrustOptions. PriorStrength 2 is a weak prior: two resolved
+// labels of a class weigh as much as the cohort's whole experience of it,
+// so a reporter's own record dominates after a handful of labels.
+const (
+	DefaultGoldWeight    = 5
+	DefaultPriorStrength = 2
+	DefaultMaxIterations = 100
+	DefaultTolerance     = 1e-6
+)
+
+// MaxWeight caps the evidence one label can add (Trust.Weight): ln 1000,
+// odds of 1000:1, so that no single reporter, however good its record,
+// outweighs several others.
+const MaxWeight = 6.907755278982137
+
+// Trust is the learned reliability of every worker: a Dawid–Skene model
+// with a Dirichlet prior per cohort.
+type Trust struct {
+	// Classes are the classes seen in the votes and the gold, sorted.
+	Classes []string
+	// Prior is the estimated share of items of each class.
+	Prior map[string]float64
+	// Workers holds each worker's estimated trust.
+	Workers map[string]WorkerTrust
+	// Cohorts holds the pooled trust of each cohort, which is also the
+	// trust of a worker never seen in the estimation.
+	Cohorts map[string]WorkerTrust
+	// Global is the trust pooled over all workers, the fallback for a
+	// worker whose cohort is unknown.
+	Global WorkerTrust
+	// Iterations is how many EM rounds ran.
+	Iterations int
+	// Spillover[c][l] is how much of the evidence for label l Decide also
+	// counts for class c ≠ l: the pooled pattern of confusion between
+	// classes (for ordered scales, a label is weak evidence for its
+	// neighbours too). It is empty when labels are confused uniformly, and
+	// always with two classes.
+	Spillover map[string]map[string]float64
+
+	cohortOf func(string) string
+}
+
+// WorkerTrust is the reliability of one worker or one pool of workers.
+type WorkerTrust struct {
+	// Accuracy is the probability that a label is the true class, averaged
+	// over the class prior.
+	Accuracy float64
+	// Confusion maps true class → label → probability of that label.
+	Confusion map[string]map[string]float64
+	// Labels counts the worker's votes; GoldLabels those on gold items.
+	Labels     int
+	GoldLabels int
+}
+
+// trustVote is a vote with its strings replaced by indices.
+type trustVote struct {
+	item, worker, class int
+	w                   float64
+}
+
+// EstimateTrust learns each worker's confusion matrix and the class prior
+// by Dawid–Skene expectation–maximisation, started from the weighted
+// majority vote. Every confusion row is the posterior mean under a
+// Dirichlet prior centred on the worker's cohort's pooled row, itself
+// centred on the global pool, so the estimate is defined for workers with
+// one label and converges to the plain Dawid–Skene estimate as they label
+// more. Gold items keep their class and weigh GoldWeight times more.
+func EstimateTrust(votes []Vote, opts TrustOptions) *Trust {
+	opts = opts.withDefaults()
+
+	classIdx := map[string]int{}
+	var classes []string
+	addClass := func(c string) {
+		if _, ok := classIdx[c]; !ok {
+			classIdx[c] = -1
+			classes = append(classes, c)
+		}
+	}
+	for _, v := range votes {
+		if v.weight() > 0 {
+			addClass(v.Class)
+		}
+	}
+	for _, c := range opts.Gold {
+		addClass(c)
+	}
+	sort.Strings(classes)
+	for i, c := range classes {
+		classIdx[c] = i
+	}
+	k := len(classes)
+
+	itemIdx := map[string]int{}
+	workerIdx := map[string]int{}
+	var workers []string
+	tv := make([]trustVote, 0, len(votes))
+	for _, v := range votes {
+		if v.weight() == 0 {
+			continue
+		}
+		i, ok := itemIdx[v.Item]
+		if !ok {
+			i = len(itemIdx)
+			itemIdx[v.Item] = i
+		}
+		w, ok := workerIdx[v.Worker]
+		if !ok {
+			w = len(workers)
+			workerIdx[v.Worker] = w
+			workers = append(workers, v.Worker)
+		}
+		tv = append(tv, trustVote{item: i, worker: w, class: classIdx[v.Class], w: v.weight()})
+	}
+	n := len(itemIdx)
+
+	// gold[i] is the fixed class of item i, or -1.
+	gold := make([]int, n)
+	resolve := make([]float64, n) // weight of a label resolved on item i
+	for i := range gold {
+		gold[i], resolve[i] = -1, 1
+	}
+	for item, c := range opts.Gold {
+		if i, ok := itemIdx[item]; ok {
+			gold[i], resolve[i] = classIdx[c], opts.GoldWeight
+		}
+	}
+
+	cohortIdx := map[string]int{}
+	var cohorts []string
+	cohortOfWorker := make([]int, len(workers))
+	for w, name := range workers {
+		key := opts.cohortOf(name)
+		c, ok := cohortIdx[key]
+		if !ok {
+			c = len(cohorts)
+			cohortIdx[key] = c
+			cohorts = append(cohorts, key)
+		}
+		cohortOfWorker[w] = c
+	}
+
+	// Posterior over classes per item, started from the weighted majority
+	// vote (gold items fixed).
+	post := make([][]float64, n)
+	for i := range post {
+		post[i] = make([]float64, k)
+	}
+	for _, v := range tv {
+		post[v.item][v.class] += v.w
+	}
+	for i, p := range post {
+		if gold[i] >= 0 {
+			oneHotRow(p, gold[i])
+			continue
+		}
+		normalizeRow(p)
+	}
+
+	m := &dsModel{
+		k:       k,
+		prior:   make([]float64, k),
+		workers: newConfusions(len(workers), k),
+		cohorts: newConfusions(len(cohorts), k),
+		global:  newConfusions(1, k)[0],
+	}
+	logConf := newConfusions(len(workers), k)
+	logPrior := make([]float64, k)
+	iterations := 0
+	for iterations < opts.MaxIterations {
+		iterations++
+		m.maximize(tv, post, resolve, cohortOfWorker, opts.PriorStrength)
+
+		for c := range logPrior {
+			logPrior[c] = safeLog(m.prior[c])
+		}
+		for w, conf := range m.workers {
+			for c, row := range conf {
+				for l, p := range row {
+					logConf[w][c][l] = safeLog(p)
+				}
+			}
+		}
+		next := make([][]float64, n)
+		for i := range next {
+			next[i] = make([]float64, k)
+			copy(next[i], logPrior)
+		}
+		for _, v := range tv {
+			for c := range k {
+				next[v.item][c] += v.w * logConf[v.worker][c][v.class]
+			}
+		}
+		delta := 0.0
+		for i, p := range next {
+			if gold[i] >= 0 {
+				oneHotRow(p, gold[i])
+			} else {
+				softmaxInPlace(p)
+			}
+			for c := range p {
+				delta = math.Max(delta, math.Abs(p[c]-post[i][c]))
+			}
+		}
+		post = next
+		if delta < opts.Tolerance {
+			break
+		}
+	}
+	// A last M-step so that the reported trust matches the final posterior.
+	m.maximize(tv, post, resolve, cohortOfWorker, opts.PriorStrength)
+
+	t := &Trust{
+		Classes:    classes,
+		Prior:      make(map[string]float64, k),
+		Workers:    make(map[string]WorkerTrust, len(workers)),
+		Cohorts:    make(map[string]WorkerTrust, len(cohorts)),
+		Iterations: iterations,
+		cohortOf:   opts.cohortOf,
+	}
+	for c, name := range classes {
+		t.Prior[name] = m.prior[c]
+	}
+	labels := make([]int, len(workers))
+	goldLabels := make([]int, len(workers))
+	for _, v := range tv {
+		labels[v.worker]++
+		if gold[v.item] >= 0 {
+			goldLabels[v.worker]++
+		}
+	}
+	cohortLabels := make([]int, len(cohorts))
+	cohortGold := make([]int, len(cohorts))
+	for w, name := range workers {
+		t.Workers[name] = t.workerTrust(m.workers[w], labels[w], goldLabels[w])
+		cohortLabels[cohortOfWorker[w]] += labels[w]
+		cohortGold[cohortOfWorker[w]] += goldLabels[w]
+	}
+	for c, name := range cohorts {
+		t.Cohorts[name] = t.workerTrust(m.cohorts[c], cohortLabels[c], cohortGold[c])
+	}
+	t.Global = t.workerTrust(m.global, len(tv), sumInts(goldLabels))
+	t.Spillover = t.spillover(m.globalCounts)
+	return t
+}
+
+// logRatio is log(π[c][l] / Σ_{o≠l} q_o π[o][l]) for the confusion conf,
+// q being the prior renormalised over the classes other than l: how much
+// more (or less) likely the label l is under class c than under the
+// average other class. For c == l it is the unclipped Weight.
+func (t *Trust) logRatio(conf map[string]map[string]float64, c, l string) float64 {
+	den, mass := 0.0, 0.0
+	for _, o := range t.Classes {
+		if o == l {
+			continue
+		}
+		den += t.Prior[o] * conf[o][l]
+		mass += t.Prior[o]
+	}
+	return math.Log(conf[c][l] * mass / den)
+}
+
+// spillover estimates, from the global pool, how much of the evidence for
+// a label l also bears on each other class c (see Trust.Spillover):
+// logRatio(c, l) / logRatio(l, l) of the pooled confusion. The numerator
+// is shrunk towards 0 by its sampling variance (≈ 1/n[c][l] + 1/Σ_{o≠l}
+// n[o][l] for the pooled expected counts n), so that noise in rarely seen
+// cells does not become structure; the ratio is kept within [-1, 1], a
+// label never bearing on another class more than on its own.
+func (t *Trust) spillover(counts [][]float64) map[string]map[string]float64 {
+	out := make(map[string]map[string]float64, len(t.Classes))
+	for _, c := range t.Classes {
+		out[c] = map[string]float64{}
+	}
+	for li, l := range t.Classes {
+		own := t.logRatio(t.Global.Confusion, l, l)
+		if !(own > 0) {
+			continue
+		}
+		others := 0.0
+		for oi := range t.Classes {
+			if oi != li {
+				others += counts[oi][li]
+			}
+		}
+		for ci, c := range t.Classes {
+			if ci == li {
+				continue
+			}
+			r := t.logRatio(t.Global.Confusion, c, l)
+			variance := 1/counts[ci][li] + 1/others
+			k := r * r * r / (r*r + variance) / own
+			if math.IsNaN(k) || k == 0 {
+				continue
+			}
+			out[c][l] = math.Max(-1, math.Min(1, k))
+		}
+	}
+	return out
+}
+
+func (o TrustOptions) withDefaults() TrustOptions {
+	if o.GoldWeight <= 0 {
+		o.GoldWeight = DefaultGoldWeight
+	}
+	switch {
+	case o.PriorStrength == 0:
+		o.PriorStrength = DefaultPriorStrength
+	case o.PriorStrength < 0:
+		o.PriorStrength = 0
+	}
+	if o.MaxIterations <= 0 {
+		o.MaxIterations = DefaultMaxIterations
+	}
+	if o.Tolerance <= 0 {
+		o.Tolerance = DefaultTolerance
+	}
+	return o
+}
+
+// cohortOf is the cohort key of a worker.
+func (o TrustOptions) cohortOf(worker string) string {
+	if o.Cohort == nil {
+		return ""
+	}
+	return o.Cohort(worker)
+}
+
+// dsModel holds the parameters of one EM round, by index.
+type dsModel struct {
+	k            int
+	prior        []float64
+	workers      [][][]float64 // worker → true class → label
+	cohorts      [][][]float64
+	global       [][]float64
+	globalCounts [][]float64
+}
+
+func newConfusions(n, k int) [][][]float64 {
+	out := make([][][]float64, n)
+	for i := range out {
+		out[i] = make([][]float64, k)
+		for c := range out[i] {
+			out[i][c] = make([]float64, k)
+		}
+	}
+	return out
+}
+
+// maximize re-estimates the prior and the confusion rows from the item
+// posteriors: expected counts, shrunk level by level, global pool →
+// cohort pool → worker, each with strength pseudo-counts per row.
+func (m *dsModel) maximize(votes []trustVote, post [][]float64, resolve []float64, cohortOfWorker []int, strength float64) {
+	k := m.k
+	// Class prior with one pseudo-item per class (Laplace), so that a
+	// class only gold has seen keeps a non-zero share.
+	for c := range m.prior {
+		m.prior[c] = 1
+	}
+	for _, p := range post {
+		for c, q := range p {
+			m.prior[c] += q
+		}
+	}
+	normalizeRow(m.prior)
+
+	zero := func(conf [][][]float64) {
+		for _, rows := range conf {
+			for _, row := range rows {
+				clear(row)
+			}
+		}
+	}
+	zero(m.workers)
+	zero(m.cohorts)
+	for _, row := range m.global {
+		clear(row)
+	}
+	for _, v := range votes {
+		r := resolve[v.item] * v.w
+		rows := m.workers[v.worker]
+		for c, q := range post[v.item] {
+			rows[c][v.class] += r * q
+		}
+	}
+	for w, rows := range m.workers {
+		pool := m.cohorts[cohortOfWorker[w]]
+		for c, row := range rows {
+			for l, x := range row {
+				pool[c][l] += x
+				m.global[c][l] += x
+			}
+		}
+	}
+	// The global pool shrinks towards "labels say nothing" (uniform rows),
+	// which its own volume of evidence quickly overrides.
+	uniform := make([]float64, k)
+	for l := range uniform {
+		uniform[l] = 1 / float64(k)
+	}
+	m.globalCounts = newConfusions(1, k)[0]
+	for c, row := range m.global {
+		copy(m.globalCounts[c], row)
+	}
+	for _, row := range m.global {
+		shrinkRow(row, uniform, math.Max(strength, 1))
+	}
+	for _, rows := range m.cohorts {
+		for c, row := range rows {
+			shrinkRow(row, m.global[c], strength)
+		}
+	}
+	for w, rows := range m.workers {
+		pool := m.cohorts[cohortOfWorker[w]]
+		for c, row := range rows {
+			shrinkRow(row, pool[c], strength)
+		}
+	}
+}
+
+// shrinkRow turns the counts in row into the posterior mean of a Dirichlet
+// with mean toward and total strength pseudo-counts.
+func shrinkRow(row, toward []float64, strength float64) {
+	total := strength
+	for _, x := range row {
+		total += x
+	}
+	if total <= 0 {
+		copy(row, toward)
+		return
+	}
+	for l := range row {
+		row[l] = (row[l] + strength*toward[l]) / total
+	}
+}
+
+// workerTrust converts an index confusion matrix to the exported form.
+func (t *Trust) workerTrust(conf [][]float64, labels, goldLabels int) WorkerTrust {
+	wt := WorkerTrust{
+		Confusion:  make(map[string]map[string]float64, len(t.Classes)),
+		Labels:     labels,
+		GoldLabels: goldLabels,
+	}
+	for c, name := range t.Classes {
+		row := make(map[string]float64, len(t.Classes))
+		for l, label := range t.Classes {
+			row[label] = conf[c][l]
+		}
+		wt.Confusion[name] = row
+		wt.Accuracy += t.Prior[name] * conf[c][c]
+	}
+	return wt
+}
+
+// trustOf is the trust of worker: its own, else its cohort's, else the
+// global pool's.
+func (t *Trust) trustOf(worker string) WorkerTrust {
+	if wt, ok := t.Workers[worker]; ok {
+		return wt
+	}
+	key := ""
+	if t.cohortOf != nil {
+		key = t.cohortOf(worker)
+	}
+	if wt, ok := t.Cohorts[key]; ok {
+		return wt
+	}
+	return t.Global
+}
+
+// Weight is the evidence that a label class by worker adds to class, for
+// the server's per-number evidence sums:
+//
+//	log( π_w[class][class] / Σ_{c≠class} q_c π_w[c][class] )
+//
+// clipped to [0, MaxWeight], where π_w is the worker's confusion matrix and
+// q the class prior renormalised over the other classes. It is the
+// log-likelihood ratio of "the item is class" against "it is another
+// class" given the label: with two classes, summing it per class and
+// comparing the sums (Decide) is exactly the Dawid–Skene decision. It is
+// never negative, so decayed sums stay meaningful: a worker no better
+// than chance, or worse, adds nothing. An unknown worker gets its cohort's
+// pooled trust, an unknown class 0.
+func (t *Trust) Weight(worker, class string) float64 {
+	if _, ok := t.Prior[class]; !ok || len(t.Classes) < 2 {
+		return 0
+	}
+	conf := t.trustOf(worker).Confusion
+	num := conf[class][class]
+	den, mass := 0.0, 0.0
+	for _, c := range t.Classes {
+		if c == class {
+			continue
+		}
+		den += t.Prior[c] * conf[c][class]
+		mass += t.Prior[c]
+	}
+	if num <= 0 || mass <= 0 {
+		return 0
+	}
+	if den <= 0 {
+		return MaxWeight
+	}
+	return math.Min(math.Max(math.Log(num*mass/den), 0), MaxWeight)
+}
+
+// Decide returns the class to conclude from evidence, the sums per class
+// of Weight times each vote's weight (decayed as the server likes). Class c
+// scores
+//
+//	evidence[c] + Σ_{l≠c} Spillover[c][l]·evidence[l] + log Prior[c]
+//
+// and the highest score wins. The score is linear in the evidence, so sums
+// kept incrementally suffice, and it approximates the Dawid–Skene log
+// posterior: with two classes it is exactly Dawid–Skene's decision for
+// workers better than chance. With no evidence the most common class wins;
+// the caller decides whether that is worth saying. Ties go to the class
+// with the larger prior, then to the one first in sorted order. Classes
+// the trust does not know are ignored; with no classes it returns "".
+func (t *Trust) Decide(evidence map[string]float64) string {
+	best, bestScore := "", math.Inf(-1)
+	for _, c := range t.Classes {
+		s := evidence[c] + math.Log(t.Prior[c])
+		for _, l := range t.Classes {
+			s += t.Spillover[c][l] * evidence[l]
+		}
+		if best == "" || s > bestScore || (s == bestScore && t.Prior[c] > t.Prior[best]) {
+			best, bestScore = c, s
+		}
+	}
+	return best
+}
+
+// Posterior is the full Dawid–Skene posterior of each item's class given
+// votes and the learned trust: item → class → probability. Workers are
+// looked up as in Weight; classes the trust does not know are ignored.
+func (t *Trust) Posterior(votes []Vote) map[string]map[string]float64 {
+	k := len(t.Classes)
+	logPrior := make([]float64, k)
+	for c, name := range t.Classes {
+		logPrior[c] = safeLog(t.Prior[name])
+	}
+	scores := map[string][]float64{}
+	for _, v := range votes {
+		s, ok := scores[v.Item]
+		if !ok {
+			s = append([]float64(nil), logPrior...)
+			scores[v.Item] = s
+		}
+		if _, known := t.Prior[v.Class]; !known || v.weight() == 0 {
+			continue
+		}
+		conf := t.trustOf(v.Worker).Confusion
+		for c, name := range t.Classes {
+			s[c] += v.weight() * safeLog(conf[name][v.Class])
+		}
+	}
+	out := make(map[string]map[string]float64, len(scores))
+	for item, s := range scores {
+		softmaxInPlace(s)
+		p := make(map[string]float64, k)
+		for c, name := range t.Classes {
+			p[name] = s[c]
+		}
+		out[item] = p
+	}
+	return out
+}
+
+// softmaxInPlace turns log scores into probabilities in place.
+func softmaxInPlace(s []float64) {
+	hi := math.Inf(-1)
+	for _, x := range s {
+		hi = math.Max(hi, x)
+	}
+	total := 0.0
+	for i, x := range s {
+		s[i] = math.Exp(x - hi)
+		total += s[i]
+	}
+	for i := range s {
+		s[i] /= total
+	}
+}
+
+// normalizeRow scales p to sum to 1; an all-zero p becomes uniform.
+func normalizeRow(p []float64) {
+	total := 0.0
+	for _, x := range p {
+		total += x
+	}
+	for i := range p {
+		if total > 0 {
+			p[i] /= total
+		} else {
+			p[i] = 1 / float64(len(p))
+		}
+	}
+}
+
+// safeLog is the logarithm with 0 mapped to the log of the smallest
+// positive float, so that an unsmoothed zero probability (PriorStrength
+// < 0) never turns a score into NaN.
+func safeLog(p float64) float64 {
+	return math.Log(math.Max(p, math.SmallestNonzeroFloat64))
+}
+
+func oneHotRow(p []float64, c int) {
+	clear(p)
+	p[c] = 1
+}
+
+func sumInts(xs []int) int {
+	n := 0
+	for _, x := range xs {
+		n += x
+	}
+	return n
+}
