@@ -4,6 +4,7 @@
 //	callrep token --uid U [flags]  print a token from the local issuer
 //	callrep migrate --to URI       copy the store into a MongoDB deployment
 //	callrep rebuild                recompute the stored reputations from the labels
+//	callrep rescore                re-estimate reporter trust and re-score
 //	callrep version                print the version
 //
 // Configuration comes from flags, with environment variables as fallbacks;
@@ -47,6 +48,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = migrate(ctx, args, stderr)
 	case "rebuild":
 		err = rebuild(ctx, args, stderr)
+	case "rescore":
+		err = rescore(ctx, args, stdout, stderr)
+	case "import":
+		err = importCmd(ctx, args, stdout, stderr)
+	case "eval":
+		err = eval(ctx, args, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "callrep", version)
 	case "help":
@@ -76,6 +83,9 @@ commands:
   token    print a token signed by the local issuer of --data
   migrate  copy the store into the MongoDB deployment at --to
   rebuild  recompute the stored reputations from the live labels
+  rescore  re-estimate reporter trust and re-score every number
+  import   load public complaint files: import ftc [flags] FILE.csv
+  eval     score the engine on crowd data: eval crowd --answers FILE
   version  print the version
 
 Run "callrep <command> -h" for the flags of a command.
