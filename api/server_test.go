@@ -118,7 +118,6 @@ func newEnv(tb testing.TB, opts ...envOption) *testEnv {
 		Now:           clock.Now,
 		Observers:     []labels.Observer{index},
 		Logger:        quiet,
-		FlushInterval: 20 * time.Millisecond,
 	})
 	if err != nil {
 		tb.Fatalf("labels.Open: %v", err)

@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
-	"fmt"
 	"hash/fnv"
 	"log/slog"
 	"slices"
@@ -35,23 +34,26 @@ type Options struct {
 	// while loading.
 	Observers []Observer
 	Logger    *slog.Logger
-	// FlushInterval paces the write-behind of live labels; 200 ms if zero.
-	FlushInterval time.Duration
-	// Instance names this process's replay watermark; random if empty.
-	Instance string
-	// ReplaySkew is replayed before the oldest watermark to cover reports
-	// whose insert was in flight when it was taken; 1 minute if zero.
+	// SnapshotInterval is how often the live labels are snapshotted when
+	// they changed; 5 minutes if zero. SnapshotChanges triggers one early
+	// after that many label changes (100,000 if zero), which bounds the
+	// replay at the next start.
+	SnapshotInterval time.Duration
+	SnapshotChanges  int
+	// ReplaySkew is replayed before the snapshot's watermark to cover
+	// reports whose insert was in flight when it was taken; 1 minute if
+	// zero.
 	ReplaySkew time.Duration
 }
 
 // Service turns reports into live labels. Every report is inserted into the
 // append-only history before it is acknowledged; the live labels are kept
-// in memory, where lookups read them, and written behind to storage.
+// in memory, where lookups read them, and snapshotted to storage now and
+// then so that a start need not replay the whole history.
 type Service struct {
 	store    *Store
 	opts     Options
 	log      *slog.Logger
-	flusher  *Flusher
 	stripes  [256]stripe
 	loaded   atomic.Bool
 	cancel   context.CancelFunc
@@ -62,11 +64,13 @@ type Service struct {
 	live     map[string]map[string]*Label // reporter → key → label
 	tombs    map[string]eventRef          // labelID → latest retraction since start
 	inflight map[string]time.Time         // report id → created_at, while inserting
-	since    time.Time                    // reports from here on may be missing from labels
+	since    time.Time                    // reports stored from here on may be missing from the snapshot
+	changes  int                          // label changes since start
+	kick     chan struct{}                // asks for an early snapshot
 
-	wmMu      sync.Mutex
-	lastCut   time.Time
-	lastWrite time.Time
+	snapMu      sync.Mutex // one snapshot at a time; guards gen
+	gen         int64      // current snapshot
+	snapChanges int        // changes when it was taken; under mu
 }
 
 // stripe serialises one group of reporters' writes, so that a reporter's
@@ -81,15 +85,8 @@ type eventRef struct {
 	id string
 }
 
-// watermarkEvery paces watermark writes; staleWatermark is the age after
-// which another instance's watermark belongs to a dead process.
-const (
-	watermarkEvery = 5 * time.Second
-	staleWatermark = 10 * time.Minute
-)
-
-// Open loads the live labels from store, replays the reports that may be
-// missing from them, and starts the write-behind. Observers are told about
+// Open loads the latest snapshot of the live labels, replays the reports
+// stored since, and starts the snapshot loop. Observers are told about
 // every loaded label.
 func Open(ctx context.Context, store *Store, opts Options) (*Service, error) {
 	if opts.Now == nil {
@@ -98,8 +95,11 @@ func Open(ctx context.Context, store *Store, opts Options) (*Service, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	if opts.Instance == "" {
-		opts.Instance = randomID(8)
+	if opts.SnapshotInterval <= 0 {
+		opts.SnapshotInterval = 5 * time.Minute
+	}
+	if opts.SnapshotChanges <= 0 {
+		opts.SnapshotChanges = 100_000
 	}
 	if opts.ReplaySkew <= 0 {
 		opts.ReplaySkew = time.Minute
@@ -112,8 +112,8 @@ func Open(ctx context.Context, store *Store, opts Options) (*Service, error) {
 		tombs:    make(map[string]eventRef),
 		inflight: make(map[string]time.Time),
 		done:     make(chan struct{}),
+		kick:     make(chan struct{}, 1),
 	}
-	s.flusher = &Flusher{Flush: s.flush, Cut: s.cut, Interval: opts.FlushInterval, Logger: s.log, Name: "labels"}
 	if err := s.load(ctx); err != nil {
 		return nil, err
 	}
@@ -121,7 +121,7 @@ func Open(ctx context.Context, store *Store, opts Options) (*Service, error) {
 	s.cancel = cancel
 	go func() {
 		defer close(s.done)
-		s.flusher.Run(runCtx)
+		s.snapshotLoop(runCtx)
 	}()
 	s.loaded.Store(true)
 	return s, nil
@@ -129,21 +129,22 @@ func Open(ctx context.Context, store *Store, opts Options) (*Service, error) {
 
 func (s *Service) load(ctx context.Context) error {
 	start := s.opts.Now()
-	wm, ok, err := s.store.Watermark(ctx)
+	sn, err := s.store.CurrentSnapshot(ctx)
 	if err != nil {
 		return err
 	}
-	labels := 0
-	err = s.store.EachLabel(ctx, func(l *Label) {
-		labels++
+	loaded := 0
+	err = s.store.EachLabel(ctx, sn, func(l *Label) {
+		loaded++
 		s.setLocked(l.Reporter, l.Key, l)
 		s.notify(nil, l)
 	})
 	if err != nil {
 		return err
 	}
-	if ok {
-		s.since = wm.Add(-s.opts.ReplaySkew)
+	s.gen = sn.Gen
+	if sn.Gen != 0 {
+		s.since = sn.Watermark.Add(-s.opts.ReplaySkew)
 	}
 	replayed, changed := 0, 0
 	err = s.store.EachReportSince(ctx, s.since, func(r Report) {
@@ -155,22 +156,70 @@ func (s *Service) load(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := s.flusher.FlushNow(ctx); err != nil {
+	s.log.Info("labels loaded", "snapshot", sn.Gen, "labels", loaded, "replayed_reports", replayed,
+		"replay_changes", changed, "took", s.opts.Now().Sub(start).Round(time.Millisecond).String())
+	if changed > 0 {
+		return s.Snapshot(ctx)
+	}
+	return nil
+}
+
+// snapshotLoop snapshots the live labels every SnapshotInterval when they
+// changed, early after SnapshotChanges changes, and once more at the end.
+func (s *Service) snapshotLoop(ctx context.Context) {
+	t := time.NewTicker(s.opts.SnapshotInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-s.kick:
+		}
+		if err := s.Snapshot(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("labels snapshot failed; the next start replays more", "err", err)
+		}
+	}
+}
+
+// Snapshot writes the live labels to storage if they changed since the
+// last snapshot. Its watermark is the oldest report possibly not yet
+// applied, so the next start replays from there.
+func (s *Service) Snapshot(ctx context.Context) error {
+	s.snapMu.Lock()
+	defer s.snapMu.Unlock()
+	cut := s.cut()
+	s.mu.RLock()
+	changes := s.changes
+	if changes == s.snapChanges && s.gen != 0 {
+		s.mu.RUnlock()
+		return nil
+	}
+	all := make([]*Label, 0, len(s.live)*2)
+	for _, m := range s.live {
+		for _, l := range m {
+			all = append(all, l) // labels are replaced, never changed in place
+		}
+	}
+	s.mu.RUnlock()
+	start := time.Now()
+	if err := s.store.WriteSnapshot(ctx, s.gen+1, all, cut, s.opts.Now()); err != nil {
 		return err
 	}
-	if err := s.store.DropWatermarksBefore(ctx, s.opts.Instance, start.Add(-staleWatermark)); err != nil {
-		return err
-	}
-	s.log.Info("labels loaded", "labels", labels, "replayed_reports", replayed, "replay_changes", changed,
-		"replay_from", s.since, "took", s.opts.Now().Sub(start).Round(time.Millisecond).String())
+	s.gen++
+	s.mu.Lock()
+	s.snapChanges = changes
+	s.mu.Unlock()
+	s.log.Info("labels snapshot", "gen", s.gen, "labels", len(all), "took", time.Since(start).Round(time.Millisecond).String())
 	return nil
 }
 
 // Loaded reports whether the live labels are in memory.
 func (s *Service) Loaded() bool { return s.loaded.Load() }
 
-// Close stops the write-behind after a last flush and records the
-// watermark, so that the next start replays almost nothing.
+// Close stops the snapshot loop and takes a last snapshot, so that the
+// next start replays almost nothing. Without it nothing is lost either:
+// the next start replays more.
 func (s *Service) Close(ctx context.Context) error {
 	var err error
 	s.closeOne.Do(func() {
@@ -181,16 +230,7 @@ func (s *Service) Close(ctx context.Context) error {
 			err = ctx.Err()
 			return
 		}
-		if n := s.flusher.Pending(); n > 0 {
-			err = fmt.Errorf("labels: %d labels not written at close; the next start replays them", n)
-			return
-		}
-		s.wmMu.Lock()
-		cut := s.lastCut
-		s.wmMu.Unlock()
-		if !cut.IsZero() {
-			err = s.store.SetWatermark(ctx, s.opts.Instance, cut)
-		}
+		err = s.Snapshot(ctx)
 	})
 	return err
 }
@@ -632,7 +672,7 @@ func (s *Service) applyLocked(r Report) bool {
 		}
 		s.setLocked(r.Reporter, r.Number.Key, nil)
 		s.notify(cur, nil)
-		s.flusher.Mark(id)
+		s.changed()
 		return true
 	}
 	l := &Label{
@@ -645,8 +685,20 @@ func (s *Service) applyLocked(r Report) bool {
 	}
 	s.setLocked(r.Reporter, r.Number.Key, l)
 	s.notify(cur, l)
-	s.flusher.Mark(id)
+	s.changed()
 	return true
+}
+
+// changed counts a label change and asks for an early snapshot when many
+// piled up; s.mu is held.
+func (s *Service) changed() {
+	s.changes++
+	if s.changes-s.snapChanges >= s.opts.SnapshotChanges {
+		select {
+		case s.kick <- struct{}{}:
+		default:
+		}
+	}
 }
 
 func (s *Service) setLocked(reporter, key string, l *Label) {
@@ -671,9 +723,8 @@ func (s *Service) notify(old, cur *Label) {
 	}
 }
 
-// cut is the replay watermark candidate: every report created before it is
-// applied in memory, so once the keys dirty now are written, labels in
-// storage reflect it.
+// cut is the replay watermark of a snapshot taken now: every report
+// stored before it is applied in memory.
 func (s *Service) cut() time.Time {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -684,39 +735,6 @@ func (s *Service) cut() time.Time {
 		}
 	}
 	return c
-}
-
-// flush writes the current state of the given labels and, every few
-// seconds, the watermark.
-func (s *Service) flush(ctx context.Context, ids []string, cut time.Time) error {
-	var put []*Label
-	var del []string
-	s.mu.RLock()
-	for _, id := range ids {
-		i := strings.LastIndexByte(id, ' ')
-		if l := s.live[id[:i]][id[i+1:]]; l != nil {
-			cp := *l
-			put = append(put, &cp)
-		} else {
-			del = append(del, id)
-		}
-	}
-	s.mu.RUnlock()
-	if err := s.store.WriteLabels(ctx, put, del); err != nil {
-		return err
-	}
-	s.wmMu.Lock()
-	defer s.wmMu.Unlock()
-	s.lastCut = cut
-	now := s.opts.Now()
-	if now.Sub(s.lastWrite) < watermarkEvery {
-		return nil
-	}
-	if err := s.store.SetWatermark(ctx, s.opts.Instance, cut); err != nil {
-		return err
-	}
-	s.lastWrite = now
-	return nil
 }
 
 func randomID(n int) string {

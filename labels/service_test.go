@@ -74,11 +74,11 @@ func newFixture(t *testing.T) *fixture {
 	return &fixture{m: m, store: st, clock: &clock{t: time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)}}
 }
 
-// open starts a service; flush sets the write-behind interval.
-func (f *fixture) open(t *testing.T, flush time.Duration, obs ...labels.Observer) *labels.Service {
+// open starts a service; every sets the snapshot interval.
+func (f *fixture) open(t *testing.T, every time.Duration, obs ...labels.Observer) *labels.Service {
 	t.Helper()
 	s, err := labels.Open(context.Background(), f.store, labels.Options{
-		DefaultRegion: "CN", Now: f.clock.Now, Observers: obs, FlushInterval: flush,
+		DefaultRegion: "CN", Now: f.clock.Now, Observers: obs, SnapshotInterval: every,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -88,6 +88,16 @@ func (f *fixture) open(t *testing.T, flush time.Duration, obs ...labels.Observer
 
 func (f *fixture) count(t *testing.T, coll string, filter bson.M) int64 {
 	t.Helper()
+	if coll == "labels" { // the current snapshot
+		sn, err := f.store.CurrentSnapshot(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sn.Gen == 0 {
+			return 0
+		}
+		coll = sn.Collection
+	}
 	n, err := f.m.DB.Collection(coll).CountDocuments(context.Background(), filter)
 	if err != nil {
 		t.Fatal(err)
@@ -210,7 +220,7 @@ func TestReportRejects(t *testing.T) {
 }
 
 // TestRestartReplaysUnflushed shows that an acknowledged report survives a
-// crash before the write-behind ran: the next start replays the history.
+// crash before any snapshot: the next start replays the history.
 func TestRestartReplaysUnflushed(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
@@ -283,8 +293,7 @@ func TestEraseMany(t *testing.T) {
 	}
 	// Re-running the history rebuilds the same state.
 	rec := &recorder{}
-	f.m.DB.Collection("labels").Drop(ctx)
-	f.m.DB.Collection("meta").Drop(ctx)
+	f.m.DB.Collection("meta").Drop(ctx) // forget the snapshot
 	s2 := f.open(t, time.Hour, rec)
 	defer s2.Close(ctx)
 	if rec.count("+8613800130000") != 1 || rec.count("+8613800130001") != 0 {
@@ -385,9 +394,9 @@ func TestImport(t *testing.T) {
 	}
 }
 
-// TestWriteLabelsInsertFirst writes more labels than a bulk update may hold,
-// first new ones (inserted) and then changed ones (replaced in chunks).
-func TestWriteLabelsInsertFirst(t *testing.T) {
+// TestSnapshots writes snapshots of more labels than a bulk update may
+// hold, then of changed ones, and keeps only the current one.
+func TestSnapshots(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	s := f.open(t, time.Hour)
@@ -416,11 +425,24 @@ func TestWriteLabelsInsertFirst(t *testing.T) {
 	if err := s2.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
-	// Same reporters, new reports: 300 existing documents are replaced.
+	// Same reporters, new reports: 300 labels changed.
 	if n := f.count(t, "labels", bson.M{"category": "fraud"}); n != 300 {
-		t.Fatalf("relabelled documents: %d, want 300", n)
+		t.Fatalf("relabelled: %d, want 300", n)
 	}
 	if n := f.count(t, "labels", bson.M{}); n != 1500 {
 		t.Fatalf("labels stored after second import: %d, want 1500", n)
+	}
+	names, err := f.m.DB.ListCollectionNames(ctx, bson.M{"name": bson.M{"$regex": "^labels_"}})
+	if err != nil || len(names) != 1 {
+		t.Fatalf("snapshot collections: %v, %v; want only the current one", names, err)
+	}
+	// An unchanged service writes no new snapshot.
+	s3 := f.open(t, time.Hour)
+	before, _ := f.store.CurrentSnapshot(ctx)
+	if err := s3.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if after, _ := f.store.CurrentSnapshot(ctx); after.Gen != before.Gen {
+		t.Fatalf("snapshot %d rewritten as %d without changes", before.Gen, after.Gen)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -15,13 +16,13 @@ import (
 // Store keeps the report history, the live labels and the replay
 // watermarks in MongoDB (or the embedded FerretDB).
 //
-// reports is append-only and is the source of truth; labels is a
-// write-behind copy of the in-memory live labels that makes start-up fast;
-// meta holds one watermark per instance: every report created before it is
-// reflected in labels.
+// reports is append-only and is the source of truth. A snapshot of the
+// live labels (collection labels_<gen>, pointed at from meta with its
+// watermark) makes start-up fast: load it, then replay the reports stored
+// since the watermark.
 type Store struct {
+	db      *mongo.Database
 	reports *mongo.Collection
-	labels  *mongo.Collection
 	meta    *mongo.Collection
 }
 
@@ -29,8 +30,8 @@ type Store struct {
 // idempotent.
 func OpenStore(ctx context.Context, db *mongo.Database) (*Store, error) {
 	st := &Store{
+		db:      db,
 		reports: db.Collection("reports"),
-		labels:  db.Collection("labels"),
 		meta:    db.Collection("meta"),
 	}
 	idx := []struct {
@@ -41,9 +42,6 @@ func OpenStore(ctx context.Context, db *mongo.Database) (*Store, error) {
 			{Keys: bson.D{{Key: "stored_at", Value: 1}, {Key: "_id", Value: 1}}},
 			{Keys: bson.D{{Key: "reporter", Value: 1}, {Key: "created_at", Value: 1}}},
 			{Keys: bson.D{{Key: "key", Value: 1}, {Key: "created_at", Value: 1}}},
-		}},
-		{st.labels, []mongo.IndexModel{
-			{Keys: bson.D{{Key: "key", Value: 1}}},
 		}},
 	}
 	for _, x := range idx {
@@ -224,74 +222,6 @@ func InsertNew(ctx context.Context, coll *mongo.Collection, docs []any) (dup []b
 	return dup, nil
 }
 
-// UpsertMany makes coll hold docs (by _id) and not hold the ids in del:
-// documents that do not exist yet are inserted, which is fast on every
-// backend, and only the others are replaced, in bulk chunks below the
-// embedded FerretDB's limit.
-func UpsertMany(ctx context.Context, coll *mongo.Collection, ids []string, docs []any, del []string) error {
-	exists := make(map[string]bool, len(ids))
-	for start := 0; start < len(ids); start += insertChunk {
-		end := min(start+insertChunk, len(ids))
-		cur, err := coll.Find(ctx, bson.M{"_id": bson.M{"$in": ids[start:end]}}, options.Find().SetProjection(bson.M{"_id": 1}))
-		if err != nil {
-			return fmt.Errorf("labels: unable to find existing %s: %w", coll.Name(), err)
-		}
-		var found []struct {
-			ID string `bson:"_id"`
-		}
-		if err := cur.All(ctx, &found); err != nil {
-			return fmt.Errorf("labels: unable to find existing %s: %w", coll.Name(), err)
-		}
-		for _, f := range found {
-			exists[f.ID] = true
-		}
-	}
-	var fresh []any
-	var freshIDs []string
-	models := make([]mongo.WriteModel, 0, len(del))
-	for i, id := range ids {
-		if exists[id] {
-			models = append(models, mongo.NewReplaceOneModel().SetFilter(bson.M{"_id": id}).SetReplacement(docs[i]).SetUpsert(true))
-		} else {
-			fresh = append(fresh, docs[i])
-			freshIDs = append(freshIDs, id)
-		}
-	}
-	dup, err := InsertNew(ctx, coll, fresh)
-	if err != nil {
-		return fmt.Errorf("labels: unable to insert %s: %w", coll.Name(), err)
-	}
-	for i, d := range dup {
-		if d { // written since we looked: replace it
-			models = append(models, mongo.NewReplaceOneModel().SetFilter(bson.M{"_id": freshIDs[i]}).SetReplacement(fresh[i]).SetUpsert(true))
-		}
-	}
-	for _, id := range del {
-		models = append(models, mongo.NewDeleteOneModel().SetFilter(bson.M{"_id": id}))
-	}
-	return BulkWrite(ctx, coll, models, false)
-}
-
-// EachLabel calls fn for every stored live label.
-func (st *Store) EachLabel(ctx context.Context, fn func(*Label)) error {
-	cur, err := st.labels.Find(ctx, bson.M{}, options.Find().SetBatchSize(5000))
-	if err != nil {
-		return fmt.Errorf("labels: unable to read labels: %w", err)
-	}
-	defer cur.Close(ctx)
-	for cur.Next(ctx) {
-		var d labelDoc
-		if err := cur.Decode(&d); err != nil {
-			return fmt.Errorf("labels: unable to decode label: %w", err)
-		}
-		fn(d.label())
-	}
-	if err := cur.Err(); err != nil {
-		return fmt.Errorf("labels: unable to read labels: %w", err)
-	}
-	return nil
-}
-
 // EachReportSince calls fn for every report stored at or after since, in
 // the order they were stored.
 func (st *Store) EachReportSince(ctx context.Context, since time.Time, fn func(Report)) error {
@@ -318,61 +248,98 @@ func (st *Store) EachReportSince(ctx context.Context, since time.Time, fn func(R
 	return nil
 }
 
-// WriteLabels makes the labels collection match: each put is replaced (or
-// inserted), each id in del removed.
-func (st *Store) WriteLabels(ctx context.Context, put []*Label, del []string) error {
-	ids := make([]string, len(put))
-	docs := make([]any, len(put))
-	for i, l := range put {
-		d := toLabelDoc(l)
-		ids[i], docs[i] = d.ID, d
-	}
-	return UpsertMany(ctx, st.labels, ids, docs, del)
+// snapshotDoc in meta points at the current labels snapshot.
+type snapshotDoc struct {
+	ID         string    `bson:"_id"`
+	Gen        int64     `bson:"gen"`
+	Collection string    `bson:"collection"`
+	Watermark  time.Time `bson:"watermark"`
+	Labels     int       `bson:"labels"`
+	At         time.Time `bson:"at"`
 }
 
-type watermarkDoc struct {
-	ID   string    `bson:"_id"`
-	Kind string    `bson:"kind"`
-	At   time.Time `bson:"at"`
+const snapshotID = "labels_snapshot"
+
+func snapshotName(gen int64) string { return fmt.Sprintf("labels_%d", gen) }
+
+// Snapshot describes the labels snapshot in storage.
+type Snapshot struct {
+	// Gen numbers snapshots; 0 means there is none.
+	Gen int64
+	// Collection holds the snapshot's labels.
+	Collection string
+	// Watermark: every report stored before it is reflected.
+	Watermark time.Time
+	Labels    int
 }
 
-const watermarkKind = "labels_watermark"
-
-// Watermark returns the oldest instance watermark; ok is false when no
-// instance ever flushed.
-func (st *Store) Watermark(ctx context.Context) (at time.Time, ok bool, err error) {
-	filter := bson.M{"kind": watermarkKind}
-	var d watermarkDoc
-	err = st.meta.FindOne(ctx, filter, options.FindOne().SetSort(bson.D{{Key: "at", Value: 1}})).Decode(&d)
+// CurrentSnapshot returns the current snapshot; Gen 0 when there is none.
+func (st *Store) CurrentSnapshot(ctx context.Context) (Snapshot, error) {
+	var d snapshotDoc
+	err := st.meta.FindOne(ctx, bson.M{"_id": snapshotID}).Decode(&d)
 	if errors.Is(err, mongo.ErrNoDocuments) {
-		return time.Time{}, false, nil
+		return Snapshot{}, nil
 	}
 	if err != nil {
-		return time.Time{}, false, fmt.Errorf("labels: unable to read watermark: %w", err)
+		return Snapshot{}, fmt.Errorf("labels: unable to read snapshot pointer: %w", err)
 	}
-	return d.At.UTC(), true, nil
+	return Snapshot{Gen: d.Gen, Collection: d.Collection, Watermark: d.Watermark.UTC(), Labels: d.Labels}, nil
 }
 
-// SetWatermark records instance's watermark.
-func (st *Store) SetWatermark(ctx context.Context, instance string, at time.Time) error {
-	d := watermarkDoc{ID: watermarkKind + ":" + instance, Kind: watermarkKind, At: at}
-	_, err := st.meta.ReplaceOne(ctx, bson.M{"_id": d.ID}, d, options.Replace().SetUpsert(true))
+// EachLabel calls fn for every label of snapshot sn.
+func (st *Store) EachLabel(ctx context.Context, sn Snapshot, fn func(*Label)) error {
+	if sn.Gen == 0 {
+		return nil
+	}
+	cur, err := st.db.Collection(sn.Collection).Find(ctx, bson.M{}, options.Find().SetBatchSize(5000))
 	if err != nil {
-		return fmt.Errorf("labels: unable to write watermark: %w", err)
+		return fmt.Errorf("labels: unable to read labels: %w", err)
+	}
+	defer cur.Close(ctx)
+	for cur.Next(ctx) {
+		var d labelDoc
+		if err := cur.Decode(&d); err != nil {
+			return fmt.Errorf("labels: unable to decode label: %w", err)
+		}
+		fn(d.label())
+	}
+	if err := cur.Err(); err != nil {
+		return fmt.Errorf("labels: unable to read labels: %w", err)
 	}
 	return nil
 }
 
-// DropWatermarksBefore removes other instances' watermarks older than at:
-// a start-up replay that covered them makes them obsolete.
-func (st *Store) DropWatermarksBefore(ctx context.Context, instance string, at time.Time) error {
-	_, err := st.meta.DeleteMany(ctx, bson.M{
-		"kind": watermarkKind,
-		"_id":  bson.M{"$ne": watermarkKind + ":" + instance},
-		"at":   bson.M{"$lt": at},
-	})
+// WriteSnapshot stores ls as snapshot gen with its watermark, points meta
+// at it and drops the previous one. It only inserts into a fresh
+// collection and replaces one small document: updating labels in place
+// costs FerretDB's SQLite backend a scan per document. A crash at any step
+// leaves the previous snapshot current and the next attempt starts over.
+func (st *Store) WriteSnapshot(ctx context.Context, gen int64, ls []*Label, watermark time.Time, now time.Time) error {
+	prev, err := st.CurrentSnapshot(ctx)
 	if err != nil {
-		return fmt.Errorf("labels: unable to drop watermarks: %w", err)
+		return err
+	}
+	coll := st.db.Collection(snapshotName(gen))
+	if err := coll.Drop(ctx); err != nil { // a leftover of a failed attempt
+		return fmt.Errorf("labels: unable to clear snapshot: %w", err)
+	}
+	docs := make([]any, len(ls))
+	for i, l := range ls {
+		docs[i] = toLabelDoc(l)
+	}
+	if dup, err := InsertNew(ctx, coll, docs); err != nil {
+		return fmt.Errorf("labels: unable to write snapshot: %w", err)
+	} else if slices.Contains(dup, true) {
+		return fmt.Errorf("labels: snapshot %d has duplicate labels", gen)
+	}
+	d := snapshotDoc{ID: snapshotID, Gen: gen, Collection: coll.Name(), Watermark: watermark, Labels: len(ls), At: now}
+	if _, err := st.meta.ReplaceOne(ctx, bson.M{"_id": snapshotID}, d, options.Replace().SetUpsert(true)); err != nil {
+		return fmt.Errorf("labels: unable to point at snapshot: %w", err)
+	}
+	if prev.Gen != 0 && prev.Collection != coll.Name() {
+		if err := st.db.Collection(prev.Collection).Drop(ctx); err != nil {
+			return fmt.Errorf("labels: unable to drop old snapshot: %w", err)
+		}
 	}
 	return nil
 }

@@ -7,14 +7,14 @@ import (
 
 	"go.mongodb.org/mongo-driver/bson"
 	"go.mongodb.org/mongo-driver/mongo"
-
-	"github.com/callrep/callrep/labels"
 )
 
-// Store persists the aggregates in the reputations collection, one
+// Store persists the reputations in the reputations collection, one
 // document per labelled number, for tools and replicas that read storage
-// rather than memory. The in-memory Index is the authority; the collection
-// is written behind and can be rebuilt from the labels at any time.
+// rather than memory. The in-memory Engine is the authority; the
+// collection is rewritten from it (Rebuild) after each rescore and at
+// shutdown, with inserts only: FerretDB's SQLite backend scans the
+// collection for every single-document update.
 type Store struct {
 	coll *mongo.Collection
 }
@@ -49,22 +49,6 @@ func toDoc(r Result) reputationDoc {
 		Categories: r.Categories, TopCategory: r.TopCategory, Confidence: r.Confidence, Evidence: r.Evidence,
 		Signals: r.Signals, First: r.FirstReportedAt, Last: r.LastReportedAt,
 	}
-}
-
-// Write stores the current aggregates of keys from ix; numbers that lost
-// their last label are deleted.
-func (st *Store) Write(ctx context.Context, ix *Engine, keys []string) error {
-	var ids, del []string
-	var docs []any
-	for _, key := range keys {
-		r, ok := ix.lookupKey(key)
-		if !ok {
-			del = append(del, key)
-			continue
-		}
-		ids, docs = append(ids, key), append(docs, toDoc(r))
-	}
-	return labels.UpsertMany(ctx, st.coll, ids, docs, del)
 }
 
 // Rebuild replaces the whole collection with ix's aggregates. Inserts are

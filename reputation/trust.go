@@ -70,7 +70,8 @@ const (
 const MaxWeight = 6.907755278982137
 
 // Trust is the learned reliability of every worker: a Dawid–Skene model
-// with a Dirichlet prior per cohort.
+// with a Dirichlet prior per cohort. Its methods only read it, so one
+// Trust may serve any number of goroutines while the next is estimated.
 type Trust struct {
 	// Classes are the classes seen in the votes and the gold, sorted.
 	Classes []string

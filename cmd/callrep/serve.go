@@ -49,24 +49,21 @@ func (sf *storeFlags) logger(w io.Writer) (*slog.Logger, error) {
 
 // stack is the opened store with the in-memory state loaded.
 type stack struct {
-	mongo     *labels.Mongo
-	store     *labels.Store
-	labels    *labels.Service
-	index     *reputation.Engine
-	repStore  *reputation.Store
-	repFlush  *labels.Flusher
-	stopFlush context.CancelFunc
-	flushDone chan struct{}
+	mongo    *labels.Mongo
+	store    *labels.Store
+	labels   *labels.Service
+	index    *reputation.Engine
+	repStore *reputation.Store
 }
 
 // openStack connects to storage, loads the live labels and builds the
-// reputation index, with the reputations written behind.
+// reputation engine.
 func openStack(ctx context.Context, sf *storeFlags, log *slog.Logger) (*stack, error) {
 	m, err := labels.OpenMongo(ctx, labels.MongoConfig{URI: sf.uri, DataDir: sf.data, Database: sf.database, Logger: log})
 	if err != nil {
 		return nil, err
 	}
-	st := &stack{mongo: m, flushDone: make(chan struct{})}
+	st := &stack{mongo: m}
 	fail := func(err error) (*stack, error) {
 		m.Close(context.Background())
 		return nil, err
@@ -79,15 +76,7 @@ func openStack(ctx context.Context, sf *storeFlags, log *slog.Logger) (*stack, e
 	if st.repStore, err = reputation.OpenStore(ctx, m.DB); err != nil {
 		return fail(err)
 	}
-	st.repFlush = &labels.Flusher{
-		Name:     "reputations",
-		Logger:   log,
-		Interval: time.Second,
-		Flush: func(ctx context.Context, keys []string, _ time.Time) error {
-			return st.repStore.Write(ctx, st.index, keys)
-		},
-	}
-	st.index = reputation.NewEngine(reputation.DefaultConfig(), st.repFlush.Mark)
+	st.index = reputation.NewEngine(reputation.DefaultConfig(), nil)
 	st.labels, err = labels.Open(ctx, store, labels.Options{
 		DefaultRegion: sf.region,
 		Observers:     []labels.Observer{st.index},
@@ -96,12 +85,6 @@ func openStack(ctx context.Context, sf *storeFlags, log *slog.Logger) (*stack, e
 	if err != nil {
 		return fail(err)
 	}
-	fctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	st.stopFlush = cancel
-	go func() {
-		defer close(st.flushDone)
-		st.repFlush.Run(fctx)
-	}()
 	return st, nil
 }
 
@@ -112,8 +95,9 @@ func (st *stack) close(log *slog.Logger) {
 	if err := st.labels.Close(ctx); err != nil {
 		log.Error("closing labels", "err", err)
 	}
-	st.stopFlush()
-	<-st.flushDone
+	if err := st.repStore.Rebuild(ctx, st.index, nil); err != nil {
+		log.Error("writing reputations", "err", err)
+	}
 	if err := st.mongo.Close(ctx); err != nil {
 		log.Error("closing storage", "err", err)
 	}
@@ -221,7 +205,7 @@ func (st *stack) rescoreJob(every time.Duration, log *slog.Logger) *labels.Job {
 			s := st.index.Rescore(st.labels.Each)
 			log.Info("rescored", "labels", s.Labels, "reporters", s.Reporters, "gold", s.Gold,
 				"iterations", s.Iterations, "numbers", s.Numbers, "changed", s.Changed, "took", s.Took.Round(time.Millisecond).String())
-			return nil
+			return st.repStore.Rebuild(ctx, st.index, nil)
 		},
 	}
 }
