@@ -7,7 +7,11 @@ import (
 	"io"
 	"math"
 	"sort"
+	"strconv"
 	"strings"
+	"time"
+
+	"github.com/callrep/callrep/labels"
 )
 
 // CrowdResult is the outcome of EvaluateCrowd. Accuracies are measured over
@@ -38,34 +42,32 @@ type CrowdResult struct {
 // truth is used only for scoring, never as gold.
 func EvaluateCrowd(votes []Vote, truth map[string]string, opts TrustOptions) CrowdResult {
 	t := EstimateTrust(votes, opts)
+	e := offlineEngine(t, votes)
 
-	evidence := map[string]map[string]float64{}
 	counts := map[string]map[string]float64{}
-	labels := 0
+	nLabels := 0
 	for _, v := range votes {
 		if v.weight() == 0 {
 			continue
 		}
-		labels++
-		if evidence[v.Item] == nil {
-			evidence[v.Item] = map[string]float64{}
+		nLabels++
+		if counts[v.Item] == nil {
 			counts[v.Item] = map[string]float64{}
 		}
-		evidence[v.Item][v.Class] += v.weight() * t.Weight(v.Worker, v.Class)
 		counts[v.Item][v.Class] += v.weight()
 	}
 	posterior := t.Posterior(votes)
 
-	res := CrowdResult{Items: len(evidence), Labels: labels, Iterations: t.Iterations}
+	res := CrowdResult{Items: len(counts), Labels: nLabels, Iterations: t.Iterations}
 	var engine, ds int
 	var majority float64
-	for item, ev := range evidence {
+	for item := range counts {
 		want, ok := truth[item]
 		if !ok {
 			continue
 		}
 		res.Truths++
-		if t.Decide(ev) == want {
+		if e.Lookup(labelsNumber(item)).TopCategory == want {
 			engine++
 		}
 		majority += majorityShare(counts[item], want)
@@ -245,3 +247,29 @@ func crowdHeader(rec, columns []string) ([]int, bool) {
 	}
 	return pos, true
 }
+
+// offlineEngine runs votes through the server's engine as labels of one
+// instant (so no decay), with the account ramp, burst caps and ranges off:
+// what is measured is the same evidence sums and decision a lookup makes.
+// A vote's Weight other than 1 has no label equivalent and counts as 1.
+func offlineEngine(t *Trust, votes []Vote) *Engine {
+	at := epoch
+	cfg := DefaultConfig()
+	cfg.Now = func() time.Time { return at }
+	cfg.Ramp, cfg.RangeDigits = 0, 0
+	cfg.BurstNewAccount, cfg.BurstPrefix, cfg.BurstRate = math.MaxInt, math.MaxInt, math.MaxInt
+	e := NewEngine(cfg, nil)
+	e.SetTrust(t)
+	ls := make([]labels.Label, 0, len(votes))
+	for i, v := range votes {
+		if v.weight() == 0 {
+			continue
+		}
+		ls = append(ls, labels.Label{Reporter: v.Worker, Key: v.Item, Category: v.Class, Source: labels.SourceApp,
+			ReportID: strconv.Itoa(i), CreatedAt: at, FirstAt: at})
+	}
+	e.Load(ls)
+	return e
+}
+
+func labelsNumber(item string) labels.Number { return labels.Number{Key: item, Valid: true, Scoped: true} }
