@@ -756,3 +756,14 @@ func (e *Engine) Flags() []Flag {
 	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
 	return out
 }
+
+// Each calls fn with the current result of every labelled number, in no
+// particular order. Results are computed outside the engine's lock, so a
+// long walk (building filters) never stalls reports or lookups for long.
+func (e *Engine) Each(fn func(Result)) {
+	for _, key := range e.keys() {
+		if r, ok := e.lookupKey(key); ok {
+			fn(r)
+		}
+	}
+}
