@@ -15,7 +15,7 @@ type RescoreStats struct {
 	Gold       int
 	Iterations int
 	Numbers    int
-	Changed    int // numbers whose verdict or score moved
+	Journaled  int // label changes that arrived during the estimation
 	Took       time.Duration
 }
 
@@ -69,33 +69,14 @@ func (e *Engine) Rescore(each func(fn func(*labels.Label))) RescoreStats {
 		fresh.applyLocked(c.old, c.cur)
 	}
 	e.journal = nil
-	now := e.cfg.Now()
-	changed := 0
-	for key, st := range fresh.nums {
-		old := e.nums[key]
-		if old == nil || e.differs(key, old, fresh, st, now) {
-			changed++
-			e.dirty(key)
-		}
-	}
-	for key := range e.nums {
-		if fresh.nums[key] == nil {
-			e.dirty(key)
-		}
-	}
+	// The swap costs the journal's length, not the number count, so
+	// lookups wait on it only briefly.
 	e.nums, e.ranges, e.firstSeen = fresh.nums, fresh.ranges, fresh.firstSeen
 	e.setTrust(trust)
 	n := len(e.nums)
 	e.mu.Unlock()
 	return RescoreStats{Labels: len(all), Reporters: len(reporters), Gold: len(gold), Iterations: trust.Iterations,
-		Numbers: n, Changed: changed, Took: time.Since(start)}
-}
-
-// differs reports whether a number's public answer moved between two
-// states.
-func (e *Engine) differs(key string, a *numberState, other *Engine, b *numberState, now time.Time) bool {
-	ra, rb := e.judge(key, a, now), other.judge(key, b, now)
-	return ra.Verdict != rb.Verdict || ra.Score != rb.Score || ra.TopCategory != rb.TopCategory
+		Numbers: n, Journaled: len(journal), Took: time.Since(start)}
 }
 
 // Load builds the state from labels in one pass, in the order they were

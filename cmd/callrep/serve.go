@@ -204,7 +204,7 @@ func (st *stack) rescoreJob(every time.Duration, log *slog.Logger) *labels.Job {
 		Run: func(ctx context.Context) error {
 			s := st.index.Rescore(st.labels.Each)
 			log.Info("rescored", "labels", s.Labels, "reporters", s.Reporters, "gold", s.Gold,
-				"iterations", s.Iterations, "numbers", s.Numbers, "changed", s.Changed, "took", s.Took.Round(time.Millisecond).String())
+				"iterations", s.Iterations, "numbers", s.Numbers, "journaled", s.Journaled, "took", s.Took.Round(time.Millisecond).String())
 			return st.repStore.Rebuild(ctx, st.index, nil)
 		},
 	}
