@@ -1,0 +1,148 @@
+package reputation
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.mongodb.org/mongo-driver/bson"
+	"go.mongodb.org/mongo-driver/mongo"
+	"go.mongodb.org/mongo-driver/mongo/options"
+
+	"github.com/callrep/callrep/labels"
+)
+
+// BlobStore keeps versioned binary artefacts (filter snapshots) in
+// storage as chunked documents, so that a restart or another replica serves
+// the same bytes. A blob's chunks are inserted first and a small pointer
+// document is switched to them afterwards: a reader sees the old version
+// or the new one, never a mix, and an interrupted write leaves only
+// orphan chunks that the next write of that version replaces.
+type BlobStore struct {
+	chunks   *mongo.Collection
+	pointers *mongo.Collection
+}
+
+// BlobChunk is the size of one chunk document, well under MongoDB's 16 MiB
+// document limit.
+const BlobChunk = 1 << 20
+
+// OpenBlobStore returns the blob store in db.
+func OpenBlobStore(ctx context.Context, db *mongo.Database) (*BlobStore, error) {
+	bs := &BlobStore{chunks: db.Collection("blob_chunks"), pointers: db.Collection("blobs")}
+	err := labels.CreateIndexes(ctx, bs.chunks, []mongo.IndexModel{
+		{Keys: bson.D{{Key: "name", Value: 1}, {Key: "version", Value: 1}, {Key: "i", Value: 1}}},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return bs, nil
+}
+
+// Blob is one stored version.
+type Blob struct {
+	Name    string
+	Version uint64
+	SHA256  string
+	Created time.Time
+	Data    []byte
+}
+
+type blobPointer struct {
+	Name    string    `bson:"_id"`
+	Version int64     `bson:"version"`
+	SHA256  string    `bson:"sha256"`
+	Size    int       `bson:"size"`
+	Chunks  int       `bson:"chunks"`
+	Created time.Time `bson:"created"`
+}
+
+type blobChunk struct {
+	ID      string `bson:"_id"`
+	Name    string `bson:"name"`
+	Version int64  `bson:"version"`
+	I       int    `bson:"i"`
+	Data    []byte `bson:"data"`
+}
+
+// Put stores b as the current version of its name and removes versions
+// older than keep versions before it.
+func (bs *BlobStore) Put(ctx context.Context, b Blob, keep uint64) error {
+	sum := sha256.Sum256(b.Data)
+	b.SHA256 = hex.EncodeToString(sum[:])
+	var docs []any
+	for i, off := 0, 0; off < len(b.Data) || i == 0; i, off = i+1, off+BlobChunk {
+		end := min(off+BlobChunk, len(b.Data))
+		docs = append(docs, blobChunk{ID: fmt.Sprintf("%s/%d/%d", b.Name, b.Version, i), Name: b.Name,
+			Version: int64(b.Version), I: i, Data: b.Data[off:end]})
+	}
+	// A retry of the same version meets its own chunks: clear them first.
+	if _, err := bs.chunks.DeleteMany(ctx, bson.M{"name": b.Name, "version": int64(b.Version)}); err != nil {
+		return fmt.Errorf("reputation: unable to clear blob %s/%d: %w", b.Name, b.Version, err)
+	}
+	if _, err := labels.InsertNew(ctx, bs.chunks, docs); err != nil {
+		return fmt.Errorf("reputation: unable to write blob %s/%d: %w", b.Name, b.Version, err)
+	}
+	p := blobPointer{Name: b.Name, Version: int64(b.Version), SHA256: b.SHA256, Size: len(b.Data), Chunks: len(docs), Created: b.Created}
+	if _, err := bs.pointers.ReplaceOne(ctx, bson.M{"_id": b.Name}, p, options.Replace().SetUpsert(true)); err != nil {
+		return fmt.Errorf("reputation: unable to point at blob %s/%d: %w", b.Name, b.Version, err)
+	}
+	if b.Version > keep {
+		if _, err := bs.chunks.DeleteMany(ctx, bson.M{"name": b.Name, "version": bson.M{"$lt": int64(b.Version - keep)}}); err != nil {
+			return fmt.Errorf("reputation: unable to drop old blobs of %s: %w", b.Name, err)
+		}
+	}
+	return nil
+}
+
+// ErrNoBlob is returned by Get for a name never stored.
+var ErrNoBlob = errors.New("reputation: no such blob")
+
+// Current returns the current version of name without its data.
+func (bs *BlobStore) Current(ctx context.Context, name string) (Blob, error) {
+	var p blobPointer
+	err := bs.pointers.FindOne(ctx, bson.M{"_id": name}).Decode(&p)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return Blob{}, ErrNoBlob
+	}
+	if err != nil {
+		return Blob{}, fmt.Errorf("reputation: unable to read blob pointer %s: %w", name, err)
+	}
+	return Blob{Name: name, Version: uint64(p.Version), SHA256: p.SHA256, Created: p.Created.UTC()}, nil
+}
+
+// Get returns the current version of name with its data, checked against
+// its SHA-256.
+func (bs *BlobStore) Get(ctx context.Context, name string) (Blob, error) {
+	var p blobPointer
+	err := bs.pointers.FindOne(ctx, bson.M{"_id": name}).Decode(&p)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return Blob{}, ErrNoBlob
+	}
+	if err != nil {
+		return Blob{}, fmt.Errorf("reputation: unable to read blob pointer %s: %w", name, err)
+	}
+	cur, err := bs.chunks.Find(ctx, bson.M{"name": name, "version": p.Version}, options.Find().SetSort(bson.D{{Key: "i", Value: 1}}))
+	if err != nil {
+		return Blob{}, fmt.Errorf("reputation: unable to read blob %s/%d: %w", name, p.Version, err)
+	}
+	var chunks []blobChunk
+	if err := cur.All(ctx, &chunks); err != nil {
+		return Blob{}, fmt.Errorf("reputation: unable to read blob %s/%d: %w", name, p.Version, err)
+	}
+	data := make([]byte, 0, p.Size)
+	for i, c := range chunks {
+		if c.I != i {
+			return Blob{}, fmt.Errorf("reputation: blob %s/%d misses chunk %d", name, p.Version, i)
+		}
+		data = append(data, c.Data...)
+	}
+	sum := sha256.Sum256(data)
+	if len(chunks) != p.Chunks || hex.EncodeToString(sum[:]) != p.SHA256 {
+		return Blob{}, fmt.Errorf("reputation: blob %s/%d is corrupt", name, p.Version)
+	}
+	return Blob{Name: name, Version: uint64(p.Version), SHA256: p.SHA256, Created: p.Created.UTC(), Data: data}, nil
+}
