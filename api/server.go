@@ -52,6 +52,8 @@ type Config struct {
 	Reputation ReputationIndex
 	// Verifier checks bearer tokens; required.
 	Verifier Verifier
+	// Publications serves filters, exports and hash prefixes; required.
+	Publications Publications
 	// Ready is the /readyz check: nil when storage is reachable and the
 	// in-memory state is loaded. A nil Ready means always ready.
 	Ready func(ctx context.Context) error
@@ -78,6 +80,7 @@ type Server struct {
 	labels   LabelService
 	rep      ReputationIndex
 	verifier Verifier
+	pubs     Publications
 	ready    func(ctx context.Context) error
 	log      *slog.Logger
 	limits   Limits
@@ -103,6 +106,8 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("api: config has no reputation index")
 	case cfg.Verifier == nil:
 		return nil, errors.New("api: config has no token verifier")
+	case cfg.Publications == nil:
+		return nil, errors.New("api: config has no publications")
 	}
 	if cfg.Limits == (Limits{}) {
 		cfg.Limits = DefaultLimits()
@@ -135,6 +140,7 @@ func New(cfg Config) (*Server, error) {
 		labels:    cfg.Labels,
 		rep:       cfg.Reputation,
 		verifier:  cfg.Verifier,
+		pubs:      cfg.Publications,
 		ready:     cfg.Ready,
 		log:       cfg.Logger,
 		limits:    l,
@@ -227,6 +233,11 @@ func (s *Server) buildEngine(trustedProxies []string) error {
 	// Categories are the same for everyone: a token there is ignored, and
 	// so are its higher limits.
 	e.GET("/v1/categories", s.limitIP(false), s.listCategories)
+	open := e.Group("/v1", s.limitIP(false))
+	open.GET("/filters", s.listFilters)
+	open.GET("/filters/:name", s.getFilter)
+	open.GET("/exports/callkit", s.exportCallKit)
+	open.GET("/prefixes/:prefix", s.getPrefix)
 
 	lookups := e.Group("/v1", s.limitIP(true), s.authenticate(false))
 	lookups.GET("/numbers/:number", s.getNumber)
@@ -239,6 +250,7 @@ func (s *Server) buildEngine(trustedProxies []string) error {
 	signed.GET("/me/reports", s.listMyLabels)
 	signed.DELETE("/me", s.eraseMe)
 	signed.GET("/numbers/:number/explain", s.explainNumber)
+	signed.POST("/filters/rebuild", s.rebuildFilters)
 
 	s.engine = e
 	return nil

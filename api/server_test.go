@@ -82,6 +82,7 @@ type testEnv struct {
 	api       *api.Server
 	labels    *labels.Service
 	index     *reputation.Engine
+	pubs      *reputation.Publisher
 	issuer    *api.LocalIssuer
 	issuerDir string
 	clock     *apiClock
@@ -131,13 +132,18 @@ func newEnv(tb testing.TB, opts ...envOption) *testEnv {
 		tb.Fatalf("NewValidator: %v", err)
 	}
 	logs := &syncBuffer{}
+	pubs := reputation.NewPublisher(reputation.DefaultPublisherConfig(), index, nil, quiet)
+	if err := pubs.Rebuild(ctx); err != nil {
+		tb.Fatalf("Rebuild: %v", err)
+	}
 	cfg := api.Config{
-		Labels:     svc,
-		Reputation: index,
-		Verifier:   issuer,
-		Ready:      func(context.Context) error { return nil },
-		Logger:     slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Now:        clock.Now,
+		Labels:       svc,
+		Reputation:   index,
+		Verifier:     issuer,
+		Publications: pubs,
+		Ready:        func(context.Context) error { return nil },
+		Logger:       slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Now:          clock.Now,
 	}
 	for _, o := range opts {
 		o(&cfg)
@@ -152,7 +158,7 @@ func newEnv(tb testing.TB, opts ...envOption) *testEnv {
 		_ = s.Close()
 	})
 	return &testEnv{
-		url: srv.URL, api: s, labels: svc, index: index, issuer: issuer, issuerDir: issuerDir,
+		url: srv.URL, api: s, labels: svc, index: index, pubs: pubs, issuer: issuer, issuerDir: issuerDir,
 		clock: clock, logs: logs, validator: validator, client: srv.Client(),
 	}
 }
@@ -411,7 +417,7 @@ func (f failingLabels) Report(ctx context.Context, who labels.Reporter, in label
 func TestNew_Errors(t *testing.T) {
 	env := newEnv(t)
 	valid := func() api.Config {
-		return api.Config{Labels: env.labels, Reputation: env.index, Verifier: env.issuer}
+		return api.Config{Labels: env.labels, Reputation: env.index, Verifier: env.issuer, Publications: env.pubs}
 	}
 	badLimits := api.DefaultLimits()
 	badLimits.ReportBurst = 0
@@ -422,6 +428,7 @@ func TestNew_Errors(t *testing.T) {
 		{"NoLabels", func(c *api.Config) { c.Labels = nil }},
 		{"NoReputation", func(c *api.Config) { c.Reputation = nil }},
 		{"NoVerifier", func(c *api.Config) { c.Verifier = nil }},
+		{"NoPublications", func(c *api.Config) { c.Publications = nil }},
 		{"BadLimits", func(c *api.Config) { c.Limits = badLimits }},
 		{"BadTrustedProxy", func(c *api.Config) { c.TrustedProxies = []string{"not-an-address"} }},
 	}

@@ -17,8 +17,11 @@ type Job struct {
 	// Holder identifies this replica.
 	Holder string
 	Run    func(ctx context.Context) error
-	Logger *slog.Logger
-	Now    func() time.Time
+	// Follower, if set, runs on the rounds this replica does not hold the
+	// lease (e.g. to pick up what the holder stored).
+	Follower func(ctx context.Context) error
+	Logger   *slog.Logger
+	Now      func() time.Time
 }
 
 // Loop runs rounds until ctx ends. The lease lasts two intervals plus the
@@ -52,6 +55,11 @@ func (j *Job) round(ctx context.Context) {
 	}
 	if !held {
 		j.Logger.Debug("job leased elsewhere", "job", j.Name)
+		if j.Follower != nil {
+			if err := j.Follower(ctx); err != nil && ctx.Err() == nil {
+				j.Logger.Warn("job follower failed", "job", j.Name, "err", err)
+			}
+		}
 		return
 	}
 	start := time.Now()

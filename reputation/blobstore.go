@@ -48,7 +48,10 @@ type Blob struct {
 	Version uint64
 	SHA256  string
 	Created time.Time
-	Data    []byte
+	// Digest identifies the content the blob was built from, so that a
+	// rebuild can tell an unchanged list without the old inputs.
+	Digest string
+	Data   []byte
 }
 
 type blobPointer struct {
@@ -58,6 +61,7 @@ type blobPointer struct {
 	Size    int       `bson:"size"`
 	Chunks  int       `bson:"chunks"`
 	Created time.Time `bson:"created"`
+	Digest  string    `bson:"digest,omitempty"`
 }
 
 type blobChunk struct {
@@ -86,7 +90,7 @@ func (bs *BlobStore) Put(ctx context.Context, b Blob, keep uint64) error {
 	if _, err := labels.InsertNew(ctx, bs.chunks, docs); err != nil {
 		return fmt.Errorf("reputation: unable to write blob %s/%d: %w", b.Name, b.Version, err)
 	}
-	p := blobPointer{Name: b.Name, Version: int64(b.Version), SHA256: b.SHA256, Size: len(b.Data), Chunks: len(docs), Created: b.Created}
+	p := blobPointer{Name: b.Name, Version: int64(b.Version), SHA256: b.SHA256, Size: len(b.Data), Chunks: len(docs), Created: b.Created, Digest: b.Digest}
 	if _, err := bs.pointers.ReplaceOne(ctx, bson.M{"_id": b.Name}, p, options.Replace().SetUpsert(true)); err != nil {
 		return fmt.Errorf("reputation: unable to point at blob %s/%d: %w", b.Name, b.Version, err)
 	}
@@ -111,7 +115,7 @@ func (bs *BlobStore) Current(ctx context.Context, name string) (Blob, error) {
 	if err != nil {
 		return Blob{}, fmt.Errorf("reputation: unable to read blob pointer %s: %w", name, err)
 	}
-	return Blob{Name: name, Version: uint64(p.Version), SHA256: p.SHA256, Created: p.Created.UTC()}, nil
+	return Blob{Name: name, Version: uint64(p.Version), SHA256: p.SHA256, Created: p.Created.UTC(), Digest: p.Digest}, nil
 }
 
 // Get returns the current version of name with its data, checked against
@@ -144,5 +148,5 @@ func (bs *BlobStore) Get(ctx context.Context, name string) (Blob, error) {
 	if len(chunks) != p.Chunks || hex.EncodeToString(sum[:]) != p.SHA256 {
 		return Blob{}, fmt.Errorf("reputation: blob %s/%d is corrupt", name, p.Version)
 	}
-	return Blob{Name: name, Version: uint64(p.Version), SHA256: p.SHA256, Created: p.Created.UTC(), Data: data}, nil
+	return Blob{Name: name, Version: uint64(p.Version), SHA256: p.SHA256, Created: p.Created.UTC(), Digest: p.Digest, Data: data}, nil
 }

@@ -272,4 +272,6 @@ func offlineEngine(t *Trust, votes []Vote) *Engine {
 	return e
 }
 
-func labelsNumber(item string) labels.Number { return labels.Number{Key: item, Valid: true, Scoped: true} }
+func labelsNumber(item string) labels.Number {
+	return labels.Number{Key: item, Valid: true, Scoped: true}
+}

@@ -54,6 +54,7 @@ type stack struct {
 	labels   *labels.Service
 	index    *reputation.Engine
 	repStore *reputation.Store
+	pubs     *reputation.Publisher
 }
 
 // openStack connects to storage, loads the live labels and builds the
@@ -77,6 +78,11 @@ func openStack(ctx context.Context, sf *storeFlags, log *slog.Logger) (*stack, e
 		return fail(err)
 	}
 	st.index = reputation.NewEngine(reputation.DefaultConfig(), nil)
+	blobs, err := reputation.OpenBlobStore(ctx, m.DB)
+	if err != nil {
+		return fail(err)
+	}
+	st.pubs = reputation.NewPublisher(reputation.DefaultPublisherConfig(), st.index, blobs, log)
 	st.labels, err = labels.Open(ctx, store, labels.Options{
 		DefaultRegion: sf.region,
 		Observers:     []labels.Observer{st.index},
@@ -113,6 +119,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	firebaseProject := fs.String("firebase-project", "", "verify Firebase Auth ID tokens of this project instead of local tokens (env FIREBASE_PROJECT)")
 	trusted := fs.String("trusted-proxies", "", "comma-separated proxy addresses or CIDRs whose X-Forwarded-For is trusted (env CALLREP_TRUSTED_PROXIES)")
 	rescoreEvery := fs.Duration("rescore-interval", time.Hour, "how often one replica re-estimates reporter trust and re-scores (env CALLREP_RESCORE_INTERVAL)")
+	filterEvery := fs.Duration("filter-interval", 10*time.Minute, "how often one replica rebuilds the filter snapshots (env CALLREP_FILTER_INTERVAL)")
 	limits := api.DefaultLimits()
 	registerLimits(fs, &limits)
 	if err := parse(fs, args); err != nil {
@@ -140,12 +147,24 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	defer st.close(log)
 
+	// The first snapshots exist before /readyz says ready: stored ones, or
+	// built now when there are none.
+	if err := st.pubs.Refresh(ctx); err != nil {
+		return err
+	}
+	if !st.pubs.Ready() {
+		if err := st.pubs.Rebuild(ctx); err != nil {
+			return err
+		}
+	}
+
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	srv, err := api.New(api.Config{
 		Labels:         st.labels,
 		Reputation:     st.index,
 		Verifier:       verifier,
+		Publications:   st.pubs,
 		Ready:          func(ctx context.Context) error { return ready(ctx, st) },
 		Logger:         log,
 		Limits:         limits,
@@ -170,7 +189,12 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		defer close(jobsDone)
 		st.rescoreJob(*rescoreEvery, log).Loop(jobCtx)
 	}()
-	defer func() { stopJobs(); <-jobsDone }()
+	filtersDone := make(chan struct{})
+	go func() {
+		defer close(filtersDone)
+		st.filterJob(*filterEvery, log).Loop(jobCtx)
+	}()
+	defer func() { stopJobs(); <-jobsDone; <-filtersDone }()
 
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
@@ -210,10 +234,25 @@ func (st *stack) rescoreJob(every time.Duration, log *slog.Logger) *labels.Job {
 	}
 }
 
+// filterJob rebuilds the filter snapshots on the lease holder; the other
+// replicas refresh from storage.
+func (st *stack) filterJob(every time.Duration, log *slog.Logger) *labels.Job {
+	host, _ := os.Hostname()
+	return &labels.Job{
+		Name: "filters", Interval: every, First: every, Leases: st.store.Leases(),
+		Holder: fmt.Sprintf("%s/%d/%d", host, os.Getpid(), time.Now().UnixNano()), Logger: log,
+		Run:      st.pubs.Rebuild,
+		Follower: st.pubs.Refresh,
+	}
+}
+
 // ready is the /readyz check: storage answers and the state is loaded.
 func ready(ctx context.Context, st *stack) error {
 	if !st.labels.Loaded() {
 		return errors.New("labels not loaded")
+	}
+	if !st.pubs.Ready() {
+		return errors.New("filter snapshots not built")
 	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
