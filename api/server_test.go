@@ -113,7 +113,7 @@ func newEnv(tb testing.TB, opts ...envOption) *testEnv {
 	// No account ramp: HTTP tests are about the API, not about trust.
 	engineCfg := reputation.DefaultConfig()
 	engineCfg.Ramp, engineCfg.Now = 0, clock.Now
-	index := reputation.NewEngine(engineCfg, nil)
+	index := reputation.NewEngine(engineCfg)
 	svc, err := labels.Open(ctx, store, labels.Options{
 		DefaultRegion: "CN",
 		Now:           clock.Now,

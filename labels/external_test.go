@@ -2,9 +2,11 @@ package labels_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"testing"
+	"time"
 
 	"go.mongodb.org/mongo-driver/bson"
 
@@ -50,17 +52,28 @@ func TestExternalMongo(t *testing.T) {
 		}
 	})
 
-	t.Run("ChunkedBulkWrite", func(t *testing.T) {
-		coll := m.DB.Collection("bulk")
-		if err := labels.BulkWrite(ctx, coll, updates(250, 0), false); err != nil {
-			t.Fatalf("chunked upserts: %v", err)
+	t.Run("Snapshot", func(t *testing.T) {
+		st, err := labels.OpenStore(ctx, m.DB)
+		if err != nil {
+			t.Fatal(err)
 		}
-		if err := labels.BulkWrite(ctx, coll, updates(250, 1000), false); err != nil {
-			t.Fatalf("chunked modifying updates: %v", err)
+		at := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+		var ls []*labels.Label
+		for i := range 1500 {
+			ls = append(ls, &labels.Label{Reporter: "r", Key: fmt.Sprintf("+1202555%04d", i), Category: "fraud", CreatedAt: at, FirstAt: at})
 		}
-		n, err := coll.CountDocuments(ctx, bson.M{"v": bson.M{"$gte": 1000}})
-		if err != nil || n != 250 {
-			t.Fatalf("got %d modified documents (%v), want 250", n, err)
+		for gen := int64(1); gen <= 2; gen++ {
+			if err := st.WriteSnapshot(ctx, gen, ls, at, at); err != nil {
+				t.Fatal(err)
+			}
+		}
+		sn, err := st.CurrentSnapshot(ctx)
+		n := 0
+		if err == nil {
+			err = st.EachLabel(ctx, sn, func(*labels.Label) { n++ })
+		}
+		if err != nil || sn.Gen != 2 || n != 1500 {
+			t.Fatalf("snapshot %+v with %d labels, %v", sn, n, err)
 		}
 	})
 }

@@ -43,10 +43,12 @@ type Mongo struct {
 	closeOne sync.Once
 }
 
-// MaxBulkOps is the most operations callrep puts in one BulkWrite. The
-// embedded FerretDB hangs on update batches of 100 or more operations
-// (its internal batch size is 100), so every batched write is chunked below
-// that; TestBulkWriteChunkLimit pins the behaviour.
+// MaxBulkOps is the most operations a BulkWrite that modifies existing
+// documents may carry: the embedded FerretDB hangs on 100 or more (its
+// internal batch size is 100) and leaves the connection hung;
+// TestBulkWriteChunkLimit pins the behaviour. callrep's stores avoid
+// update batches altogether (updates also scan the collection there):
+// they insert into fresh collections and switch a pointer document.
 const MaxBulkOps = 99
 
 // OpenMongo connects to cfg.URI, or starts the embedded FerretDB when it is
@@ -178,20 +180,6 @@ func (h levelFilter) WithAttrs(a []slog.Attr) slog.Handler {
 
 func (h levelFilter) WithGroup(name string) slog.Handler {
 	return levelFilter{Handler: h.Handler.WithGroup(name), min: h.min}
-}
-
-// BulkWrite applies models to coll in unordered chunks of at most MaxBulkOps
-// operations. Duplicate-key errors are ignored when ignoreDup is set, which
-// makes re-running an insert-only batch idempotent.
-func BulkWrite(ctx context.Context, coll *mongo.Collection, models []mongo.WriteModel, ignoreDup bool) error {
-	for start := 0; start < len(models); start += MaxBulkOps {
-		end := min(start+MaxBulkOps, len(models))
-		_, err := coll.BulkWrite(ctx, models[start:end], options.BulkWrite().SetOrdered(false))
-		if err != nil && !(ignoreDup && onlyDuplicates(err)) {
-			return fmt.Errorf("labels: bulk write %s: %w", coll.Name(), err)
-		}
-	}
-	return nil
 }
 
 // onlyDuplicates reports whether err is a bulk error made only of

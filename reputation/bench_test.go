@@ -14,7 +14,7 @@ import (
 func BenchmarkLookup(b *testing.B) {
 	cfg := reputation.DefaultConfig()
 	cfg.Now = func() time.Time { return t0.Add(time.Hour) }
-	ix := reputation.NewEngine(cfg, nil)
+	ix := reputation.NewEngine(cfg)
 	label := func(reporter, key, cat string, at time.Time) *labels.Label {
 		return &labels.Label{Reporter: reporter, Key: key, Category: cat, Valid: true, Source: labels.SourceApp,
 			ReportID: reporter + key, CreatedAt: at, FirstAt: at}

@@ -258,7 +258,7 @@ func offlineEngine(t *Trust, votes []Vote) *Engine {
 	cfg.Now = func() time.Time { return at }
 	cfg.Ramp, cfg.RangeDigits = 0, 0
 	cfg.BurstNewAccount, cfg.BurstPrefix, cfg.BurstRate = math.MaxInt, math.MaxInt, math.MaxInt
-	e := NewEngine(cfg, nil)
+	e := NewEngine(cfg)
 	e.SetTrust(t)
 	ls := make([]labels.Label, 0, len(votes))
 	for i, v := range votes {

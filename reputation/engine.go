@@ -174,7 +174,6 @@ type Engine struct {
 	cfg   Config
 	trust atomic.Pointer[Trust]
 	scale atomic.Pointer[float64] // trust weight that counts as 1
-	dirty func(key string)
 
 	mu        sync.RWMutex
 	nums      map[string]*numberState
@@ -187,17 +186,13 @@ type change struct{ old, cur *labels.Label }
 
 var _ labels.Observer = (*Engine)(nil)
 
-// NewEngine returns an empty engine. markDirty, if not nil, is called with
-// the key of every number whose reputation changed.
-func NewEngine(cfg Config, markDirty func(key string)) *Engine {
+// NewEngine returns an empty engine.
+func NewEngine(cfg Config) *Engine {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	if markDirty == nil {
-		markDirty = func(string) {}
-	}
 	return &Engine{
-		cfg: cfg, dirty: markDirty,
+		cfg: cfg,
 		nums: map[string]*numberState{}, ranges: map[string]*rangeState{}, firstSeen: map[string]time.Time{},
 	}
 }
@@ -271,7 +266,6 @@ func (e *Engine) removeLocked(l *labels.Label) {
 	if st.reporters == 0 {
 		delete(e.nums, l.Key)
 	}
-	e.dirty(l.Key)
 }
 
 // unapply subtracts an active contribution from the sums.
@@ -371,7 +365,6 @@ func (e *Engine) addLocked(l *labels.Label) {
 		rs.numbers[l.Key]++
 	}
 	st.cache = nil
-	e.dirty(l.Key)
 }
 
 // baseWeight is a label's weight from its source and its reporter's

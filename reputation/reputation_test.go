@@ -49,7 +49,7 @@ func newWorld(mod func(*reputation.Config)) *world {
 	if mod != nil {
 		mod(&cfg)
 	}
-	return &world{e: reputation.NewEngine(cfg, nil), clock: c, live: map[string]*labels.Label{}}
+	return &world{e: reputation.NewEngine(cfg), clock: c, live: map[string]*labels.Label{}}
 }
 
 type labelOpt func(*labels.Label)

@@ -60,7 +60,7 @@ func (e *Engine) Rescore(each func(fn func(*labels.Label))) RescoreStats {
 	}
 	trust := EstimateTrust(votes, TrustOptions{Gold: gold, Cohort: cohortOf})
 
-	fresh := NewEngine(e.cfg, nil)
+	fresh := NewEngine(e.cfg)
 	fresh.setTrust(trust)
 	fresh.load(all)
 

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +16,15 @@ import (
 
 	"github.com/callrep/callrep/labels/mongotest"
 )
+
+// TestMain keeps the command tests on their own embedded stores: a
+// MONGODB_URI in the environment (set to run the store tests against a
+// deployment) would otherwise make every serve in here share one database.
+// Tests that want a deployment pass --mongodb-uri.
+func TestMain(m *testing.M) {
+	os.Unsetenv("MONGODB_URI")
+	os.Exit(m.Run())
+}
 
 // syncBuffer is a goroutine-safe log sink.
 type syncBuffer struct {

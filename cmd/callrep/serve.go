@@ -77,7 +77,7 @@ func openStack(ctx context.Context, sf *storeFlags, log *slog.Logger) (*stack, e
 	if st.repStore, err = reputation.OpenStore(ctx, m.DB); err != nil {
 		return fail(err)
 	}
-	st.index = reputation.NewEngine(reputation.DefaultConfig(), nil)
+	st.index = reputation.NewEngine(reputation.DefaultConfig())
 	blobs, err := reputation.OpenBlobStore(ctx, m.DB)
 	if err != nil {
 		return fail(err)
