@@ -105,29 +105,25 @@ func (bs *BlobStore) Put(ctx context.Context, b Blob, keep uint64) error {
 // ErrNoBlob is returned by Get for a name never stored.
 var ErrNoBlob = errors.New("reputation: no such blob")
 
-// Current returns the current version of name without its data.
-func (bs *BlobStore) Current(ctx context.Context, name string) (Blob, error) {
+// pointer reads the pointer document of name.
+func (bs *BlobStore) pointer(ctx context.Context, name string) (blobPointer, error) {
 	var p blobPointer
 	err := bs.pointers.FindOne(ctx, bson.M{"_id": name}).Decode(&p)
 	if errors.Is(err, mongo.ErrNoDocuments) {
-		return Blob{}, ErrNoBlob
+		return p, ErrNoBlob
 	}
 	if err != nil {
-		return Blob{}, fmt.Errorf("reputation: unable to read blob pointer %s: %w", name, err)
+		return p, fmt.Errorf("reputation: unable to read blob pointer %s: %w", name, err)
 	}
-	return Blob{Name: name, Version: uint64(p.Version), SHA256: p.SHA256, Created: p.Created.UTC(), Digest: p.Digest}, nil
+	return p, nil
 }
 
 // Get returns the current version of name with its data, checked against
 // its SHA-256.
 func (bs *BlobStore) Get(ctx context.Context, name string) (Blob, error) {
-	var p blobPointer
-	err := bs.pointers.FindOne(ctx, bson.M{"_id": name}).Decode(&p)
-	if errors.Is(err, mongo.ErrNoDocuments) {
-		return Blob{}, ErrNoBlob
-	}
+	p, err := bs.pointer(ctx, name)
 	if err != nil {
-		return Blob{}, fmt.Errorf("reputation: unable to read blob pointer %s: %w", name, err)
+		return Blob{}, err
 	}
 	cur, err := bs.chunks.Find(ctx, bson.M{"name": name, "version": p.Version}, options.Find().SetSort(bson.D{{Key: "i", Value: 1}}))
 	if err != nil {

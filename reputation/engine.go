@@ -192,7 +192,7 @@ func NewEngine(cfg Config) *Engine {
 		cfg.Now = time.Now
 	}
 	return &Engine{
-		cfg: cfg,
+		cfg:  cfg,
 		nums: map[string]*numberState{}, ranges: map[string]*rangeState{}, firstSeen: map[string]time.Time{},
 	}
 }

@@ -86,9 +86,10 @@ func migrate(ctx context.Context, args []string, stderr io.Writer) error {
 	return nil
 }
 
-// rebuild loads the labels and rewrites every stored reputation from them.
-func rebuild(ctx context.Context, args []string, stderr io.Writer) error {
-	fs := flag.NewFlagSet("rebuild", flag.ContinueOnError)
+// onStack parses the store flags of a maintenance command, opens the
+// stack and runs fn on it.
+func onStack(ctx context.Context, name string, args []string, stderr io.Writer, fn func(*stack) error) error {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var sf storeFlags
 	sf.register(fs)
@@ -104,17 +105,29 @@ func rebuild(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	defer st.close(log)
+	return fn(st)
+}
+
+// rewriteReputations rewrites the stored reputations with progress.
+func rewriteReputations(ctx context.Context, st *stack, stderr io.Writer) error {
 	p := newProgress(stderr)
-	start := time.Now()
-	err = st.repStore.Rebuild(ctx, st.index, func(done, total int) {
+	err := st.repStore.Rebuild(ctx, st.index, func(done, total int) {
 		p.update("reputations: %d/%d numbers", done, total)
 	})
 	p.done()
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(stderr, "rebuilt %d reputations in %.1fs\n", st.index.Len(), time.Since(start).Seconds())
-	return nil
+	return err
+}
+
+// rebuild loads the labels and rewrites every stored reputation from them.
+func rebuild(ctx context.Context, args []string, stderr io.Writer) error {
+	return onStack(ctx, "rebuild", args, stderr, func(st *stack) error {
+		start := time.Now()
+		if err := rewriteReputations(ctx, st, stderr); err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "rebuilt %d reputations in %.1fs\n", st.index.Len(), time.Since(start).Seconds())
+		return nil
+	})
 }
 
 // progress prints a status line: rewritten in place on a terminal, at most
@@ -168,33 +181,14 @@ func (p *progress) done() {
 // rescore re-estimates reporter trust, re-scores every number and rewrites
 // the stored reputations; it prints one JSON line of statistics.
 func rescore(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("rescore", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var sf storeFlags
-	sf.register(fs)
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	log, err := sf.logger(stderr)
-	if err != nil {
-		return err
-	}
-	st, err := openStack(ctx, &sf, log)
-	if err != nil {
-		return err
-	}
-	defer st.close(log)
-	s := st.index.Rescore(st.labels.Each)
-	p := newProgress(stderr)
-	err = st.repStore.Rebuild(ctx, st.index, func(done, total int) {
-		p.update("reputations: %d/%d numbers", done, total)
-	})
-	p.done()
-	if err != nil {
-		return err
-	}
-	return json.NewEncoder(stdout).Encode(map[string]any{
-		"labels": s.Labels, "reporters": s.Reporters, "gold": s.Gold, "iterations": s.Iterations,
-		"numbers": s.Numbers, "journaled": s.Journaled, "seconds": s.Took.Seconds(),
+	return onStack(ctx, "rescore", args, stderr, func(st *stack) error {
+		s := st.index.Rescore(st.labels.Each)
+		if err := rewriteReputations(ctx, st, stderr); err != nil {
+			return err
+		}
+		return json.NewEncoder(stdout).Encode(map[string]any{
+			"labels": s.Labels, "reporters": s.Reporters, "gold": s.Gold, "iterations": s.Iterations,
+			"numbers": s.Numbers, "journaled": s.Journaled, "seconds": s.Took.Seconds(),
+		})
 	})
 }
