@@ -153,6 +153,7 @@ func TestWalkthrough(t *testing.T) {
 	if code, _ := call(t, "POST", srv.base+"/v1/reports", "forged."+tokens[0], `{"number":"+8613800138000","category":"fraud"}`); code != 401 {
 		t.Fatalf("forged token: got %d, want 401", code)
 	}
+	etag := filterETag(t, srv.base)
 	if code := srv.stop(); code != 0 {
 		t.Fatalf("serve exit code %d:\n%s", code, srv.logs.String())
 	}
@@ -168,6 +169,25 @@ func TestWalkthrough(t *testing.T) {
 	if my, _ := rep["my_label"].(map[string]any); my == nil || my["category"] != "fraud" {
 		t.Fatalf("my_label after restart: %v", rep["my_label"])
 	}
+	if again := filterETag(t, srv2.base); again != etag {
+		t.Fatalf("after restart the fraud filter is %s, was %s: want the stored bytes served", again, etag)
+	}
+}
+
+// filterETag downloads the fraud filter and returns its ETag and version.
+func filterETag(t *testing.T, base string) string {
+	t.Helper()
+	resp, err := http.Get(base + "/v1/filters/fraud")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || len(body) == 0 || resp.Header.Get("ETag") == "" {
+		t.Fatalf("GET /v1/filters/fraud: %d, %d bytes", resp.StatusCode, len(body))
+	}
+	// A rebuild would bump the version even within the same second.
+	return resp.Header.Get("ETag") + " v" + resp.Header.Get("X-Callrep-Filter-Version")
 }
 
 func TestRefusesNonLoopbackLocalIssuer(t *testing.T) {
