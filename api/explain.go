@@ -39,7 +39,12 @@ func (s *Server) explainNumber(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, toExplanationJSON(s.rep.Explain(n, limit)))
+	ex, err := s.rep.Explanation(c.Request.Context(), n, limit)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, toExplanationJSON(ex))
 }
 
 type explanationJSON struct {

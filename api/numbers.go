@@ -21,7 +21,12 @@ func (s *Server) getNumber(c *gin.Context) {
 		return
 	}
 	s.metrics.lookups.Inc()
-	c.JSON(http.StatusOK, s.lookup(c.Request.Context(), n))
+	rep, err := s.lookup(c.Request.Context(), n)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, rep)
 }
 
 // lookupNumbers answers POST /v1/numbers/lookup: one result per input, in
@@ -57,7 +62,10 @@ func (s *Server) lookupNumbers(c *gin.Context) {
 			out.Results[i].Error = detail
 			continue
 		}
-		out.Results[i].reputationJSON = s.lookup(ctx, n)
+		if out.Results[i].reputationJSON, err = s.lookup(ctx, n); err != nil {
+			s.fail(c, err)
+			return
+		}
 		looked++
 	}
 	s.metrics.lookups.Add(float64(looked))
@@ -66,13 +74,16 @@ func (s *Server) lookupNumbers(c *gin.Context) {
 
 // lookup is the reputation of n from memory, with the caller's own label
 // when the caller is signed in.
-func (s *Server) lookup(ctx context.Context, n labels.Number) *reputationJSON {
-	res := s.rep.Lookup(n)
+func (s *Server) lookup(ctx context.Context, n labels.Number) (*reputationJSON, error) {
+	res, err := s.rep.Reputation(ctx, n)
+	if err != nil {
+		return nil, err
+	}
 	var mine *labels.Label
 	if p, ok := PrincipalFromContext(ctx); ok {
 		if l, ok := s.labels.LabelOf(p.ReporterID(), n.Key); ok {
 			mine = &l
 		}
 	}
-	return toReputationJSON(res, mine)
+	return toReputationJSON(res, mine), nil
 }

@@ -33,8 +33,8 @@ type LabelService interface {
 
 // ReputationIndex answers lookups from memory; it never waits on storage.
 type ReputationIndex interface {
-	Lookup(n labels.Number) reputation.Result
-	Explain(n labels.Number, top int) reputation.Explanation
+	Reputation(ctx context.Context, n labels.Number) (reputation.Result, error)
+	Explanation(ctx context.Context, n labels.Number, top int) (reputation.Explanation, error)
 }
 
 // MetricsRegistry is where the server registers its metrics and what

@@ -90,6 +90,13 @@ func OptimalBits(n int, p float64) uint {
 	return uint(math.Ceil(-float64(n) * math.Log(p) / (math.Ln2 * math.Ln2)))
 }
 
+// bloomParams returns the optimal m and k = round(m/n · ln 2) for n keys
+// at rate p.
+func bloomParams(n int, p float64) (m, k uint) {
+	m = OptimalBits(n, p)
+	return m, max(uint(math.Round(float64(m)/float64(n)*math.Ln2)), 1)
+}
+
 // BuildFilter builds a full snapshot (base 0) or a delta (base > 0) of
 // keys. Capacity is the key count plus headroom, at least minCapacity; m
 // is the Bloom optimum for it and k = round(m/n · ln 2).
@@ -104,8 +111,7 @@ func BuildFilter(spec FilterSpec, keys []string, version, base uint64, created t
 	if base != 0 {
 		capacity = max(len(keys), 1) // a delta is sized exactly
 	}
-	m := OptimalBits(capacity, spec.FPRate)
-	k := max(uint(math.Round(float64(m)/float64(capacity)*math.Ln2)), 1)
+	m, k := bloomParams(capacity, spec.FPRate)
 	f := bloom.New(m, k)
 	for _, key := range keys {
 		f.AddString(key)

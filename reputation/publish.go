@@ -79,7 +79,8 @@ const (
 )
 
 // NewPublisher returns a publisher over e; blobs may be nil (nothing is
-// stored, as in tests and tools).
+// stored, as in tests and tools). Without an engine (a lookup replica) it
+// only serves the stored filters.
 func NewPublisher(cfg PublisherConfig, e *Engine, blobs *BlobStore, log *slog.Logger) *Publisher {
 	if cfg.Keep <= 0 {
 		cfg.Keep = 48
@@ -87,7 +88,10 @@ func NewPublisher(cfg PublisherConfig, e *Engine, blobs *BlobStore, log *slog.Lo
 	if log == nil {
 		log = slog.Default()
 	}
-	p := &Publisher{cfg: cfg, engine: e, blobs: blobs, log: log, now: e.cfg.Now, lists: map[string]*versioned{}, deltas: map[string]*Snapshot{}}
+	p := &Publisher{cfg: cfg, engine: e, blobs: blobs, log: log, now: time.Now, lists: map[string]*versioned{}, deltas: map[string]*Snapshot{}}
+	if e != nil {
+		p.now = e.cfg.Now
+	}
 	for _, spec := range cfg.Filters {
 		p.lists[spec.Name] = &versioned{spec: spec}
 	}
@@ -105,7 +109,11 @@ func (p *Publisher) Ready() bool {
 			return false
 		}
 	}
-	return p.catalog != nil
+	return p.catalog != nil || p.engine == nil
+}
+
+func errNoEngine() error {
+	return labels.Errorf(labels.EUnavailable, "this replica serves stored filters only; CallKit exports, hash prefixes and rebuilds are served by writer replicas")
 }
 
 // Load takes the stored snapshots, so that a restart or another replica
@@ -141,7 +149,7 @@ func (p *Publisher) Load(ctx context.Context) error {
 // snapshots and rebuild the local catalog (hash prefixes and CallKit
 // lists come from its own engine), without making new filter versions.
 func (p *Publisher) Refresh(ctx context.Context) error {
-	if err := p.Load(ctx); err != nil {
+	if err := p.Load(ctx); err != nil || p.engine == nil {
 		return err
 	}
 	cat := BuildCatalog(p.engine, p.cfg.Catalog, p.now())
@@ -154,6 +162,9 @@ func (p *Publisher) Refresh(ctx context.Context) error {
 // Rebuild builds the catalog from the engine and gives every list whose
 // content changed a new version, stored before it is served.
 func (p *Publisher) Rebuild(ctx context.Context) error {
+	if p.engine == nil {
+		return errNoEngine()
+	}
 	p.build.Lock()
 	defer p.build.Unlock()
 	now := p.now()
@@ -347,6 +358,9 @@ func (p *Publisher) CallKit(kind string, since uint64) (CallKitExport, error) {
 	keys, version := v.keys, v.version
 	old, found := v.past(since)
 	p.mu.RUnlock()
+	if p.engine == nil {
+		return CallKitExport{}, errNoEngine()
+	}
 	if version == 0 {
 		return CallKitExport{}, labels.Errorf(labels.EUnavailable, "the export is not built yet")
 	}
@@ -388,6 +402,9 @@ func (p *Publisher) Prefix(prefix string) ([]PrefixEntry, error) {
 	p.mu.RLock()
 	cat := p.catalog
 	p.mu.RUnlock()
+	if p.engine == nil {
+		return nil, errNoEngine()
+	}
 	if cat == nil {
 		return nil, labels.Errorf(labels.EUnavailable, "the catalog is not built yet")
 	}

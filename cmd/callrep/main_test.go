@@ -237,3 +237,56 @@ func TestMigrateAndRebuild(t *testing.T) {
 		t.Fatalf("lookup on migrated store: %d %v", code, rep)
 	}
 }
+
+// TestLookupReplica runs a writer and a stateless lookup replica over one
+// database (a FerretDB process): the replica answers from storage, learns
+// numbers reported after it started, serves the writer's filter bytes and
+// sends writes back to the writer with a clear error.
+func TestLookupReplica(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a FerretDB process")
+	}
+	uri := mongotest.StartProcess(t)
+	data := t.TempDir()
+	writer := startServer(t, "--mongodb-uri", uri, "--data", data)
+	tok, _ := runCmd(t, "token", "--data", data, "--uid", "erin")
+	tok = strings.TrimSpace(tok)
+	if code, b := call(t, "POST", writer.base+"/v1/reports", tok, `{"number":"+8613800138000","category":"fraud"}`); code != 201 {
+		t.Fatalf("report: %d %v", code, b)
+	}
+	// The same --data: the replica verifies the same local tokens.
+	replica := startServer(t, "--role", "lookup", "--mongodb-uri", uri, "--data", data)
+
+	waitFor := func(number string, reporters float64) map[string]any {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			code, rep := call(t, "GET", replica.base+"/v1/numbers/"+strings.ReplaceAll(number, "+", "%2B"), "", "")
+			if code == 200 && rep["reporters"] == reporters {
+				return rep
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("replica never showed %s with %v reporters: %d %v", number, reporters, code, rep)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	waitFor("+8613800138000", 1)
+	// Reported after the replica started: the guard learns it from the log.
+	if code, b := call(t, "POST", writer.base+"/v1/reports", tok, `{"number":"+8613900139000","category":"harassment"}`); code != 201 {
+		t.Fatalf("report: %d %v", code, b)
+	}
+	rep := waitFor("+8613900139000", 1)
+	if cats, _ := rep["categories"].(map[string]any); cats["harassment"] != float64(1) {
+		t.Fatalf("replica answer: %v", rep)
+	}
+	if code, rep := call(t, "GET", replica.base+"/v1/numbers/%2B8613700000000", "", ""); code != 200 || rep["verdict"] != "unknown" {
+		t.Fatalf("unknown number on the replica: %d %v", code, rep)
+	}
+	if code, b := call(t, "POST", replica.base+"/v1/reports", tok, `{"number":"+8613800138000","category":"fraud"}`); code != 503 {
+		t.Fatalf("report to the replica: %d %v", code, b)
+	}
+	if filterETag(t, replica.base) != filterETag(t, writer.base) {
+		t.Fatal("the replica serves other filter bytes than the writer")
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -55,6 +56,7 @@ type stack struct {
 	index    *reputation.Engine
 	repStore *reputation.Store
 	pubs     *reputation.Publisher
+	changes  *reputation.ChangeLog
 }
 
 // openStack connects to storage, loads the live labels and builds the
@@ -83,9 +85,10 @@ func openStack(ctx context.Context, sf *storeFlags, log *slog.Logger) (*stack, e
 		return fail(err)
 	}
 	st.pubs = reputation.NewPublisher(reputation.DefaultPublisherConfig(), st.index, blobs, log)
+	st.changes = reputation.NewChangeLog(st.index, st.repStore, log)
 	st.labels, err = labels.Open(ctx, store, labels.Options{
 		DefaultRegion: sf.region,
-		Observers:     []labels.Observer{st.index},
+		Observers:     []labels.Observer{st.index, st.changes},
 		Logger:        log,
 	})
 	if err != nil {
@@ -101,7 +104,10 @@ func (st *stack) close(log *slog.Logger) {
 	if err := st.labels.Close(ctx); err != nil {
 		log.Error("closing labels", "err", err)
 	}
-	if err := st.repStore.Rebuild(ctx, st.index, nil); err != nil {
+	if err := st.changes.Flush(ctx); err != nil {
+		log.Error("writing the reputation log", "err", err)
+	}
+	if err := st.rewriteReputations(ctx, nil); err != nil {
 		log.Error("writing reputations", "err", err)
 	}
 	if err := st.mongo.Close(ctx); err != nil {
@@ -120,6 +126,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	trusted := fs.String("trusted-proxies", "", "comma-separated proxy addresses or CIDRs whose X-Forwarded-For is trusted (env CALLREP_TRUSTED_PROXIES)")
 	rescoreEvery := fs.Duration("rescore-interval", time.Hour, "how often one replica re-estimates reporter trust and re-scores (env CALLREP_RESCORE_INTERVAL)")
 	filterEvery := fs.Duration("filter-interval", 10*time.Minute, "how often one replica rebuilds the filter snapshots (env CALLREP_FILTER_INTERVAL)")
+	role := fs.String("role", "writer", "writer (labels and engine in memory) or lookup (stateless: lookups from storage through a guard and a bounded cache, filters from storage) (env CALLREP_ROLE)")
 	limits := api.DefaultLimits()
 	registerLimits(fs, &limits)
 	if err := parse(fs, args); err != nil {
@@ -141,31 +148,28 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	defer ln.Close()
 
 	start := time.Now()
-	st, err := openStack(ctx, &sf, log)
+	var be *backend
+	switch *role {
+	case "writer":
+		be, err = writerBackend(ctx, &sf, *rescoreEvery, *filterEvery, log)
+	case "lookup":
+		be, err = lookupBackend(ctx, &sf, *filterEvery, log)
+	default:
+		return usageError{fmt.Sprintf("--role must be writer or lookup, not %q", *role)}
+	}
 	if err != nil {
 		return err
 	}
-	defer st.close(log)
-
-	// The first snapshots exist before /readyz says ready: stored ones, or
-	// built now when there are none.
-	if err := st.pubs.Refresh(ctx); err != nil {
-		return err
-	}
-	if !st.pubs.Ready() {
-		if err := st.pubs.Rebuild(ctx); err != nil {
-			return err
-		}
-	}
+	defer be.close()
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	srv, err := api.New(api.Config{
-		Labels:         st.labels,
-		Reputation:     st.index,
+		Labels:         be.labels,
+		Reputation:     be.rep,
 		Verifier:       verifier,
-		Publications:   st.pubs,
-		Ready:          func(ctx context.Context) error { return ready(ctx, st) },
+		Publications:   be.pubs,
+		Ready:          be.ready,
 		Logger:         log,
 		Limits:         limits,
 		TrustedProxies: splitList(*trusted),
@@ -184,22 +188,16 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	jobCtx, stopJobs := context.WithCancel(context.WithoutCancel(ctx))
-	jobsDone := make(chan struct{})
-	go func() {
-		defer close(jobsDone)
-		st.rescoreJob(*rescoreEvery, log).Loop(jobCtx)
-	}()
-	filtersDone := make(chan struct{})
-	go func() {
-		defer close(filtersDone)
-		st.filterJob(*filterEvery, log).Loop(jobCtx)
-	}()
-	defer func() { stopJobs(); <-jobsDone; <-filtersDone }()
+	var jobs sync.WaitGroup
+	for _, job := range be.jobs {
+		jobs.Go(func() { job(jobCtx) })
+	}
+	defer func() { stopJobs(); jobs.Wait() }()
 
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
-	log.Info("callrep serving", "addr", ln.Addr().String(), "version", version, "embedded_store", st.mongo.Embedded,
-		"auth", authMode(*firebaseProject), "numbers", st.index.Len(), "startup", time.Since(start).Round(time.Millisecond).String())
+	log.Info("callrep serving", "addr", ln.Addr().String(), "version", version, "role", *role, "embedded_store", be.embedded,
+		"auth", authMode(*firebaseProject), "numbers", be.numbers(), "startup", time.Since(start).Round(time.Millisecond).String())
 
 	select {
 	case err := <-errc:
@@ -229,9 +227,24 @@ func (st *stack) rescoreJob(every time.Duration, log *slog.Logger) *labels.Job {
 			s := st.index.Rescore(st.labels.Each)
 			log.Info("rescored", "labels", s.Labels, "reporters", s.Reporters, "gold", s.Gold,
 				"iterations", s.Iterations, "numbers", s.Numbers, "journaled", s.Journaled, "took", s.Took.Round(time.Millisecond).String())
-			return st.repStore.Rebuild(ctx, st.index, nil)
+			return st.rewriteReputations(ctx, nil)
 		},
 	}
+}
+
+// logRetention is how long reputation log entries outlive the rewrite
+// that made them redundant, so that lookup replicas that fall behind by
+// less still see every new number.
+const logRetention = time.Hour
+
+// rewriteReputations rewrites the stored reputations from the engine and
+// trims the log entries the rewrite covers.
+func (st *stack) rewriteReputations(ctx context.Context, progress func(done, total int)) error {
+	start := time.Now()
+	if err := st.repStore.Rebuild(ctx, st.index, progress); err != nil {
+		return err
+	}
+	return st.repStore.TrimLog(ctx, start.Add(-logRetention))
 }
 
 // filterJob rebuilds the filter snapshots on the lease holder; the other
@@ -246,17 +259,114 @@ func (st *stack) filterJob(every time.Duration, log *slog.Logger) *labels.Job {
 	}
 }
 
-// ready is the /readyz check: storage answers and the state is loaded.
-func ready(ctx context.Context, st *stack) error {
-	if !st.labels.Loaded() {
-		return errors.New("labels not loaded")
+// backend is what a serving role provides to the API.
+type backend struct {
+	labels   api.LabelService
+	rep      api.ReputationIndex
+	pubs     *reputation.Publisher
+	ready    func(ctx context.Context) error
+	jobs     []func(ctx context.Context)
+	close    func()
+	numbers  func() int
+	embedded bool
+}
+
+// writerBackend holds the labels and the engine in memory and runs the
+// leased jobs.
+func writerBackend(ctx context.Context, sf *storeFlags, rescoreEvery, filterEvery time.Duration, log *slog.Logger) (*backend, error) {
+	st, err := openStack(ctx, sf, log)
+	if err != nil {
+		return nil, err
 	}
-	if !st.pubs.Ready() {
-		return errors.New("filter snapshots not built")
+	// The first snapshots exist before /readyz says ready: stored ones, or
+	// built now when there are none.
+	err = st.pubs.Refresh(ctx)
+	if err == nil && !st.pubs.Ready() {
+		err = st.pubs.Rebuild(ctx)
 	}
+	if err != nil {
+		st.close(log)
+		return nil, err
+	}
+	return &backend{
+		labels: st.labels, rep: st.index, pubs: st.pubs, embedded: st.mongo.Embedded, numbers: st.index.Len,
+		ready: func(ctx context.Context) error {
+			if !st.labels.Loaded() || !st.pubs.Ready() {
+				return errors.New("labels or filter snapshots not loaded")
+			}
+			return ping(ctx, st.mongo)
+		},
+		jobs: []func(context.Context){
+			st.rescoreJob(rescoreEvery, log).Loop,
+			st.filterJob(filterEvery, log).Loop,
+			func(ctx context.Context) { st.changes.Run(ctx, 500*time.Millisecond) },
+		},
+		close: func() { st.close(log) },
+	}, nil
+}
+
+// lookupBackend is a stateless lookup replica: reputations come from
+// storage through a guard and a bounded cache, filters from storage.
+func lookupBackend(ctx context.Context, sf *storeFlags, filterEvery time.Duration, log *slog.Logger) (*backend, error) {
+	m, err := labels.OpenMongo(ctx, labels.MongoConfig{URI: sf.uri, DataDir: sf.data, Database: sf.database, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	fail := func(err error) (*backend, error) {
+		m.Close(context.Background())
+		return nil, err
+	}
+	repStore, err := reputation.OpenStore(ctx, m.DB)
+	if err != nil {
+		return fail(err)
+	}
+	replica, err := reputation.OpenReplica(ctx, repStore, reputation.DefaultReplicaConfig())
+	if err != nil {
+		return fail(err)
+	}
+	blobs, err := reputation.OpenBlobStore(ctx, m.DB)
+	if err != nil {
+		return fail(err)
+	}
+	pubs := reputation.NewPublisher(reputation.DefaultPublisherConfig(), nil, blobs, log)
+	if err := pubs.Refresh(ctx); err != nil {
+		return fail(err)
+	}
+	return &backend{
+		labels: labels.ReadOnly{DefaultRegion: sf.region}, rep: replica, pubs: pubs, embedded: m.Embedded,
+		numbers: func() int { return -1 },
+		ready: func(ctx context.Context) error {
+			if !pubs.Ready() {
+				return errors.New("filter snapshots not stored yet")
+			}
+			return ping(ctx, m)
+		},
+		jobs: []func(context.Context){
+			func(ctx context.Context) { replica.Run(ctx, log) },
+			func(ctx context.Context) {
+				t := time.NewTicker(filterEvery / 2)
+				defer t.Stop()
+				for {
+					select {
+					case <-ctx.Done():
+						return
+					case <-t.C:
+						if err := pubs.Refresh(ctx); err != nil {
+							log.Warn("refreshing filters", "err", err)
+						}
+					}
+				}
+			},
+		},
+		close: func() { m.Close(context.Background()) },
+	}, nil
+}
+
+// ping is the storage part of /readyz.
+func ping(ctx context.Context, m *labels.Mongo) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	return st.mongo.Ping(ctx)
+	return m.Ping(ctx)
 }
 
 func authMode(project string) string {

@@ -108,10 +108,10 @@ func onStack(ctx context.Context, name string, args []string, stderr io.Writer, 
 	return fn(st)
 }
 
-// rewriteReputations rewrites the stored reputations with progress.
-func rewriteReputations(ctx context.Context, st *stack, stderr io.Writer) error {
+// rewriteWithProgress rewrites the stored reputations with progress.
+func rewriteWithProgress(ctx context.Context, st *stack, stderr io.Writer) error {
 	p := newProgress(stderr)
-	err := st.repStore.Rebuild(ctx, st.index, func(done, total int) {
+	err := st.rewriteReputations(ctx, func(done, total int) {
 		p.update("reputations: %d/%d numbers", done, total)
 	})
 	p.done()
@@ -122,7 +122,7 @@ func rewriteReputations(ctx context.Context, st *stack, stderr io.Writer) error 
 func rebuild(ctx context.Context, args []string, stderr io.Writer) error {
 	return onStack(ctx, "rebuild", args, stderr, func(st *stack) error {
 		start := time.Now()
-		if err := rewriteReputations(ctx, st, stderr); err != nil {
+		if err := rewriteWithProgress(ctx, st, stderr); err != nil {
 			return err
 		}
 		fmt.Fprintf(stderr, "rebuilt %d reputations in %.1fs\n", st.index.Len(), time.Since(start).Seconds())
@@ -183,7 +183,7 @@ func (p *progress) done() {
 func rescore(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return onStack(ctx, "rescore", args, stderr, func(st *stack) error {
 		s := st.index.Rescore(st.labels.Each)
-		if err := rewriteReputations(ctx, st, stderr); err != nil {
+		if err := rewriteWithProgress(ctx, st, stderr); err != nil {
 			return err
 		}
 		return json.NewEncoder(stdout).Encode(map[string]any{
