@@ -100,6 +100,27 @@ func NewPublisher(cfg PublisherConfig, e *Engine, blobs *BlobStore, log *slog.Lo
 	return p
 }
 
+// Reconfigure sets the filter specs before the first Rebuild or Load:
+// rates and headroom apply from the next version of each filter.
+func (p *Publisher) Reconfigure(cfg PublisherConfig) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if cfg.Keep > 0 {
+		p.cfg.Keep = cfg.Keep
+	}
+	p.cfg.Catalog = cfg.Catalog
+	for _, spec := range cfg.Filters {
+		if v := p.lists[spec.Name]; v != nil {
+			v.spec = spec
+			for i := range p.cfg.Filters {
+				if p.cfg.Filters[i].Name == spec.Name {
+					p.cfg.Filters[i] = spec
+				}
+			}
+		}
+	}
+}
+
 // Ready reports whether every filter has a snapshot.
 func (p *Publisher) Ready() bool {
 	p.mu.RLock()
@@ -184,7 +205,7 @@ func (p *Publisher) Rebuild(ctx context.Context) error {
 		case callKitIdentify:
 			keys = callKitKeys(cat.CallKit("identify"))
 		}
-		if d := digest(keys); d != v.digest || (v.spec.Name != "" && v.current == nil) {
+		if d := v.digestOf(keys); d != v.digest || (v.spec.Name != "" && v.current == nil) {
 			changes = append(changes, change{v: v, keys: keys})
 		}
 	}
@@ -198,7 +219,7 @@ func (p *Publisher) Rebuild(ctx context.Context) error {
 			return err
 		}
 		if p.blobs != nil {
-			err := p.blobs.Put(ctx, Blob{Name: "filter:" + s.Name, Version: s.Version, Created: now, Data: s.Bytes, Digest: digest(c.keys)}, 2)
+			err := p.blobs.Put(ctx, Blob{Name: "filter:" + s.Name, Version: s.Version, Created: now, Data: s.Bytes, Digest: c.v.digestOf(c.keys)}, 2)
 			if err != nil {
 				return err
 			}
@@ -215,7 +236,7 @@ func (p *Publisher) Rebuild(ctx context.Context) error {
 				v.history = v.history[len(v.history)-p.cfg.Keep:]
 			}
 		}
-		v.keys, v.digest, v.created = c.keys, digest(c.keys), now
+		v.keys, v.digest, v.created = c.keys, v.digestOf(c.keys), now
 		if c.snap != nil {
 			v.current, v.version = c.snap, c.snap.Version
 		} else {
@@ -239,6 +260,16 @@ func digest(keys []string) string {
 		h.Write([]byte{0})
 	}
 	return hex.EncodeToString(h.Sum(nil))
+}
+
+// digestOf identifies a list's content and, for filters, the parameters
+// it is built with, so that a new rate makes a new version.
+func (v *versioned) digestOf(keys []string) string {
+	d := digest(keys)
+	if v.spec.Name != "" {
+		d += fmt.Sprintf("/%g/%g", v.spec.FPRate, v.spec.Headroom)
+	}
+	return d
 }
 
 // callKitKeys encodes CallKit entries as sortable list keys:

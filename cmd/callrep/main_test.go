@@ -290,3 +290,15 @@ func TestLookupReplica(t *testing.T) {
 		t.Fatal("the replica serves other filter bytes than the writer")
 	}
 }
+
+func TestFilterRatesFlag(t *testing.T) {
+	cfg, err := publisherConfig("block=0.0001, benign=0.01")
+	if err != nil || cfg.Filters[0].Name != "block" || cfg.Filters[0].FPRate != 0.0001 || cfg.Filters[3].FPRate != 0.01 || cfg.Filters[1].FPRate != 0.001 {
+		t.Fatalf("got %+v, %v", cfg.Filters, err)
+	}
+	for _, bad := range []string{"block", "block=2", "nope=0.01", "fraud=x"} {
+		if _, err := publisherConfig(bad); !isUsage(err) {
+			t.Errorf("%q: got %v, want a usage error", bad, err)
+		}
+	}
+}

@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"os"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -126,6 +128,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	trusted := fs.String("trusted-proxies", "", "comma-separated proxy addresses or CIDRs whose X-Forwarded-For is trusted (env CALLREP_TRUSTED_PROXIES)")
 	rescoreEvery := fs.Duration("rescore-interval", time.Hour, "how often one replica re-estimates reporter trust and re-scores (env CALLREP_RESCORE_INTERVAL)")
 	filterEvery := fs.Duration("filter-interval", 10*time.Minute, "how often one replica rebuilds the filter snapshots (env CALLREP_FILTER_INTERVAL)")
+	rates := fs.String("filter-rates", "block=0.001,fraud=0.001,spam=0.001,benign=0.001", "target false-positive rate per filter (env CALLREP_FILTER_RATES)")
 	role := fs.String("role", "writer", "writer (labels and engine in memory) or lookup (stateless: lookups from storage through a guard and a bounded cache, filters from storage) (env CALLREP_ROLE)")
 	limits := api.DefaultLimits()
 	registerLimits(fs, &limits)
@@ -147,13 +150,17 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	defer ln.Close()
 
+	pubCfg, err := publisherConfig(*rates)
+	if err != nil {
+		return err
+	}
 	start := time.Now()
 	var be *backend
 	switch *role {
 	case "writer":
-		be, err = writerBackend(ctx, &sf, *rescoreEvery, *filterEvery, log)
+		be, err = writerBackend(ctx, &sf, pubCfg, *rescoreEvery, *filterEvery, log)
 	case "lookup":
-		be, err = lookupBackend(ctx, &sf, *filterEvery, log)
+		be, err = lookupBackend(ctx, &sf, pubCfg, *filterEvery, log)
 	default:
 		return usageError{fmt.Sprintf("--role must be writer or lookup, not %q", *role)}
 	}
@@ -273,11 +280,12 @@ type backend struct {
 
 // writerBackend holds the labels and the engine in memory and runs the
 // leased jobs.
-func writerBackend(ctx context.Context, sf *storeFlags, rescoreEvery, filterEvery time.Duration, log *slog.Logger) (*backend, error) {
+func writerBackend(ctx context.Context, sf *storeFlags, pubCfg reputation.PublisherConfig, rescoreEvery, filterEvery time.Duration, log *slog.Logger) (*backend, error) {
 	st, err := openStack(ctx, sf, log)
 	if err != nil {
 		return nil, err
 	}
+	st.pubs.Reconfigure(pubCfg)
 	// The first snapshots exist before /readyz says ready: stored ones, or
 	// built now when there are none.
 	err = st.pubs.Refresh(ctx)
@@ -307,7 +315,7 @@ func writerBackend(ctx context.Context, sf *storeFlags, rescoreEvery, filterEver
 
 // lookupBackend is a stateless lookup replica: reputations come from
 // storage through a guard and a bounded cache, filters from storage.
-func lookupBackend(ctx context.Context, sf *storeFlags, filterEvery time.Duration, log *slog.Logger) (*backend, error) {
+func lookupBackend(ctx context.Context, sf *storeFlags, pubCfg reputation.PublisherConfig, filterEvery time.Duration, log *slog.Logger) (*backend, error) {
 	m, err := labels.OpenMongo(ctx, labels.MongoConfig{URI: sf.uri, DataDir: sf.data, Database: sf.database, Logger: log})
 	if err != nil {
 		return nil, err
@@ -328,7 +336,7 @@ func lookupBackend(ctx context.Context, sf *storeFlags, filterEvery time.Duratio
 	if err != nil {
 		return fail(err)
 	}
-	pubs := reputation.NewPublisher(reputation.DefaultPublisherConfig(), nil, blobs, log)
+	pubs := reputation.NewPublisher(pubCfg, nil, blobs, log)
 	if err := pubs.Refresh(ctx); err != nil {
 		return fail(err)
 	}
@@ -360,6 +368,22 @@ func lookupBackend(ctx context.Context, sf *storeFlags, filterEvery time.Duratio
 		},
 		close: func() { m.Close(context.Background()) },
 	}, nil
+}
+
+// publisherConfig reads --filter-rates: name=rate pairs for the public
+// filters.
+func publisherConfig(rates string) (reputation.PublisherConfig, error) {
+	cfg := reputation.DefaultPublisherConfig()
+	for _, pair := range splitList(rates) {
+		name, v, ok := strings.Cut(pair, "=")
+		rate, err := strconv.ParseFloat(v, 64)
+		i := slices.IndexFunc(cfg.Filters, func(f reputation.FilterSpec) bool { return f.Name == name })
+		if !ok || err != nil || !(rate > 0 && rate < 0.5) || i < 0 {
+			return cfg, usageError{fmt.Sprintf("--filter-rates: %q is not <filter>=<rate> with a filter of %v and a rate in (0, 0.5)", pair, reputation.PublicLists)}
+		}
+		cfg.Filters[i].FPRate = rate
+	}
+	return cfg, nil
 }
 
 // ping is the storage part of /readyz.
