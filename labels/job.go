@@ -69,3 +69,17 @@ func (j *Job) round(ctx context.Context) {
 	}
 	j.Logger.Info("job done", "job", j.Name, "took", time.Since(start).Round(time.Millisecond).String())
 }
+
+// Every calls fn every d until ctx ends.
+func Every(ctx context.Context, d time.Duration, fn func(ctx context.Context)) {
+	t := time.NewTicker(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			fn(ctx)
+		}
+	}
+}

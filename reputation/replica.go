@@ -260,18 +260,11 @@ func (r *Replica) CatchUp(ctx context.Context) error {
 
 // Run tails the log until ctx ends.
 func (r *Replica) Run(ctx context.Context, log *slog.Logger) {
-	t := time.NewTicker(r.cfg.Poll)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := r.CatchUp(ctx); err != nil && ctx.Err() == nil {
-				log.Warn("reputation log tail failed", "err", err)
-			}
+	labels.Every(ctx, r.cfg.Poll, func(ctx context.Context) {
+		if err := r.CatchUp(ctx); err != nil && ctx.Err() == nil {
+			log.Warn("reputation log tail failed", "err", err)
 		}
-	}
+	})
 }
 
 // Reputation returns the reputation of n: unknown without a storage read

@@ -352,18 +352,11 @@ func lookupBackend(ctx context.Context, sf *storeFlags, pubCfg reputation.Publis
 		jobs: []func(context.Context){
 			func(ctx context.Context) { replica.Run(ctx, log) },
 			func(ctx context.Context) {
-				t := time.NewTicker(filterEvery / 2)
-				defer t.Stop()
-				for {
-					select {
-					case <-ctx.Done():
-						return
-					case <-t.C:
-						if err := pubs.Refresh(ctx); err != nil {
-							log.Warn("refreshing filters", "err", err)
-						}
+				labels.Every(ctx, filterEvery/2, func(ctx context.Context) {
+					if err := pubs.Refresh(ctx); err != nil && ctx.Err() == nil {
+						log.Warn("refreshing filters", "err", err)
 					}
-				}
+				})
 			},
 		},
 		close: func() { m.Close(context.Background()) },
