@@ -2,6 +2,7 @@ package reputation_test
 
 import (
 	"fmt"
+	"math"
 	"sync"
 	"testing"
 	"time"
@@ -103,4 +104,48 @@ func TestLookupsDuringRescore(t *testing.T) {
 	}
 	close(stop)
 	wg.Wait()
+}
+
+// TestTrustRoundTrip: the stored form of a trust estimate weighs every
+// reporter, known or new, and decides exactly as the original.
+func TestTrustRoundTrip(t *testing.T) {
+	w := newWorld(nil)
+	honest := w.established("local:h", 5, 90*24*time.Hour)
+	liar := w.established("local:liar", 1, 90*24*time.Hour)[0]
+	for i := range 30 {
+		num := fmt.Sprintf("+861390000%04d", i)
+		cats := []string{"fraud", "delivery", "promotion"}
+		for _, h := range honest[:3+i%3] {
+			w.label(h, num, cats[i%3])
+		}
+		w.label(liar, num, cats[(i+1)%3])
+		w.label(fmt.Sprint("ftc:", i), num, cats[i%3], source(labels.ImportSource("ftc")))
+	}
+	w.e.Rescore(w.each)
+	orig := w.e.Trust()
+	b, err := reputation.EncodeTrust(orig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := reputation.DecodeTrust(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, worker := range append(append(honest, liar, "ftc:3", "local:newcomer", "ftc:new"), "firebase:x") {
+		for _, c := range orig.Classes {
+			if a, b := orig.Weight(worker, c), back.Weight(worker, c); math.Abs(a-b) > 1e-12 {
+				t.Fatalf("Weight(%s, %s): %v, stored %v", worker, c, a, b)
+			}
+		}
+		if orig.Workers[worker].Accuracy != back.Workers[worker].Accuracy {
+			t.Fatalf("accuracy of %s differs", worker)
+		}
+	}
+	ev := map[string]float64{"fraud": 1.2, "delivery": 1.1, "promotion": 0.3}
+	if orig.Decide(ev) != back.Decide(ev) {
+		t.Fatal("decisions differ")
+	}
+	if _, err := reputation.DecodeTrust([]byte(`{"classes":["a","b"],"workers":{"x":{"w":[1]}}}`)); err == nil {
+		t.Fatal("inconsistent stored trust accepted")
+	}
 }

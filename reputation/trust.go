@@ -2,6 +2,7 @@ package reputation
 
 import (
 	"math"
+	"slices"
 	"sort"
 )
 
@@ -95,6 +96,9 @@ type Trust struct {
 	Spillover map[string]map[string]float64
 
 	cohortOf func(string) string
+	// table holds, for a Trust decoded from storage, each worker's Weight
+	// per class (in Classes order) instead of its confusion matrix.
+	table map[string][]float64
 }
 
 // WorkerTrust is the reliability of one worker or one pool of workers.
@@ -539,6 +543,12 @@ func (t *Trust) trustOf(worker string) WorkerTrust {
 // pooled trust, an unknown class 0.
 func (t *Trust) Weight(worker, class string) float64 {
 	if _, ok := t.Prior[class]; !ok || len(t.Classes) < 2 {
+		return 0
+	}
+	if ws, ok := t.table[worker]; ok {
+		if i, found := slices.BinarySearch(t.Classes, class); found && i < len(ws) {
+			return ws[i]
+		}
 		return 0
 	}
 	conf := t.trustOf(worker).Confusion

@@ -215,3 +215,49 @@ func TestImportFTC(t *testing.T) {
 	}
 	t.Logf("%d numbers with a single fraud complaint: none is fraud", checked)
 }
+
+// TestImportFTCKeepDates checks that --keep-dates dates the evidence by
+// Created_Date, and that without it the evidence is dated at import.
+func TestImportFTCKeepDates(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the embedded store twice")
+	}
+	file := filepath.Join(t.TempDir(), "ftc.csv")
+	in := "Company_Phone_Number,Created_Date,Violation_Date,Consumer_City,Consumer_State,Consumer_Area_Code,Subject,Recorded_Message_Or_Robocall\r\n" +
+		"2025550123,2019-07-04 09:00:00,,,,,Other,N\r\n" +
+		"2025550123,2019-12-13 10:00:00,,,,,Charities,Y\r\n"
+	if err := os.WriteFile(file, []byte(in), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, keep := range []bool{true, false} {
+		data := t.TempDir()
+		args := []string{"import", "ftc", "--data", data, file}
+		if keep {
+			args = []string{"import", "ftc", "--keep-dates", "--data", data, file}
+		}
+		start := time.Now()
+		runCmd(t, args...)
+		srv := startServer(t, "--data", data)
+		code, rep := call(t, "GET", srv.base+"/v1/numbers/%2B12025550123", "", "")
+		first, _ := time.Parse(time.RFC3339, asString(rep["first_reported_at"]))
+		last, _ := time.Parse(time.RFC3339, asString(rep["last_reported_at"]))
+		if code != 200 || rep["reporters"] != float64(2) {
+			t.Fatalf("keep-dates=%v: got %d %v", keep, code, rep)
+		}
+		if keep {
+			// 09:00 EDT and 10:00 EST.
+			if !first.Equal(time.Date(2019, 7, 4, 13, 0, 0, 0, time.UTC)) || !last.Equal(time.Date(2019, 12, 13, 15, 0, 0, 0, time.UTC)) {
+				t.Fatalf("--keep-dates: got first %v, last %v; want the Created_Dates", first, last)
+			}
+		} else if first.Before(start.Add(-time.Second)) || last.Before(first) {
+			t.Fatalf("without --keep-dates: got first %v, last %v; want the import time (after %v)", first, last, start)
+		}
+		t.Logf("keep-dates=%v: first %v, last %v", keep, first, last)
+		srv.stop()
+	}
+}
+
+func asString(v any) string {
+	s, _ := v.(string)
+	return s
+}

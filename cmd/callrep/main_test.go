@@ -232,6 +232,9 @@ func TestMigrateAndRebuild(t *testing.T) {
 		t.Fatalf("rescore output %q: %+v %v", out, stats, err)
 	}
 	srv2 := startServer(t, "--mongodb-uri", uri, "--data", data)
+	if !strings.Contains(srv2.logs.String(), "trust estimate loaded") {
+		t.Fatal("the rescore's trust estimate was not loaded at start")
+	}
 	code, rep := call(t, "GET", srv2.base+"/v1/numbers/%2B8613800100042", "", "")
 	if code != 200 || rep["reporters"] != float64(1) {
 		t.Fatalf("lookup on migrated store: %d %v", code, rep)

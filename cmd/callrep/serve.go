@@ -59,6 +59,7 @@ type stack struct {
 	repStore *reputation.Store
 	pubs     *reputation.Publisher
 	changes  *reputation.ChangeLog
+	blobs    *reputation.BlobStore
 }
 
 // openStack connects to storage, loads the live labels and builds the
@@ -84,6 +85,20 @@ func openStack(ctx context.Context, sf *storeFlags, log *slog.Logger) (*stack, e
 	st.index = reputation.NewEngine(reputation.DefaultConfig())
 	blobs, err := reputation.OpenBlobStore(ctx, m.DB)
 	if err != nil {
+		return fail(err)
+	}
+	st.blobs = blobs
+	// Learned trust survives restarts: labels loaded below weigh as the
+	// last estimate said, not as strangers, until the next rescore.
+	if b, err := blobs.Get(ctx, trustBlob); err == nil {
+		t, err := reputation.DecodeTrust(b.Data)
+		if err != nil {
+			log.Warn("ignoring the stored trust estimate; the next rescore replaces it", "err", err)
+		} else {
+			st.index.SetTrust(t)
+			log.Info("trust estimate loaded", "reporters", len(t.Workers), "estimated", b.Created)
+		}
+	} else if !errors.Is(err, reputation.ErrNoBlob) {
 		return fail(err)
 	}
 	st.pubs = reputation.NewPublisher(reputation.DefaultPublisherConfig(), st.index, blobs, log)
@@ -231,12 +246,30 @@ func (st *stack) rescoreJob(every time.Duration, log *slog.Logger) *labels.Job {
 		Name: "rescore", Interval: every, First: 5 * time.Second, Leases: st.store.Leases(),
 		Holder: fmt.Sprintf("%s/%d/%d", host, os.Getpid(), time.Now().UnixNano()), Logger: log,
 		Run: func(ctx context.Context) error {
-			s := st.index.Rescore(st.labels.Each)
+			s, err := st.rescore(ctx, nil)
 			log.Info("rescored", "labels", s.Labels, "reporters", s.Reporters, "gold", s.Gold,
 				"iterations", s.Iterations, "numbers", s.Numbers, "journaled", s.Journaled, "took", s.Took.Round(time.Millisecond).String())
-			return st.rewriteReputations(ctx, nil)
+			return err
 		},
 	}
+}
+
+// trustBlob names the stored trust estimate.
+const trustBlob = "trust"
+
+// rescore re-estimates trust, stores the estimate for the next start and
+// rewrites the stored reputations.
+func (st *stack) rescore(ctx context.Context, progress func(done, total int)) (reputation.RescoreStats, error) {
+	s := st.index.Rescore(st.labels.Each)
+	b, err := reputation.EncodeTrust(st.index.Trust())
+	if err != nil {
+		return s, err
+	}
+	now := time.Now()
+	if err := st.blobs.Put(ctx, reputation.Blob{Name: trustBlob, Version: uint64(now.UnixMilli()), Created: now, Data: b}, 1); err != nil {
+		return s, err
+	}
+	return s, st.rewriteReputations(ctx, progress)
 }
 
 // logRetention is how long reputation log entries outlive the rewrite

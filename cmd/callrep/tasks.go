@@ -182,8 +182,12 @@ func (p *progress) done() {
 // the stored reputations; it prints one JSON line of statistics.
 func rescore(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return onStack(ctx, "rescore", args, stderr, func(st *stack) error {
-		s := st.index.Rescore(st.labels.Each)
-		if err := rewriteWithProgress(ctx, st, stderr); err != nil {
+		p := newProgress(stderr)
+		s, err := st.rescore(ctx, func(done, total int) {
+			p.update("reputations: %d/%d numbers", done, total)
+		})
+		p.done()
+		if err != nil {
 			return err
 		}
 		return json.NewEncoder(stdout).Encode(map[string]any{
