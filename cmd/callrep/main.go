@@ -5,6 +5,8 @@
 //	callrep migrate --to URI       copy the store into a MongoDB deployment
 //	callrep rebuild                recompute the stored reputations from the labels
 //	callrep rescore                re-estimate reporter trust and re-score
+//	callrep import ftc FILE.csv    load FTC Do-Not-Call complaint files
+//	callrep eval crowd --answers F measure the aggregation on crowd data
 //	callrep version                print the version
 //
 // Configuration comes from flags, with environment variables as fallbacks;
