@@ -129,24 +129,22 @@ type contrib struct {
 	signals  uint8
 	active   bool // false once a reassignment discarded it
 	reportID string
-	prefix   string
 	newAcct  bool
 }
 
 // numberState is everything the engine keeps about one number.
 type numberState struct {
-	contribs  map[string]*contrib // by reporter
-	ev        map[string]float64  // category → Σ w·2^((t−epoch)/h)
-	reporters int
-	first     time.Time
-	last      time.Time
-	signals   [8]int // live labels carrying each call signal
-	recent    []recentLabel
-	flags     map[string]time.Time
-	massAt    time.Time
-	resetAt   time.Time // when a reassignment discarded old evidence
-	valid     bool
-	scoped    bool
+	contribs map[string]*contrib // by reporter
+	ev       map[string]float64  // category → Σ w·2^((t−epoch)/h)
+	first    time.Time
+	last     time.Time
+	signals  [8]int // live labels carrying each call signal
+	recent   []recentLabel
+	flags    map[string]time.Time
+	massAt   time.Time
+	resetAt  time.Time // when a reassignment discarded old evidence
+	valid    bool
+	scoped   bool
 	// cached verdict
 	cache      *Result
 	cacheUntil time.Time
@@ -154,11 +152,10 @@ type numberState struct {
 
 // recentLabel feeds burst and mass-calling detection.
 type recentLabel struct {
-	at       time.Time
-	reporter string
-	prefix   string
-	newAcct  bool
-	call     bool
+	at      time.Time
+	prefix  string
+	newAcct bool
+	call    bool
 }
 
 // rangeState sums the harmful evidence of a block of numbers.
@@ -256,14 +253,13 @@ func (e *Engine) removeLocked(l *labels.Label) {
 	}
 	e.unapply(l.Key, st, c)
 	delete(st.contribs, l.Reporter)
-	st.reporters--
 	for i := range callSignals {
 		if c.signals&(1<<i) != 0 {
 			st.signals[i]--
 		}
 	}
 	st.cache = nil
-	if st.reporters == 0 {
+	if len(st.contribs) == 0 {
 		delete(e.nums, l.Key)
 	}
 }
@@ -320,7 +316,7 @@ func (e *Engine) addLocked(l *labels.Label) {
 	}
 	c := &contrib{
 		reporter: l.Reporter, category: l.Category, risk: riskOf(l.Category), source: l.Source,
-		at: l.CreatedAt, reportID: l.ReportID, prefix: l.IPPrefix, active: true,
+		at: l.CreatedAt, reportID: l.ReportID, active: true,
 		signals: callBits(l.Call),
 	}
 	c.base = e.baseWeight(l.Reporter, l.Source, l.Category)
@@ -342,7 +338,6 @@ func (e *Engine) addLocked(l *labels.Label) {
 	}
 	e.reassign(l.Key, st, c)
 	st.contribs[l.Reporter] = c
-	st.reporters++
 	for i := range callSignals {
 		if c.signals&(1<<i) != 0 {
 			st.signals[i]++
@@ -426,7 +421,7 @@ func (e *Engine) burst(st *numberState, l *labels.Label, c *contrib) string {
 			keep = append(keep, r)
 		}
 	}
-	st.recent = append(keep, recentLabel{at: l.CreatedAt, reporter: l.Reporter, prefix: l.IPPrefix, newAcct: c.newAcct, call: l.Call != nil})
+	st.recent = append(keep, recentLabel{at: l.CreatedAt, prefix: l.IPPrefix, newAcct: c.newAcct, call: l.Call != nil})
 	var newAccts, samePrefix, calls int
 	for _, r := range st.recent {
 		if r.newAcct {
@@ -460,7 +455,7 @@ func (e *Engine) usualPerWindow(st *numberState) float64 {
 	if span <= e.cfg.BurstWindow {
 		return 0
 	}
-	before := st.reporters - len(st.recent)
+	before := len(st.contribs) - len(st.recent)
 	return float64(max(before, 0)) * float64(e.cfg.BurstWindow) / float64(span)
 }
 
@@ -551,7 +546,7 @@ func (e *Engine) Lookup(n labels.Number) Result {
 		// little, never to a verdict.
 		res = Result{Verdict: VerdictUnknown, Categories: map[string]int{}, Evidence: map[string]float64{}, Signals: []string{}}
 		boost := 0.0
-		if res.Signals = e.rangeSignal(n.Key, res.Signals); len(res.Signals) > 0 {
+		if res.Signals = e.rangeSignal(n.Key, res.Signals, now); len(res.Signals) > 0 {
 			boost++
 		}
 		if !n.Valid && !n.Scoped {
@@ -587,7 +582,7 @@ func finish(res Result, n labels.Number) Result {
 
 // rangeSignal appends the range signal when key's block is heavily
 // reported by other numbers.
-func (e *Engine) rangeSignal(key string, signals []string) []string {
+func (e *Engine) rangeSignal(key string, signals []string, now time.Time) []string {
 	rk, ok := e.rangeKey(key)
 	if !ok {
 		return signals
@@ -600,7 +595,7 @@ func (e *Engine) rangeSignal(key string, signals []string) []string {
 	if rs.numbers[key] > 0 {
 		others--
 	}
-	harm := rs.harm / growth(e.cfg.Now(), e.halfLife(labels.RiskNuisance))
+	harm := rs.harm / growth(now, e.halfLife(labels.RiskNuisance))
 	if others >= e.cfg.RangeNumbers && harm >= e.cfg.RangeEvidence {
 		signals = append(signals, SignalRange)
 	}
@@ -610,7 +605,7 @@ func (e *Engine) rangeSignal(key string, signals []string) []string {
 // judge computes a number's result; e.mu is held for reading.
 func (e *Engine) judge(key string, st *numberState, now time.Time) Result {
 	res := Result{
-		Verdict: VerdictUnknown, Reporters: st.reporters, Categories: make(map[string]int, len(st.ev)),
+		Verdict: VerdictUnknown, Reporters: len(st.contribs), Categories: make(map[string]int, len(st.ev)),
 		FirstReportedAt: st.first, LastReportedAt: st.last, Signals: []string{},
 	}
 	var trusted [len(risks)]int
@@ -640,7 +635,7 @@ func (e *Engine) judge(key string, st *numberState, now time.Time) Result {
 		prior += 0.5
 	}
 	before := len(res.Signals)
-	res.Signals = e.rangeSignal(key, res.Signals)
+	res.Signals = e.rangeSignal(key, res.Signals, now)
 	if len(res.Signals) > before {
 		prior += 1
 	}
