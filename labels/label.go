@@ -165,6 +165,15 @@ func (st *ImportStats) Add(o ImportStats) {
 	}
 }
 
+// LoadObserver is an Observer that wants to tell labels loaded from a
+// snapshot at start (already known to storage) from changes: it gets
+// LabelLoaded for those instead of LabelChanged(nil, l). Reports replayed
+// after the snapshot still arrive as changes.
+type LoadObserver interface {
+	Observer
+	LabelLoaded(l *Label)
+}
+
 // EraseResult counts what DELETE /v1/me removed.
 type EraseResult struct {
 	ErasedLabels         int

@@ -137,7 +137,13 @@ func (s *Service) load(ctx context.Context) error {
 	err = s.store.EachLabel(ctx, sn, func(l *Label) {
 		loaded++
 		s.setLocked(l.Reporter, l.Key, l)
-		s.notify(nil, l)
+		for _, o := range s.opts.Observers {
+			if lo, ok := o.(LoadObserver); ok {
+				lo.LabelLoaded(l)
+			} else {
+				o.LabelChanged(nil, l)
+			}
+		}
 	})
 	if err != nil {
 		return err

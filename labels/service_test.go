@@ -446,3 +446,35 @@ func TestSnapshots(t *testing.T) {
 		t.Fatalf("snapshot %d rewritten as %d without changes", before.Gen, after.Gen)
 	}
 }
+
+// loadRecorder tells labels loaded from the snapshot from changes.
+type loadRecorder struct {
+	recorder
+	loaded int
+}
+
+func (r *loadRecorder) LabelLoaded(*labels.Label) { r.loaded++ }
+
+// TestLoadObserver: a LoadObserver gets snapshot labels as loads and only
+// replayed reports as changes.
+func TestLoadObserver(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	s := f.open(t, time.Hour)
+	for i := range 5 {
+		mustReport(t, s, app(fmt.Sprint("u", i)), labels.ReportInput{Number: "+8613800138000", Category: "fraud"})
+	}
+	if err := s.Close(ctx); err != nil { // snapshot of 5 labels
+		t.Fatal(err)
+	}
+	crashed := f.open(t, time.Hour) // a report after the snapshot, never snapshotted
+	f.clock.Add(time.Second)
+	mustReport(t, crashed, app("late"), labels.ReportInput{Number: "+8613800138000", Category: "harassment"})
+
+	rec := &loadRecorder{}
+	s2 := f.open(t, time.Hour, rec)
+	defer s2.Close(ctx)
+	if rec.loaded != 5 || rec.count("+8613800138000") != 1 {
+		t.Fatalf("loaded %d, changed %d; want 5 loads and the replayed report as the one change", rec.loaded, rec.count("+8613800138000"))
+	}
+}

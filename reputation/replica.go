@@ -73,7 +73,14 @@ func NewChangeLog(e *Engine, st *Store, log *slog.Logger) *ChangeLog {
 	return &ChangeLog{e: e, st: st, log: log, keys: map[string]struct{}{}}
 }
 
-var _ labels.Observer = (*ChangeLog)(nil)
+var _ labels.LoadObserver = (*ChangeLog)(nil)
+
+// LabelLoaded ignores labels loaded from the snapshot at start: their
+// reputations are in storage already (logged before the snapshot, or
+// rewritten by the next rescore if a crash beat the log's flush), and
+// logging them all again would make every start cost as much as the store
+// is large.
+func (c *ChangeLog) LabelLoaded(*labels.Label) {}
 
 // LabelChanged marks the number for the next flush.
 func (c *ChangeLog) LabelChanged(old, cur *labels.Label) {
@@ -119,22 +126,15 @@ func (c *ChangeLog) Flush(ctx context.Context) error {
 
 // Run flushes every interval until ctx ends, then once more.
 func (c *ChangeLog) Run(ctx context.Context, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-			if err := c.Flush(fctx); err != nil {
-				c.log.Error("final reputation log flush", "err", err)
-			}
-			cancel()
-			return
-		case <-t.C:
-			if err := c.Flush(ctx); err != nil && ctx.Err() == nil {
-				c.log.Warn("reputation log flush failed, will retry", "err", err)
-			}
+	labels.Every(ctx, every, func(ctx context.Context) {
+		if err := c.Flush(ctx); err != nil && ctx.Err() == nil {
+			c.log.Warn("reputation log flush failed, will retry", "err", err)
 		}
+	})
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := c.Flush(fctx); err != nil {
+		c.log.Error("final reputation log flush", "err", err)
 	}
 }
 

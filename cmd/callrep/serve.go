@@ -121,11 +121,11 @@ func (st *stack) close(log *slog.Logger) {
 	if err := st.labels.Close(ctx); err != nil {
 		log.Error("closing labels", "err", err)
 	}
+	// The reputation log carries every change since the last rewrite
+	// (rescore, rebuild), so shutdown appends to it instead of rewriting
+	// every reputation, which would grow with the store.
 	if err := st.changes.Flush(ctx); err != nil {
 		log.Error("writing the reputation log", "err", err)
-	}
-	if err := st.rewriteReputations(ctx, nil); err != nil {
-		log.Error("writing reputations", "err", err)
 	}
 	if err := st.mongo.Close(ctx); err != nil {
 		log.Error("closing storage", "err", err)
