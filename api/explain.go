@@ -4,7 +4,6 @@ import (
 	"math"
 	"net/http"
 	"sort"
-	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -25,14 +24,10 @@ func (s *Server) explainNumber(c *gin.Context) {
 		s.fail(c, labels.Errorf(labels.EForbidden, "explanations are for moderators"))
 		return
 	}
-	limit := defaultExplainLimit
-	if v, ok := c.GetQuery("limit"); ok {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > maxExplainLimit {
-			s.fail(c, labels.Errorf(labels.EInvalid, "limit must be an integer from 1 to %d", maxExplainLimit))
-			return
-		}
-		limit = n
+	limit, err := queryInt(c, "limit", defaultExplainLimit, 1, maxExplainLimit)
+	if err != nil {
+		s.fail(c, err)
+		return
 	}
 	n, err := s.labels.Normalize(c.Param("number"), c.Query("region"))
 	if err != nil {

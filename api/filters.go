@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -54,28 +55,15 @@ func (s *Server) listFilters(c *gin.Context) {
 	c.JSON(http.StatusOK, filterList(s.pubs.Filters()))
 }
 
-// optionalVersion reads an optional positive version query parameter.
-func optionalVersion(c *gin.Context, name string) (uint64, error) {
-	v, ok := c.GetQuery(name)
-	if !ok {
-		return 0, nil
-	}
-	n, err := strconv.ParseUint(v, 10, 64)
-	if err != nil || n == 0 {
-		return 0, labels.Errorf(labels.EInvalid, "%s must be a positive integer", name)
-	}
-	return n, nil
-}
-
 // getFilter answers GET /v1/filters/{name}: the snapshot or a delta, with
 // the SHA-256 as ETag so that CDNs and phones revalidate cheaply.
 func (s *Server) getFilter(c *gin.Context) {
-	since, err := optionalVersion(c, "since")
+	since, err := queryInt(c, "since", 0, 1, math.MaxInt)
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	snap, ok, err := s.pubs.Filter(c.Param("name"), since)
+	snap, ok, err := s.pubs.Filter(c.Param("name"), uint64(since))
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -128,12 +116,12 @@ type callKitJSON struct {
 
 // exportCallKit answers GET /v1/exports/callkit.
 func (s *Server) exportCallKit(c *gin.Context) {
-	since, err := optionalVersion(c, "since")
+	since, err := queryInt(c, "since", 0, 1, math.MaxInt)
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	ex, err := s.pubs.CallKit(c.Query("kind"), since)
+	ex, err := s.pubs.CallKit(c.Query("kind"), uint64(since))
 	if err != nil {
 		s.fail(c, err)
 		return

@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"reflect"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -188,4 +190,21 @@ func clip(s string) string {
 		return s
 	}
 	return string([]rune(s)[:maxRunes]) + "…"
+}
+
+// queryInt reads the optional integer query parameter name: def when
+// absent, an invalid_argument error outside [lo, hi].
+func queryInt(c *gin.Context, name string, def, lo, hi int) (int, error) {
+	v, ok := c.GetQuery(name)
+	if !ok {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		if hi == math.MaxInt {
+			return 0, labels.Errorf(labels.EInvalid, "%s must be an integer of at least %d", name, lo)
+		}
+		return 0, labels.Errorf(labels.EInvalid, "%s must be an integer from %d to %d", name, lo, hi)
+	}
+	return n, nil
 }

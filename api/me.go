@@ -2,7 +2,6 @@ package api
 
 import (
 	"net/http"
-	"strconv"
 
 	"github.com/gin-gonic/gin"
 
@@ -27,13 +26,10 @@ func (s *Server) listMyLabels(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	limit := defaultMineLimit
-	if v, ok := c.GetQuery("limit"); ok {
-		limit, err = strconv.Atoi(v)
-		if err != nil || limit < 1 || limit > maxMineLimit {
-			s.fail(c, labels.Errorf(labels.EInvalid, "limit must be an integer from 1 to %d", maxMineLimit))
-			return
-		}
+	limit, err := queryInt(c, "limit", defaultMineLimit, 1, maxMineLimit)
+	if err != nil {
+		s.fail(c, err)
+		return
 	}
 	cursor, hasCursor := c.GetQuery("cursor")
 	if hasCursor && (cursor == "" || len(cursor) > maxCursorLen) {

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/callrep/callrep/labels"
-	"github.com/callrep/callrep/labels/mongotest"
 	"github.com/callrep/callrep/reputation"
 )
 
@@ -34,11 +33,7 @@ func TestGuardNoFalseNegatives(t *testing.T) {
 // caught up with the writer's log.
 func TestReplica(t *testing.T) {
 	ctx := context.Background()
-	m := mongotest.Open(t)
-	st, err := reputation.OpenStore(ctx, m.DB)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := openStore(t)
 	w := newWorld(nil)
 	cl := reputation.NewChangeLog(w.e, st, nil)
 	label := func(reporter, key, cat string) {
@@ -96,11 +91,7 @@ func TestReplica(t *testing.T) {
 // guard answers, storage is not touched.
 func BenchmarkReplicaUnknown(b *testing.B) {
 	ctx := context.Background()
-	m := mongotest.Open(b)
-	st, err := reputation.OpenStore(ctx, m.DB)
-	if err != nil {
-		b.Fatal(err)
-	}
+	st := openStore(b)
 	rep, err := reputation.OpenReplica(ctx, st, reputation.DefaultReplicaConfig())
 	if err != nil {
 		b.Fatal(err)

@@ -57,7 +57,6 @@ type labelOpt func(*labels.Label)
 func fromPrefix(p string) labelOpt     { return func(l *labels.Label) { l.IPPrefix = p } }
 func source(s labels.Source) labelOpt  { return func(l *labels.Label) { l.Source = s } }
 func withCall(c *labels.Call) labelOpt { return func(l *labels.Label) { l.Call = c } }
-func invalidNumber() labelOpt          { return func(l *labels.Label) { l.Valid = false } }
 func intp(v int) *int                  { return &v }
 func boolp(v bool) *bool               { return &v }
 
@@ -402,11 +401,7 @@ func contains(xs []string, x string) bool {
 // more than a bulk update may hold, and replaces what was there.
 func TestStoreRebuild(t *testing.T) {
 	ctx := context.Background()
-	m := mongotest.Open(t)
-	st, err := reputation.OpenStore(ctx, m.DB)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := openStore(t)
 	w := newWorld(nil)
 	for i := range 250 {
 		w.label("u", fmt.Sprintf("+8613800%06d", i), "fraud")
@@ -425,4 +420,14 @@ func TestStoreRebuild(t *testing.T) {
 	if n, _ := st.Count(ctx); n != 249 || calls == 0 {
 		t.Fatalf("after rebuild stored %d (want 249), %d progress calls", n, calls)
 	}
+}
+
+// openStore returns a reputation store on a fresh database.
+func openStore(tb testing.TB) *reputation.Store {
+	tb.Helper()
+	st, err := reputation.OpenStore(context.Background(), mongotest.Open(tb).DB)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return st
 }
