@@ -177,18 +177,19 @@ func copyDocuments(ctx context.Context, from, to *mongo.Collection, progress fun
 }
 
 // insertIgnoringDuplicates inserts docs unordered and returns how many were
-// new; documents whose key coll already holds are skipped.
+// new; documents whose _id exists are left as they are.
 func insertIgnoringDuplicates(ctx context.Context, coll *mongo.Collection, docs []any) (int64, error) {
-	_, err := coll.InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
-	if err == nil {
-		return int64(len(docs)), nil
-	}
-	if !onlyDuplicates(err) {
+	dup, err := InsertNew(ctx, coll, docs)
+	if err != nil {
 		return 0, fmt.Errorf("labels: unable to insert into %s: %w", coll.Name(), err)
 	}
-	var bwe mongo.BulkWriteException
-	errors.As(err, &bwe)
-	return int64(len(docs) - len(bwe.WriteErrors)), nil
+	n := int64(len(docs))
+	for _, d := range dup {
+		if d {
+			n--
+		}
+	}
+	return n, nil
 }
 
 // indexSpec is one listIndexes entry with the options Migrate carries over.

@@ -181,18 +181,3 @@ func (h levelFilter) WithAttrs(a []slog.Attr) slog.Handler {
 func (h levelFilter) WithGroup(name string) slog.Handler {
 	return levelFilter{Handler: h.Handler.WithGroup(name), min: h.min}
 }
-
-// onlyDuplicates reports whether err is a bulk error made only of
-// duplicate-key write errors.
-func onlyDuplicates(err error) bool {
-	var bwe mongo.BulkWriteException
-	if !errors.As(err, &bwe) || bwe.WriteConcernError != nil || len(bwe.WriteErrors) == 0 {
-		return false
-	}
-	for _, we := range bwe.WriteErrors {
-		if we.Code != 11000 {
-			return false
-		}
-	}
-	return true
-}

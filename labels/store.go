@@ -230,20 +230,25 @@ func (st *Store) EachReportSince(ctx context.Context, since time.Time, fn func(R
 		filter["stored_at"] = bson.M{"$gte": since}
 	}
 	opts := options.Find().SetSort(bson.D{{Key: "stored_at", Value: 1}, {Key: "_id", Value: 1}}).SetBatchSize(5000)
-	cur, err := st.reports.Find(ctx, filter, opts)
+	return each(ctx, st.reports, filter, opts, "reports", func(d reportDoc) { fn(d.report()) })
+}
+
+// each streams the documents of coll matching filter to fn.
+func each[T any](ctx context.Context, coll *mongo.Collection, filter any, opts *options.FindOptions, what string, fn func(T)) error {
+	cur, err := coll.Find(ctx, filter, opts)
 	if err != nil {
-		return fmt.Errorf("labels: unable to read reports: %w", err)
+		return fmt.Errorf("labels: unable to read %s: %w", what, err)
 	}
 	defer cur.Close(ctx)
 	for cur.Next(ctx) {
-		var d reportDoc
+		var d T
 		if err := cur.Decode(&d); err != nil {
-			return fmt.Errorf("labels: unable to decode report: %w", err)
+			return fmt.Errorf("labels: unable to decode %s: %w", what, err)
 		}
-		fn(d.report())
+		fn(d)
 	}
 	if err := cur.Err(); err != nil {
-		return fmt.Errorf("labels: unable to read reports: %w", err)
+		return fmt.Errorf("labels: unable to read %s: %w", what, err)
 	}
 	return nil
 }
@@ -291,22 +296,8 @@ func (st *Store) EachLabel(ctx context.Context, sn Snapshot, fn func(*Label)) er
 	if sn.Gen == 0 {
 		return nil
 	}
-	cur, err := st.db.Collection(sn.Collection).Find(ctx, bson.M{}, options.Find().SetBatchSize(5000))
-	if err != nil {
-		return fmt.Errorf("labels: unable to read labels: %w", err)
-	}
-	defer cur.Close(ctx)
-	for cur.Next(ctx) {
-		var d labelDoc
-		if err := cur.Decode(&d); err != nil {
-			return fmt.Errorf("labels: unable to decode label: %w", err)
-		}
-		fn(d.label())
-	}
-	if err := cur.Err(); err != nil {
-		return fmt.Errorf("labels: unable to read labels: %w", err)
-	}
-	return nil
+	return each(ctx, st.db.Collection(sn.Collection), bson.M{}, options.Find().SetBatchSize(5000), "labels",
+		func(d labelDoc) { fn(d.label()) })
 }
 
 // WriteSnapshot stores ls as snapshot gen with its watermark, points meta
