@@ -140,10 +140,7 @@ func (p *Phone) Dir() string { return p.dir }
 func (p *Phone) Version(name string) uint64 {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
-	if h := p.filters[name]; h != nil {
-		return h.version()
-	}
-	return 0
+	return p.versionLocked(name)
 }
 
 // Check tests key (a normalised number) against the filters in the order
