@@ -31,7 +31,9 @@ type LabelService interface {
 	Erase(ctx context.Context, reporterID string) (labels.EraseResult, error)
 }
 
-// ReputationIndex answers lookups from memory; it never waits on storage.
+// ReputationIndex answers lookups: a writer's engine from memory, a lookup
+// replica from a bounded cache and, behind a filter of every labelled
+// number, from storage, so that unknown numbers never wait on it.
 type ReputationIndex interface {
 	Reputation(ctx context.Context, n labels.Number) (reputation.Result, error)
 	Explanation(ctx context.Context, n labels.Number, top int) (reputation.Explanation, error)

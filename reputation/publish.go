@@ -61,7 +61,6 @@ type versioned struct {
 	spec    FilterSpec
 	current *Snapshot // nil for CallKit lists
 	version uint64
-	created time.Time
 	digest  string
 	keys    []string // sorted
 	history []pastKeys
@@ -159,7 +158,7 @@ func (p *Publisher) Load(ctx context.Context) error {
 		p.mu.Lock()
 		v := p.lists[spec.Name]
 		if v.current == nil || s.Version > v.version {
-			v.current, v.version, v.created, v.digest = s, s.Version, s.Created, b.Digest
+			v.current, v.version, v.digest = s, s.Version, b.Digest
 		}
 		p.mu.Unlock()
 	}
@@ -236,7 +235,7 @@ func (p *Publisher) Rebuild(ctx context.Context) error {
 				v.history = v.history[len(v.history)-p.cfg.Keep:]
 			}
 		}
-		v.keys, v.digest, v.created = c.keys, v.digestOf(c.keys), now
+		v.keys, v.digest = c.keys, v.digestOf(c.keys)
 		if c.snap != nil {
 			v.current, v.version = c.snap, c.snap.Version
 		} else {

@@ -1,8 +1,9 @@
 // Package reputation turns the live labels of a number into its
 // reputation: trust-weighted evidence per category that decays, a verdict,
-// a score with its confidence, and signals. The Engine is kept in memory,
-// updated in O(1) on every label change, and written behind to storage; it
-// can always be rebuilt from the labels.
+// a score with its confidence, and signals. The Engine is kept in memory
+// and updated in O(1) on every label change; changed reputations are
+// logged to storage for lookup replicas (Replica), and everything can be
+// rebuilt from the labels.
 package reputation
 
 import (
