@@ -150,6 +150,10 @@ type numberState struct {
 	cacheUntil time.Time
 }
 
+// maxRecent bounds the labels a number remembers for burst detection,
+// well above every burst threshold.
+const maxRecent = 128
+
 // recentLabel feeds burst and mass-calling detection.
 type recentLabel struct {
 	at      time.Time
@@ -422,6 +426,11 @@ func (e *Engine) burst(st *numberState, l *labels.Label, c *contrib) string {
 		}
 	}
 	st.recent = append(keep, recentLabel{at: l.CreatedAt, prefix: l.IPPrefix, newAcct: c.newAcct, call: l.Call != nil})
+	// Every rule fires on a few dozen labels; remembering more would only
+	// make a number under a flood cost more per label.
+	if n := len(st.recent); n > maxRecent {
+		st.recent = append(st.recent[:0], st.recent[n-maxRecent:]...)
+	}
 	var newAccts, samePrefix, calls int
 	for _, r := range st.recent {
 		if r.newAcct {
