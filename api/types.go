@@ -127,7 +127,7 @@ type labelJSON struct {
 	Comment    string    `json:"comment,omitempty"`
 	CreatedAt  time.Time `json:"created_at"`
 	UpdatedAt  time.Time `json:"updated_at"`
-	ReportID   string    `json:"report_id"`
+	ReportID   string    `json:"report_id,omitempty"`
 }
 
 // toLabelJSON maps a live label: created_at is when the reporter first

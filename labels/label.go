@@ -53,6 +53,45 @@ type Call struct {
 	Robocall bool
 }
 
+// CallSignal is a bit set of what a report's call context says about the
+// caller; it is all of Call that the live state keeps.
+type CallSignal uint8
+
+// The call signals.
+const (
+	CallOneRing    CallSignal = 1 << iota // unanswered, rang under 5 s
+	CallShort                             // answered, under 10 s of conversation
+	CallBombing                           // 10 or more calls in 24 hours
+	CallStirFailed                        // STIR/SHAKEN verification failed
+	CallRobocall                          // a recorded message played
+	CallPresent                           // the report described a call
+)
+
+// Signals summarises c; 0 for nil.
+func (c *Call) Signals() CallSignal {
+	if c == nil {
+		return 0
+	}
+	b := CallPresent
+	unanswered := c.Answered != nil && !*c.Answered || c.Direction == "missed"
+	if c.RingS != nil && *c.RingS < 5 && unanswered {
+		b |= CallOneRing
+	}
+	if c.Answered != nil && *c.Answered && c.DurationS != nil && *c.DurationS < 10 {
+		b |= CallShort
+	}
+	if c.RecentCalls != nil && *c.RecentCalls >= 10 {
+		b |= CallBombing
+	}
+	if c.Attestation == AttestationFailed {
+		b |= CallStirFailed
+	}
+	if c.Robocall {
+		b |= CallRobocall
+	}
+	return b
+}
+
 // Reporter identifies who reports and through which channel.
 type Reporter struct {
 	// ID is the stable reporter identity: the auth uid for app users, a
@@ -101,31 +140,47 @@ type Report struct {
 
 // Label is a reporter's live label on a number: the latest report of that
 // reporter for that number, unless retracted since.
+//
+// The live state keeps only what scoring needs (see liveRec): labels read
+// back from memory or a snapshot have ReporterKey but no Reporter, PrefixKey
+// but no IPPrefix, CallSignals but no Call, and no Comment or ReportID;
+// the history has them all. Labels of reports being applied have both.
 type Label struct {
-	Reporter   string
-	Key        string
-	Valid      bool
-	NumberType NumberType
-	Region     string
-	Category   string
-	Comment    string
-	Source     Source
-	IPPrefix   string
-	Call       *Call
-	ReportID   string
+	Reporter string
+	// ReporterKey is ReporterKey(Reporter); PrefixKey is PrefixKey(IPPrefix).
+	ReporterKey uint64
+	PrefixKey   uint32
+	// CallSignals summarises Call.
+	CallSignals CallSignal
+	Key         string
+	Valid       bool
+	NumberType  NumberType
+	Region      string
+	Category    string
+	Comment     string
+	Source      Source
+	IPPrefix    string
+	Call        *Call
+	ReportID    string
 	// CreatedAt is when the report behind the label was made, FirstAt when
 	// the reporter first labelled the number.
 	CreatedAt time.Time
 	FirstAt   time.Time
 }
 
-// newer reports whether an event at (at, id) supersedes one at (at2, id2).
-func newer(at time.Time, id string, at2 time.Time, id2 string) bool {
-	if !at.Equal(at2) {
-		return at.After(at2)
+// newer reports whether an event at (at, rid) supersedes one at (at2,
+// rid2); times are Unix milliseconds and rids reportHash values, which
+// break the tie of two events in one millisecond the same way on every
+// replay.
+func newer(at int64, rid uint32, at2 int64, rid2 uint32) bool {
+	if at != at2 {
+		return at > at2
 	}
-	return id > id2
+	return rid > rid2
 }
+
+// reportHash is the 32-bit form of a report id that the live state keeps.
+func reportHash(id string) uint32 { return uint32(hash64(id)) }
 
 // Observer is told about every change to the live labels, in order. old is
 // nil for a new label, cur is nil for a retraction. Observers are called

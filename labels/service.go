@@ -44,6 +44,9 @@ type Options struct {
 	// reports whose insert was in flight when it was taken; 1 minute if
 	// zero.
 	ReplaySkew time.Duration
+	// Keys interns the number keys; share it with the reputation engine
+	// so that each number is held once. A new one if nil.
+	Keys *Keys
 }
 
 // Service turns reports into live labels. Every report is inserted into the
@@ -61,12 +64,12 @@ type Service struct {
 	closeOne sync.Once
 
 	mu       sync.RWMutex
-	live     map[string]map[string]*Label // reporter → key → label
-	tombs    map[string]eventRef          // labelID → latest retraction since start
-	inflight map[string]time.Time         // report id → created_at, while inserting
-	since    time.Time                    // reports stored from here on may be missing from the snapshot
-	changes  int                          // label changes since start
-	kick     chan struct{}                // asks for an early snapshot
+	live     *liveTable
+	tombs    map[tombKey]eventRef // latest retraction since start
+	inflight map[string]time.Time // report id → created_at, while inserting
+	since    time.Time            // reports stored from here on may be missing from the snapshot
+	changes  int                  // label changes since start
+	kick     chan struct{}        // asks for an early snapshot
 
 	snapMu      sync.Mutex // one snapshot at a time; guards gen
 	gen         int64      // current snapshot
@@ -81,8 +84,13 @@ type stripe struct {
 }
 
 type eventRef struct {
-	at time.Time
-	id string
+	at  int64 // Unix ms
+	rid uint32
+}
+
+type tombKey struct {
+	key      string
+	reporter uint64
 }
 
 // Open loads the latest snapshot of the live labels, replays the reports
@@ -104,12 +112,15 @@ func Open(ctx context.Context, store *Store, opts Options) (*Service, error) {
 	if opts.ReplaySkew <= 0 {
 		opts.ReplaySkew = time.Minute
 	}
+	if opts.Keys == nil {
+		opts.Keys = NewKeys()
+	}
 	s := &Service{
 		store:    store,
 		opts:     opts,
 		log:      opts.Logger.With("component", "labels"),
-		live:     make(map[string]map[string]*Label),
-		tombs:    make(map[string]eventRef),
+		live:     newLiveTable(opts.Keys),
+		tombs:    make(map[tombKey]eventRef),
 		inflight: make(map[string]time.Time),
 		done:     make(chan struct{}),
 		kick:     make(chan struct{}, 1),
@@ -134,9 +145,13 @@ func (s *Service) load(ctx context.Context) error {
 		return err
 	}
 	loaded := 0
-	err = s.store.EachLabel(ctx, sn, func(l *Label) {
+	err = s.store.eachSnapshot(ctx, sn, func(n Number, r liveRec) {
 		loaded++
-		s.setLocked(l.Reporter, l.Key, l)
+		s.live.set(n, r)
+		if len(s.opts.Observers) == 0 {
+			return
+		}
+		l := recLabel(n.Key, numberCode(n.Type, n.Valid), regionIndex(n.Region), &r)
 		for _, o := range s.opts.Observers {
 			if lo, ok := o.(LoadObserver); ok {
 				lo.LabelLoaded(l)
@@ -201,22 +216,36 @@ func (s *Service) Snapshot(ctx context.Context) error {
 		s.mu.RUnlock()
 		return nil
 	}
-	all := make([]*Label, 0, len(s.live)*2)
-	for _, m := range s.live {
-		for _, l := range m {
-			all = append(all, l) // labels are replaced, never changed in place
-		}
-	}
 	s.mu.RUnlock()
 	start := time.Now()
-	if err := s.store.WriteSnapshot(ctx, s.gen+1, all, cut, s.opts.Now()); err != nil {
+	// Chunks are encoded under the read lock, one at a time, and written
+	// without it. The snapshot is not one instant: a label changed while
+	// it is written may be in either state, which the replay from the
+	// watermark (taken before) mends, as replays are idempotent.
+	n, err := s.store.writeSnapshot(ctx, s.gen+1, cut, s.opts.Now(), func(put func(*chunkWriter) error) error {
+		for id := 0; ; {
+			w := newChunkWriter()
+			s.mu.RLock()
+			for ; id < len(s.live.slots) && !w.full(); id++ {
+				if sl := &s.live.slots[id]; len(sl.recs) > 0 {
+					w.slot(s.live.keys.Key(uint32(id)), sl)
+				}
+			}
+			done := id >= len(s.live.slots)
+			s.mu.RUnlock()
+			if err := put(w); err != nil || done {
+				return err
+			}
+		}
+	})
+	if err != nil {
 		return err
 	}
 	s.gen++
 	s.mu.Lock()
 	s.snapChanges = changes
 	s.mu.Unlock()
-	s.log.Info("labels snapshot", "gen", s.gen, "labels", len(all), "took", time.Since(start).Round(time.Millisecond).String())
+	s.log.Info("labels snapshot", "gen", s.gen, "labels", n, "took", time.Since(start).Round(time.Millisecond).String())
 	return nil
 }
 
@@ -285,8 +314,8 @@ func (s *Service) Report(ctx context.Context, who Reporter, in ReportInput) (Rep
 		return stored, nil
 	}
 	s.mu.Lock()
-	if old := s.live[r.Reporter][r.Number.Key]; old != nil {
-		r.ReplacedCategory = old.Category
+	if _, old := s.live.get(r.Number.Key, ReporterKey(r.Reporter)); old != nil {
+		r.ReplacedCategory = taxonomy[old.cat].id
 	}
 	s.applyLocked(r)
 	delete(s.inflight, r.ID)
@@ -324,14 +353,17 @@ func (s *Service) Retract(ctx context.Context, who Reporter, number, region stri
 	return r, nil
 }
 
-// LabelOf returns reporter's live label on key.
+// LabelOf returns reporter's live label on key, from memory: without
+// comment, call or report id (see Label).
 func (s *Service) LabelOf(reporter, key string) (Label, bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	l := s.live[reporter][key]
-	if l == nil {
+	sl, r := s.live.get(key, ReporterKey(reporter))
+	if r == nil {
 		return Label{}, false
 	}
+	l := recLabel(key, sl.num, sl.region, r)
+	l.Reporter = reporter
 	return *l, true
 }
 
@@ -350,12 +382,10 @@ func (s *Service) Mine(ctx context.Context, reporter string, limit int, cursor s
 		}
 		after = &c
 	}
-	s.mu.RLock()
-	all := make([]Label, 0, len(s.live[reporter]))
-	for _, l := range s.live[reporter] {
-		all = append(all, *l)
+	all, err := s.mine(ctx, reporter)
+	if err != nil {
+		return nil, "", err
 	}
-	s.mu.RUnlock()
 	slices.SortFunc(all, compareMine)
 	start := 0
 	if after != nil {
@@ -370,6 +400,38 @@ func (s *Service) Mine(ctx context.Context, reporter string, limit int, cursor s
 		next = encodeCursor(page[len(page)-1])
 	}
 	return page, next, nil
+}
+
+// mine returns reporter's live labels in full: memory says which reports
+// are live, the history holds their comments and call details.
+func (s *Service) mine(ctx context.Context, reporter string) ([]Label, error) {
+	rk := ReporterKey(reporter)
+	found := map[string]Label{}
+	err := s.store.EachReportOf(ctx, reporter, func(r Report) {
+		if r.Kind != KindLabel {
+			return
+		}
+		s.mu.RLock()
+		sl, rec := s.live.get(r.Number.Key, rk)
+		live := rec != nil && rec.at == r.CreatedAt.UnixMilli() && rec.rid == reportHash(r.ID)
+		var l *Label
+		if live {
+			l = recLabel(r.Number.Key, sl.num, sl.region, rec)
+		}
+		s.mu.RUnlock()
+		if live {
+			l.Reporter, l.IPPrefix, l.Comment, l.Call, l.ReportID = reporter, r.IPPrefix, r.Comment, r.Call, r.ID
+			found[r.Number.Key] = *l
+		}
+	})
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	all := make([]Label, 0, len(found))
+	for _, l := range found {
+		all = append(all, l)
+	}
+	return all, nil
 }
 
 // compareMine orders labels newest first, then by key.
@@ -408,11 +470,15 @@ func (s *Service) Erase(ctx context.Context, reporter string) (EraseResult, erro
 	st := s.stripe(reporter)
 	st.Lock()
 	defer st.Unlock()
+	mine, err := s.mine(ctx, reporter)
+	if err != nil {
+		return EraseResult{}, err
+	}
 	s.mu.Lock()
 	var rs []Report
-	for key, l := range s.live[reporter] {
+	for _, l := range mine {
 		r := Report{ID: "x-" + randomID(16), Kind: KindRetract, Reporter: reporter, Source: l.Source,
-			Number: numberFromKey(key, l.Valid, l.NumberType, l.Region)}
+			Number: numberFromKey(l.Key, l.Valid, l.NumberType, l.Region)}
 		r.CreatedAt = s.stampLocked(st)
 		r.StoredAt = r.CreatedAt
 		s.inflight[r.ID] = r.CreatedAt
@@ -421,7 +487,7 @@ func (s *Service) Erase(ctx context.Context, reporter string) (EraseResult, erro
 	s.mu.Unlock()
 	wctx, cancel := writeContext(ctx)
 	defer cancel()
-	_, err := s.store.InsertReports(wctx, rs)
+	_, err = s.store.InsertReports(wctx, rs)
 	s.mu.Lock()
 	for _, r := range rs {
 		if err == nil {
@@ -502,14 +568,18 @@ func (s *Service) Import(ctx context.Context, batch []Imported) (ImportStats, er
 	return stats, nil
 }
 
-// Each calls fn for every live label, under the read lock.
+// Each calls fn for every live label (see Label for what it holds). It
+// holds the read lock for a few thousand numbers at a time, so a long walk
+// does not stall writers; labels changed meanwhile may be seen either way.
 func (s *Service) Each(fn func(*Label)) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	for _, m := range s.live {
-		for _, l := range m {
-			fn(l)
+	for from := 0; ; {
+		s.mu.RLock()
+		if from >= len(s.live.slots) {
+			s.mu.RUnlock()
+			return
 		}
+		from = s.live.each(from, from+4096, fn)
+		s.mu.RUnlock()
 	}
 }
 
@@ -663,34 +733,44 @@ func (s *Service) stripe(reporter string) *stripe {
 // wins; it is idempotent, so replays may overlap. It reports whether the
 // live labels changed.
 func (s *Service) applyLocked(r Report) bool {
-	id := labelID(r.Reporter, r.Number.Key)
-	cur := s.live[r.Reporter][r.Number.Key]
-	if cur != nil && !newer(r.CreatedAt, r.ID, cur.CreatedAt, cur.ReportID) {
+	rk := ReporterKey(r.Reporter)
+	at, rid := r.CreatedAt.UnixMilli(), reportHash(r.ID)
+	sl, cur := s.live.get(r.Number.Key, rk)
+	if cur != nil && !newer(at, rid, cur.at, cur.rid) {
 		return false
 	}
-	if t, ok := s.tombs[id]; ok && !newer(r.CreatedAt, r.ID, t.at, t.id) {
+	tk := tombKey{r.Number.Key, rk}
+	if t, ok := s.tombs[tk]; ok && !newer(at, rid, t.at, t.rid) {
 		return false
+	}
+	var old *Label
+	if cur != nil {
+		old = recLabel(r.Number.Key, sl.num, sl.region, cur)
+		old.Reporter = r.Reporter
 	}
 	if r.Kind == KindRetract {
-		s.tombs[id] = eventRef{r.CreatedAt, r.ID}
+		s.tombs[tk] = eventRef{at, rid}
 		if cur == nil {
 			return false
 		}
-		s.setLocked(r.Reporter, r.Number.Key, nil)
-		s.notify(cur, nil)
+		s.live.remove(r.Number.Key, rk)
+		s.notify(old, nil)
 		s.changed()
 		return true
 	}
+	first := r.CreatedAt
+	if old != nil {
+		first = old.FirstAt
+	}
+	rec := toRec(&r, first)
+	s.live.set(r.Number, rec)
 	l := &Label{
-		Reporter: r.Reporter, Key: r.Number.Key, Valid: r.Number.Valid, NumberType: r.Number.Type,
+		Reporter: r.Reporter, ReporterKey: rk, PrefixKey: rec.prefix, CallSignals: rec.sig,
+		Key: r.Number.Key, Valid: r.Number.Valid, NumberType: r.Number.Type,
 		Region: r.Number.Region, Category: r.Category, Comment: r.Comment, Source: r.Source,
-		IPPrefix: r.IPPrefix, Call: r.Call, ReportID: r.ID, CreatedAt: r.CreatedAt, FirstAt: r.CreatedAt,
+		IPPrefix: r.IPPrefix, Call: r.Call, ReportID: r.ID, CreatedAt: r.CreatedAt, FirstAt: first,
 	}
-	if cur != nil {
-		l.FirstAt = cur.FirstAt
-	}
-	s.setLocked(r.Reporter, r.Number.Key, l)
-	s.notify(cur, l)
+	s.notify(old, l)
 	s.changed()
 	return true
 }
@@ -705,22 +785,6 @@ func (s *Service) changed() {
 		default:
 		}
 	}
-}
-
-func (s *Service) setLocked(reporter, key string, l *Label) {
-	m := s.live[reporter]
-	if l == nil {
-		delete(m, key)
-		if len(m) == 0 {
-			delete(s.live, reporter)
-		}
-		return
-	}
-	if m == nil {
-		m = make(map[string]*Label)
-		s.live[reporter] = m
-	}
-	m[key] = l
 }
 
 func (s *Service) notify(old, cur *Label) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -142,18 +141,6 @@ type labelDoc struct {
 	FirstAt   time.Time `bson:"first_at"`
 }
 
-// labelID is the document id of reporter's label on key. Keys never
-// contain spaces, so the last space separates the two.
-func labelID(reporter, key string) string { return reporter + " " + key }
-
-func toLabelDoc(l *Label) labelDoc {
-	return labelDoc{
-		ID: labelID(l.Reporter, l.Key), Reporter: l.Reporter, Key: l.Key, Valid: l.Valid,
-		Type: string(l.NumberType), Region: l.Region, Category: l.Category, Comment: l.Comment, Source: l.Source,
-		IPPrefix: l.IPPrefix, Call: toCallDoc(l.Call), ReportID: l.ReportID, CreatedAt: l.CreatedAt, FirstAt: l.FirstAt,
-	}
-}
-
 func (d labelDoc) label() *Label {
 	return &Label{
 		Reporter: d.Reporter, Key: d.Key, Valid: d.Valid, NumberType: NumberType(d.Type),
@@ -233,6 +220,12 @@ func (st *Store) EachReportSince(ctx context.Context, since time.Time, fn func(R
 	return each(ctx, st.reports, filter, opts, "reports", func(d reportDoc) { fn(d.report()) })
 }
 
+// EachReportOf calls fn for every report of reporter, oldest first.
+func (st *Store) EachReportOf(ctx context.Context, reporter string, fn func(Report)) error {
+	opts := options.Find().SetSort(bson.D{{Key: "reporter", Value: 1}, {Key: "created_at", Value: 1}}).SetBatchSize(1000)
+	return each(ctx, st.reports, bson.M{"reporter": reporter}, opts, "reports", func(d reportDoc) { fn(d.report()) })
+}
+
 // each streams the documents of coll matching filter to fn.
 func each[T any](ctx context.Context, coll *mongo.Collection, filter any, opts *options.FindOptions, what string, fn func(T)) error {
 	cur, err := coll.Find(ctx, filter, opts)
@@ -261,6 +254,9 @@ type snapshotDoc struct {
 	Watermark  time.Time `bson:"watermark"`
 	Labels     int       `bson:"labels"`
 	At         time.Time `bson:"at"`
+	// Format is 0 for a legacy snapshot of one document per label, else
+	// the version of its binary chunks.
+	Format int `bson:"format,omitempty"`
 }
 
 const snapshotID = "labels_snapshot"
@@ -276,6 +272,7 @@ type Snapshot struct {
 	// Watermark: every report stored before it is reflected.
 	Watermark time.Time
 	Labels    int
+	Format    int
 }
 
 // CurrentSnapshot returns the current snapshot; Gen 0 when there is none.
@@ -288,51 +285,111 @@ func (st *Store) CurrentSnapshot(ctx context.Context) (Snapshot, error) {
 	if err != nil {
 		return Snapshot{}, fmt.Errorf("labels: unable to read snapshot pointer: %w", err)
 	}
-	return Snapshot{Gen: d.Gen, Collection: d.Collection, Watermark: d.Watermark.UTC(), Labels: d.Labels}, nil
+	return Snapshot{Gen: d.Gen, Collection: d.Collection, Watermark: d.Watermark.UTC(), Labels: d.Labels, Format: d.Format}, nil
 }
 
-// EachLabel calls fn for every label of snapshot sn.
+// EachLabel calls fn for every label of snapshot sn (see Label for what
+// a label read back from the live state has).
 func (st *Store) EachLabel(ctx context.Context, sn Snapshot, fn func(*Label)) error {
+	return st.eachSnapshot(ctx, sn, func(n Number, r liveRec) {
+		fn(recLabel(n.Key, numberCode(n.Type, n.Valid), regionIndex(n.Region), &r))
+	})
+}
+
+// chunkDoc is one chunk of a binary labels snapshot (snapshot.go).
+type chunkDoc struct {
+	Seq  int    `bson:"_id"`
+	Data []byte `bson:"data"`
+}
+
+// eachSnapshot streams the records of sn: binary chunks, one document per
+// batch (a chunk is a few MB and a reply must stay under the wire limit),
+// or the label documents of a legacy snapshot.
+func (st *Store) eachSnapshot(ctx context.Context, sn Snapshot, fn func(Number, liveRec)) error {
 	if sn.Gen == 0 {
 		return nil
 	}
-	return each(ctx, st.db.Collection(sn.Collection), bson.M{}, options.Find().SetBatchSize(5000), "labels",
-		func(d labelDoc) { fn(d.label()) })
-}
-
-// WriteSnapshot stores ls as snapshot gen with its watermark, points meta
-// at it and drops the previous one. It only inserts into a fresh
-// collection and replaces one small document: updating labels in place
-// costs FerretDB's SQLite backend a scan per document. A crash at any step
-// leaves the previous snapshot current and the next attempt starts over.
-func (st *Store) WriteSnapshot(ctx context.Context, gen int64, ls []*Label, watermark time.Time, now time.Time) error {
-	prev, err := st.CurrentSnapshot(ctx)
+	coll := st.db.Collection(sn.Collection)
+	if sn.Format == 0 {
+		return each(ctx, coll, bson.M{}, options.Find().SetBatchSize(5000), "labels", func(d labelDoc) {
+			l := d.label()
+			fn(numberFromKey(l.Key, l.Valid, l.NumberType, l.Region), recOfLabel(l))
+		})
+	}
+	var derr error
+	err := each(ctx, coll, bson.M{}, options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}).SetBatchSize(1), "labels snapshot",
+		func(d chunkDoc) {
+			if derr == nil {
+				if derr = decodeChunk(d.Data, fn); derr != nil {
+					derr = fmt.Errorf("%w (chunk %d of %s)", derr, d.Seq, sn.Collection)
+				}
+			}
+		})
 	if err != nil {
 		return err
 	}
+	return derr
+}
+
+// WriteSnapshot stores ls as snapshot gen; see writeSnapshot.
+func (st *Store) WriteSnapshot(ctx context.Context, gen int64, ls []*Label, watermark time.Time, now time.Time) error {
+	_, err := st.writeSnapshot(ctx, gen, watermark, now, func(put func(*chunkWriter) error) error {
+		w := newChunkWriter()
+		for _, l := range ls {
+			s := &slot{num: numberCode(l.NumberType, l.Valid), region: regionIndex(l.Region), recs: []liveRec{recOfLabel(l)}}
+			w.slot(l.Key, s)
+			if w.full() {
+				if err := put(w); err != nil {
+					return err
+				}
+				w = newChunkWriter()
+			}
+		}
+		return put(w)
+	})
+	return err
+}
+
+// writeSnapshot stores the chunks that fill puts as snapshot gen with its
+// watermark, points meta at it and drops the previous one. It only inserts
+// into a fresh collection and replaces one small document: updating labels
+// in place costs FerretDB's SQLite backend a scan per document. A crash at
+// any step leaves the previous snapshot current and the next attempt
+// starts over. It returns the number of labels written.
+func (st *Store) writeSnapshot(ctx context.Context, gen int64, watermark, now time.Time, fill func(put func(*chunkWriter) error) error) (int, error) {
+	prev, err := st.CurrentSnapshot(ctx)
+	if err != nil {
+		return 0, err
+	}
 	coll := st.db.Collection(snapshotName(gen))
 	if err := coll.Drop(ctx); err != nil { // a leftover of a failed attempt
-		return fmt.Errorf("labels: unable to clear snapshot: %w", err)
+		return 0, fmt.Errorf("labels: unable to clear snapshot: %w", err)
 	}
-	docs := make([]any, len(ls))
-	for i, l := range ls {
-		docs[i] = toLabelDoc(l)
+	seq, total := 0, 0
+	err = fill(func(w *chunkWriter) error {
+		if w.labels == 0 && seq > 0 {
+			return nil
+		}
+		if _, err := coll.InsertOne(ctx, chunkDoc{Seq: seq, Data: w.buf}); err != nil {
+			return fmt.Errorf("labels: unable to write snapshot: %w", err)
+		}
+		seq++
+		total += w.labels
+		return nil
+	})
+	if err != nil {
+		return 0, err
 	}
-	if dup, err := InsertNew(ctx, coll, docs); err != nil {
-		return fmt.Errorf("labels: unable to write snapshot: %w", err)
-	} else if slices.Contains(dup, true) {
-		return fmt.Errorf("labels: snapshot %d has duplicate labels", gen)
-	}
-	d := snapshotDoc{ID: snapshotID, Gen: gen, Collection: coll.Name(), Watermark: watermark, Labels: len(ls), At: now}
+	d := snapshotDoc{ID: snapshotID, Gen: gen, Collection: coll.Name(), Watermark: watermark, Labels: total, At: now, Format: snapshotVersion}
 	if _, err := st.meta.ReplaceOne(ctx, bson.M{"_id": snapshotID}, d, options.Replace().SetUpsert(true)); err != nil {
-		return fmt.Errorf("labels: unable to point at snapshot: %w", err)
+		return 0, fmt.Errorf("labels: unable to point at snapshot: %w", err)
 	}
 	if prev.Gen != 0 && prev.Collection != coll.Name() {
 		if err := st.db.Collection(prev.Collection).Drop(ctx); err != nil {
-			return fmt.Errorf("labels: unable to drop old snapshot: %w", err)
+			return 0, fmt.Errorf("labels: unable to drop old snapshot: %w", err)
 		}
 	}
-	return nil
+	return total, nil
 }
 
 // Pseudonymise rewrites reporter's history under pseudonym and drops the

@@ -41,7 +41,13 @@ type CrowdResult struct {
 // engine's additive evidence path, majority vote and full Dawid–Skene.
 // truth is used only for scoring, never as gold.
 func EvaluateCrowd(votes []Vote, truth map[string]string, opts TrustOptions) CrowdResult {
-	t := EstimateTrust(votes, opts)
+	// The engine knows reporters by WorkerName, so the estimate must too.
+	named := make([]Vote, len(votes))
+	for i, v := range votes {
+		named[i] = v
+		named[i].Worker = WorkerName(v.Worker)
+	}
+	t := EstimateTrust(named, opts)
 	e := offlineEngine(t, votes)
 
 	counts := map[string]map[string]float64{}
@@ -56,7 +62,7 @@ func EvaluateCrowd(votes []Vote, truth map[string]string, opts TrustOptions) Cro
 		}
 		counts[v.Item][v.Class] += v.weight()
 	}
-	posterior := t.Posterior(votes)
+	posterior := t.Posterior(named)
 
 	res := CrowdResult{Items: len(counts), Labels: nLabels, Iterations: t.Iterations}
 	var engine, ds int

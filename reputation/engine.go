@@ -1,8 +1,11 @@
 package reputation
 
 import (
+	"maps"
 	"math"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -56,6 +59,10 @@ type Config struct {
 	RangeEvidence float64
 	// Now is the clock.
 	Now func() time.Time
+	// Keys interns number keys; share the labels service's
+	// (labels.Options.Keys) so that each number is held once. A new one
+	// if nil.
+	Keys *labels.Keys
 }
 
 // DefaultConfig returns the production defaults.
@@ -116,39 +123,58 @@ const (
 // per-update decay pass, for centuries before the exponent nears overflow.
 var epoch = time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
 
-// contrib is one live label's share in its number's evidence.
+var epochMs = epoch.UnixMilli()
+
+// contrib is one live label's share in its number's evidence: 24 bytes,
+// no pointers. What a label's weight was made of (trust, ramp, the cap)
+// is recomputed from these when asked (Explain, Rescore).
 type contrib struct {
-	reporter string
-	category string
-	risk     labels.Risk
-	source   labels.Source
-	at       time.Time
-	weight   float64 // at the label's time, before decay
-	base     float64 // trust weight before ramp and caps
-	capped   string  // burst flag that capped it, if any
-	signals  uint8
-	active   bool // false once a reassignment discarded it
-	reportID string
-	newAcct  bool
+	reporter uint64  // labels.ReporterKey
+	at       int64   // the label's time, Unix ms
+	weight   float32 // at the label's time, before decay: trust × ramp × cap
+	cat      uint8   // index in Engine.cats
+	src      uint8   // index in Engine.srcs
+	sig      labels.CallSignal
+	bits     uint8 // bitActive, bitNewAcct, and the capping rule << capShift
 }
 
-// numberState is everything the engine keeps about one number.
-type numberState struct {
-	contribs map[string]*contrib // by reporter
-	ev       map[string]float64  // category → Σ w·2^((t−epoch)/h)
-	first    time.Time
-	last     time.Time
-	signals  [8]int // live labels carrying each call signal
-	recent   []recentLabel
-	flags    map[string]time.Time
-	massAt   time.Time
-	resetAt  time.Time // when a reassignment discarded old evidence
+const (
+	bitActive  = 1 << 0 // false once a reassignment discarded it
+	bitNewAcct = 1 << 1
+	capShift   = 2
+)
+
+// capFlags are the burst rules by the index a contrib keeps.
+var capFlags = [...]string{"", FlagBurstNewAccounts, FlagBurstPrefix, FlagBurstRate}
+
+func (c *contrib) active() bool   { return c.bits&bitActive != 0 }
+func (c *contrib) capped() string { return capFlags[c.bits>>capShift&3] }
+
+// numState is everything the engine keeps about one number: 56 bytes and
+// its contributions; what few numbers need is behind ext.
+type numState struct {
+	contribs []contrib // sorted by reporter
+	first    int64     // Unix ms
+	last     int64
+	ext      *numExt
 	valid    bool
 	scoped   bool
-	// cached verdict
-	cache      *Result
-	cacheUntil time.Time
 }
+
+// numExt holds what only numbers with app labels or many labels need.
+type numExt struct {
+	// ev holds Σ w·2^((t−epoch)/h) per category for numbers with more than
+	// sumsFrom contributions; smaller ones are summed when judged.
+	ev      []float64
+	recent  []recentLabel
+	flags   map[string]time.Time
+	massAt  time.Time
+	resetAt time.Time // when a reassignment discarded old evidence
+}
+
+// sumsFrom is the contribution count above which a number keeps running
+// sums rather than summing its contributions on every judgement.
+const sumsFrom = 32
 
 // maxRecent bounds the labels a number remembers for burst detection,
 // well above every burst threshold.
@@ -156,34 +182,44 @@ const maxRecent = 128
 
 // recentLabel feeds burst and mass-calling detection.
 type recentLabel struct {
-	at      time.Time
-	prefix  string
+	at      int64
+	prefix  uint32
 	newAcct bool
 	call    bool
 }
 
 // rangeState sums the harmful evidence of a block of numbers.
 type rangeState struct {
-	harm    float64        // Σ w·2^((t−epoch)/h_nuisance)
-	numbers map[string]int // number → live harmful labels
+	harm    float64 // Σ w·2^((t−epoch)/h_nuisance)
+	numbers int32   // numbers of the block with active harmful evidence
 }
 
 // Engine keeps the reputation of every labelled number in memory. It is a
-// labels.Observer: each label change costs O(1) (plus burst bookkeeping
-// bounded by the window), and lookups read memory only.
+// labels.Observer: each label change costs O(1) for a number with few
+// labels (plus burst bookkeeping bounded by the window), and lookups read
+// memory only. Numbers are held by the interned id of their key, and
+// reporters by labels.ReporterKey, so a national list costs integers.
 type Engine struct {
 	cfg   Config
+	keys  *labels.Keys
 	trust atomic.Pointer[Trust]
 	scale atomic.Pointer[float64] // trust weight that counts as 1
 
 	mu        sync.RWMutex
-	nums      map[string]*numberState
-	ranges    map[string]*rangeState
-	firstSeen map[string]time.Time // reporter → first label
-	journal   *[]change            // label changes during a rebuild
-}
+	nums      []numState // by key id
+	count     int        // numbers with live labels
+	ranges    map[uint64]rangeState
+	firstSeen map[uint64]int64 // app reporter → first label, Unix ms
 
-type change struct{ old, cur *labels.Label }
+	// Categories and sources, interned; categories beyond the taxonomy
+	// come from crowd datasets.
+	cats    []string
+	catIdx  map[string]uint8
+	catRisk []labels.Risk
+	catHalf []float64 // half-life in ms
+	srcs    []labels.Source
+	srcIdx  map[labels.Source]uint8
+}
 
 var _ labels.Observer = (*Engine)(nil)
 
@@ -192,10 +228,18 @@ func NewEngine(cfg Config) *Engine {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Engine{
-		cfg:  cfg,
-		nums: map[string]*numberState{}, ranges: map[string]*rangeState{}, firstSeen: map[string]time.Time{},
+	if cfg.Keys == nil {
+		cfg.Keys = labels.NewKeys()
 	}
+	e := &Engine{
+		cfg: cfg, keys: cfg.Keys,
+		ranges: map[uint64]rangeState{}, firstSeen: map[uint64]int64{},
+		catIdx: map[string]uint8{}, srcIdx: map[labels.Source]uint8{},
+	}
+	for _, c := range labels.Categories() {
+		e.catIndex(c.ID)
+	}
+	return e
 }
 
 // Config returns the engine's configuration.
@@ -212,10 +256,15 @@ func (e *Engine) halfLife(risk labels.Risk) time.Duration {
 	return e.cfg.HalfLife[labels.RiskNuisance]
 }
 
-// growth is 2^((t−epoch)/h): a weight at t stored as w·growth(t) reads
-// back at now as that times 1/growth(now).
-func growth(t time.Time, h time.Duration) float64 {
-	return math.Exp2(float64(t.Sub(epoch)) / float64(h))
+// growth is 2^((t−epoch)/h) for t in Unix ms and h in ms: a weight at t
+// stored as w·growth(t) reads back at now as that times 1/growth(now).
+func growth(t int64, h float64) float64 {
+	return math.Exp2(float64(t-epochMs) / h)
+}
+
+// decay is 2^((then−now)/h): what a weight made at then is worth at now.
+func decay(then, now int64, h float64) float64 {
+	return math.Exp2(float64(then-now) / h)
 }
 
 // riskOf returns the risk class of a category; classes outside the
@@ -227,17 +276,76 @@ func riskOf(category string) labels.Risk {
 	return labels.RiskNuisance
 }
 
+// catIndex interns a category; e.mu is held for writing, or the engine
+// is not yet shared. A 256th category (only crowd data could have one)
+// shares the last index.
+func (e *Engine) catIndex(c string) uint8 {
+	if i, ok := e.catIdx[c]; ok {
+		return i
+	}
+	if len(e.cats) == 255 {
+		return 254
+	}
+	i := uint8(len(e.cats))
+	e.cats = append(e.cats, c)
+	e.catIdx[c] = i
+	e.catRisk = append(e.catRisk, riskOf(c))
+	e.catHalf = append(e.catHalf, float64(e.halfLife(riskOf(c)).Milliseconds()))
+	return i
+}
+
+func (e *Engine) srcIndex(s labels.Source) uint8 {
+	if i, ok := e.srcIdx[s]; ok {
+		return i
+	}
+	if len(e.srcs) == 255 {
+		return 254
+	}
+	i := uint8(len(e.srcs))
+	e.srcs = append(e.srcs, s)
+	e.srcIdx[s] = i
+	return i
+}
+
+// reporterOf is l's reporter key, for labels built without one.
+func reporterOf(l *labels.Label) uint64 {
+	if l.ReporterKey != 0 {
+		return l.ReporterKey
+	}
+	return labels.ReporterKey(l.Reporter)
+}
+
+func prefixOf(l *labels.Label) uint32 {
+	if l.PrefixKey != 0 || l.IPPrefix == "" {
+		return l.PrefixKey
+	}
+	return labels.PrefixKey(l.IPPrefix)
+}
+
+func signalsOf(l *labels.Label) labels.CallSignal {
+	if l.Call != nil {
+		return l.Call.Signals()
+	}
+	return l.CallSignals
+}
+
+// find returns the index of reporter's contribution, or where it goes.
+func (st *numState) find(reporter uint64) (int, bool) {
+	return slices.BinarySearchFunc(st.contribs, reporter, func(c contrib, k uint64) int {
+		switch {
+		case c.reporter < k:
+			return -1
+		case c.reporter > k:
+			return 1
+		}
+		return 0
+	})
+}
+
 // LabelChanged applies a label change.
 func (e *Engine) LabelChanged(old, cur *labels.Label) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.journal != nil {
-		*e.journal = append(*e.journal, change{old, cur})
-	}
-	e.applyLocked(old, cur)
-}
-
-func (e *Engine) applyLocked(old, cur *labels.Label) {
 	if old != nil {
 		e.removeLocked(old)
 	}
@@ -246,130 +354,213 @@ func (e *Engine) applyLocked(old, cur *labels.Label) {
 	}
 }
 
+// state returns the state of key, nil when it has no live label; e.mu is
+// held.
+func (e *Engine) state(key string) (uint32, *numState) {
+	id, ok := e.keys.Lookup(key)
+	if !ok || int(id) >= len(e.nums) || len(e.nums[id].contribs) == 0 {
+		return 0, nil
+	}
+	return id, &e.nums[id]
+}
+
 func (e *Engine) removeLocked(l *labels.Label) {
-	st := e.nums[l.Key]
+	_, st := e.state(l.Key)
 	if st == nil {
 		return
 	}
-	c := st.contribs[l.Reporter]
-	if c == nil || c.reportID != l.ReportID {
-		return // not applied (idempotent against rebuild journals)
+	i, ok := st.find(reporterOf(l))
+	if !ok || st.contribs[i].at != l.CreatedAt.UnixMilli() {
+		return // not applied
 	}
-	e.unapply(l.Key, st, c)
-	delete(st.contribs, l.Reporter)
-	for i := range callSignals {
-		if c.signals&(1<<i) != 0 {
-			st.signals[i]--
+	e.removeAt(l.Key, st, i)
+}
+
+// removeAt drops contribution i of key's state.
+func (e *Engine) removeAt(key string, st *numState, i int) {
+	c := st.contribs[i]
+	e.unapply(key, st, &st.contribs[i])
+	st.contribs = slices.Delete(st.contribs, i, i+1)
+	if len(st.contribs) == 0 {
+		*st = numState{}
+		e.count--
+		return
+	}
+	if st.ext != nil && st.ext.ev != nil && len(st.contribs) <= sumsFrom/2 {
+		st.ext.ev = nil
+	}
+	_ = c
+}
+
+// harmful reports whether a risk class counts against the caller.
+func harmful(r labels.Risk) bool { return r == labels.RiskDangerous || r == labels.RiskNuisance }
+
+// activeHarm reports whether st has an active harmful contribution.
+func (e *Engine) activeHarm(st *numState) bool {
+	for i := range st.contribs {
+		if c := &st.contribs[i]; c.active() && harmful(e.catRisk[c.cat]) {
+			return true
 		}
 	}
-	st.cache = nil
-	if len(st.contribs) == 0 {
-		delete(e.nums, l.Key)
-	}
+	return false
 }
 
 // unapply subtracts an active contribution from the sums.
-func (e *Engine) unapply(key string, st *numberState, c *contrib) {
-	if !c.active {
+func (e *Engine) unapply(key string, st *numState, c *contrib) {
+	if !c.active() {
 		return
 	}
-	c.active = false
-	st.ev[c.category] -= c.weight * growth(c.at, e.halfLife(c.risk))
-	if st.ev[c.category] <= 1e-9*growth(c.at, e.halfLife(c.risk)) {
-		delete(st.ev, c.category)
+	c.bits &^= bitActive
+	w := float64(c.weight)
+	if st.ext != nil && st.ext.ev != nil {
+		g := growth(c.at, e.catHalf[c.cat])
+		st.ext.ev[c.cat] -= w * g
+		if st.ext.ev[c.cat] <= 1e-9*g {
+			st.ext.ev[c.cat] = 0
+		}
 	}
-	if rk, ok := e.rangeKey(key); ok && (c.risk == labels.RiskDangerous || c.risk == labels.RiskNuisance) {
-		if rs := e.ranges[rk]; rs != nil {
-			rs.harm = math.Max(0, rs.harm-c.weight*growth(c.at, e.halfLife(labels.RiskNuisance)))
-			if rs.numbers[key]--; rs.numbers[key] <= 0 {
-				delete(rs.numbers, key)
+	if rk, ok := e.rangeKey(key); ok && harmful(e.catRisk[c.cat]) {
+		if rs, ok := e.ranges[rk]; ok {
+			rs.harm = math.Max(0, rs.harm-w*growth(c.at, e.nuisanceHalf()))
+			if !e.activeHarm(st) {
+				rs.numbers--
 			}
-			if len(rs.numbers) == 0 {
+			if rs.numbers <= 0 {
 				delete(e.ranges, rk)
+			} else {
+				e.ranges[rk] = rs
 			}
 		}
+	}
+}
+
+func (e *Engine) nuisanceHalf() float64 {
+	return float64(e.halfLife(labels.RiskNuisance).Milliseconds())
+}
+
+// grow makes room for id.
+func (e *Engine) grow(id uint32) {
+	if int(id) >= len(e.nums) {
+		e.nums = append(e.nums, make([]numState, int(id)+1-len(e.nums))...)
 	}
 }
 
 func (e *Engine) addLocked(l *labels.Label) {
-	st := e.nums[l.Key]
-	if st == nil {
-		st = &numberState{contribs: map[string]*contrib{}, ev: map[string]float64{}, first: l.FirstAt, valid: l.Valid,
-			scoped: !strings.HasPrefix(l.Key, "+")}
-		if st.first.IsZero() {
-			st.first = l.CreatedAt
-		}
-		e.nums[l.Key] = st
+	id := e.keys.Intern(l.Key)
+	e.grow(id)
+	st := &e.nums[id]
+	rk := reporterOf(l)
+	at := l.CreatedAt.UnixMilli()
+	firstAt := l.FirstAt
+	if firstAt.IsZero() {
+		firstAt = l.CreatedAt
 	}
-	if prev := st.contribs[l.Reporter]; prev != nil {
-		if prev.reportID == l.ReportID {
-			return // already applied
-		}
-		e.removeLocked(&labels.Label{Key: l.Key, Reporter: l.Reporter, ReportID: prev.reportID})
-		if e.nums[l.Key] != st { // the removal emptied the number
-			e.nums[l.Key] = st
-		}
-	}
-	first, seen := e.firstSeen[l.Reporter]
-	if !seen || l.FirstAt.Before(first) {
-		first = l.FirstAt
-		if first.IsZero() {
-			first = l.CreatedAt
-		}
-		e.firstSeen[l.Reporter] = first
-	}
-	c := &contrib{
-		reporter: l.Reporter, category: l.Category, risk: riskOf(l.Category), source: l.Source,
-		at: l.CreatedAt, reportID: l.ReportID, active: true,
-		signals: callBits(l.Call),
-	}
-	c.base = e.baseWeight(l.Reporter, l.Source, l.Category)
-	c.weight = c.base
-	if l.Source == labels.SourceApp {
-		age := l.CreatedAt.Sub(first)
-		c.newAcct = age < e.cfg.NewAccount
-		if e.cfg.Ramp > 0 {
-			c.weight *= e.cfg.RampFloor + (1-e.cfg.RampFloor)*math.Min(1, math.Max(0, float64(age)/float64(e.cfg.Ramp)))
-		}
-		if flag := e.burst(st, l, c); flag != "" {
-			c.capped = flag
-			c.weight *= e.cfg.BurstCap
-			if st.flags == nil {
-				st.flags = map[string]time.Time{}
+	if len(st.contribs) > 0 {
+		if i, ok := st.find(rk); ok {
+			if st.contribs[i].at == at {
+				return // already applied
 			}
-			st.flags[flag] = l.CreatedAt
+			e.removeAt(l.Key, st, i)
 		}
 	}
-	e.reassign(l.Key, st, c)
-	st.contribs[l.Reporter] = c
-	for i := range callSignals {
-		if c.signals&(1<<i) != 0 {
-			st.signals[i]++
+	if len(st.contribs) == 0 {
+		*st = numState{first: firstAt.UnixMilli(), valid: l.Valid, scoped: !strings.HasPrefix(l.Key, "+")}
+		e.count++
+	}
+	c := contrib{reporter: rk, at: at, cat: e.catIndex(l.Category), src: e.srcIndex(l.Source), sig: signalsOf(l), bits: bitActive}
+	w := e.baseWeight(rk, l.Source, l.Category)
+	if l.Source == labels.SourceApp {
+		first, seen := e.firstSeen[rk]
+		if !seen || firstAt.UnixMilli() < first {
+			first = firstAt.UnixMilli()
+			e.firstSeen[rk] = first
+		}
+		if at-first < e.cfg.NewAccount.Milliseconds() {
+			c.bits |= bitNewAcct
+		}
+		w *= e.ramp(at - first)
+		if flag := e.burst(st, at, prefixOf(l), c.sig, c.bits&bitNewAcct != 0); flag != 0 {
+			c.bits |= flag << capShift
+			w *= e.cfg.BurstCap
+			if st.ext.flags == nil {
+				st.ext.flags = map[string]time.Time{}
+			}
+			st.ext.flags[capFlags[flag]] = l.CreatedAt
 		}
 	}
-	if l.CreatedAt.Before(st.first) {
-		st.first = l.CreatedAt
+	c.weight = float32(w)
+	e.reassign(l.Key, st, &c)
+	i, _ := st.find(rk)
+	st.contribs = slices.Insert(st.contribs, i, c)
+	if at < st.first {
+		st.first = at
 	}
-	if l.CreatedAt.After(st.last) {
-		st.last = l.CreatedAt
+	if at > st.last {
+		st.last = at
 	}
-	st.ev[c.category] += c.weight * growth(c.at, e.halfLife(c.risk))
-	if rk, ok := e.rangeKey(l.Key); ok && (c.risk == labels.RiskDangerous || c.risk == labels.RiskNuisance) {
+	e.applySums(st, &st.contribs[i])
+	if rk, ok := e.rangeKey(l.Key); ok && harmful(e.catRisk[c.cat]) {
 		rs := e.ranges[rk]
-		if rs == nil {
-			rs = &rangeState{numbers: map[string]int{}}
-			e.ranges[rk] = rs
+		rs.harm += float64(c.weight) * growth(at, e.nuisanceHalf())
+		if !e.activeHarmExcept(st, i) {
+			rs.numbers++
 		}
-		rs.harm += c.weight * growth(c.at, e.halfLife(labels.RiskNuisance))
-		rs.numbers[l.Key]++
+		e.ranges[rk] = rs
 	}
-	st.cache = nil
+}
+
+// activeHarmExcept reports whether st has an active harmful contribution
+// other than the i-th.
+func (e *Engine) activeHarmExcept(st *numState, i int) bool {
+	for j := range st.contribs {
+		if c := &st.contribs[j]; j != i && c.active() && harmful(e.catRisk[c.cat]) {
+			return true
+		}
+	}
+	return false
+}
+
+// applySums adds an active contribution to the running sums, starting
+// them when the number grows past sumsFrom.
+func (e *Engine) applySums(st *numState, c *contrib) {
+	if len(st.contribs) <= sumsFrom {
+		if st.ext != nil {
+			st.ext.ev = nil
+		}
+		return
+	}
+	if st.ext == nil {
+		st.ext = &numExt{}
+	}
+	if st.ext.ev == nil {
+		st.ext.ev = make([]float64, len(e.cats))
+		for i := range st.contribs {
+			if x := &st.contribs[i]; x.active() {
+				st.ext.ev[x.cat] += float64(x.weight) * growth(x.at, e.catHalf[x.cat])
+			}
+		}
+		return
+	}
+	if int(c.cat) >= len(st.ext.ev) {
+		st.ext.ev = append(st.ext.ev, make([]float64, len(e.cats)-len(st.ext.ev))...)
+	}
+	if c.active() {
+		st.ext.ev[c.cat] += float64(c.weight) * growth(c.at, e.catHalf[c.cat])
+	}
+}
+
+// ramp is an app account's weight factor at the given age in ms.
+func (e *Engine) ramp(age int64) float64 {
+	if e.cfg.Ramp <= 0 {
+		return 1
+	}
+	return e.cfg.RampFloor + (1-e.cfg.RampFloor)*math.Min(1, math.Max(0, float64(age)/float64(e.cfg.Ramp.Milliseconds())))
 }
 
 // baseWeight is a label's weight from its source and its reporter's
 // learned trust, in units of a new app reporter's average weight. One
 // scale for all classes keeps the argmax of Trust.Decide intact.
-func (e *Engine) baseWeight(reporter string, src labels.Source, category string) float64 {
+func (e *Engine) baseWeight(reporter uint64, src labels.Source, category string) float64 {
 	switch {
 	case src == labels.SourceModerator:
 		return e.cfg.ModeratorWeight
@@ -383,60 +574,51 @@ func (e *Engine) baseWeight(reporter string, src labels.Source, category string)
 	if t == nil || scale == nil || *scale <= 0 {
 		return 1
 	}
-	return t.Weight(reporter, category) / *scale
+	return t.Weight(workerName(reporter), category) / *scale
 }
 
 // newAppReporter names no real reporter: Trust answers for it with the
 // app cohort's pooled trust, the yardstick of weight 1.
 const newAppReporter = "\x00new-app-reporter"
 
-// callBits reads the call signals of one label.
-func callBits(c *labels.Call) uint8 {
-	if c == nil {
-		return 0
-	}
-	var b uint8
-	unanswered := c.Answered != nil && !*c.Answered || c.Direction == "missed"
-	if c.RingS != nil && *c.RingS < 5 && unanswered {
-		b |= 1 << 0
-	}
-	if c.Answered != nil && *c.Answered && c.DurationS != nil && *c.DurationS < 10 {
-		b |= 1 << 1
-	}
-	if c.RecentCalls != nil && *c.RecentCalls >= 10 {
-		b |= 1 << 2
-	}
-	if c.Attestation == labels.AttestationFailed {
-		b |= 1 << 3
-	}
-	if c.Robocall {
-		b |= 1 << 4
-	}
-	return b
-}
+// WorkerName is the name under which trust estimates know an app
+// reporter: a pseudonymous form of labels.ReporterKey, so that the trust
+// of reporters loaded from a snapshot (which keeps no reporter ids) can
+// be found.
+func WorkerName(reporter string) string { return workerName(labels.ReporterKey(reporter)) }
+
+func workerName(key uint64) string { return "r-" + strconv.FormatUint(key, 16) }
+
+// callSignalBits maps the labels' call signals to the engine's signals.
+var callSignalBits = [...]labels.CallSignal{labels.CallOneRing, labels.CallShort, labels.CallBombing, labels.CallStirFailed, labels.CallRobocall}
 
 // burst records an app label in the number's recent window and returns
-// the flag that caps it, or "".
-func (e *Engine) burst(st *numberState, l *labels.Label, c *contrib) string {
-	cut := l.CreatedAt.Add(-e.cfg.BurstWindow)
-	keep := st.recent[:0]
-	for _, r := range st.recent {
-		if r.at.After(cut) {
+// the index in capFlags of the rule that caps it, or 0.
+func (e *Engine) burst(st *numState, at int64, prefix uint32, sig labels.CallSignal, newAcct bool) uint8 {
+	if st.ext == nil {
+		st.ext = &numExt{}
+	}
+	x := st.ext
+	cut := at - e.cfg.BurstWindow.Milliseconds()
+	keep := x.recent[:0]
+	for _, r := range x.recent {
+		if r.at > cut {
 			keep = append(keep, r)
 		}
 	}
-	st.recent = append(keep, recentLabel{at: l.CreatedAt, prefix: l.IPPrefix, newAcct: c.newAcct, call: l.Call != nil})
+	call := sig&labels.CallPresent != 0
+	x.recent = append(keep, recentLabel{at: at, prefix: prefix, newAcct: newAcct, call: call})
 	// Every rule fires on a few dozen labels; remembering more would only
 	// make a number under a flood cost more per label.
-	if n := len(st.recent); n > maxRecent {
-		st.recent = append(st.recent[:0], st.recent[n-maxRecent:]...)
+	if n := len(x.recent); n > maxRecent {
+		x.recent = append(x.recent[:0], x.recent[n-maxRecent:]...)
 	}
 	var newAccts, samePrefix, calls int
-	for _, r := range st.recent {
+	for _, r := range x.recent {
 		if r.newAcct {
 			newAccts++
 		}
-		if r.prefix != "" && r.prefix == l.IPPrefix {
+		if r.prefix != 0 && r.prefix == prefix {
 			samePrefix++
 		}
 		if r.call {
@@ -444,75 +626,102 @@ func (e *Engine) burst(st *numberState, l *labels.Label, c *contrib) string {
 		}
 	}
 	if calls >= 5 {
-		st.massAt = l.CreatedAt
+		x.massAt = time.UnixMilli(at).UTC()
 	}
 	switch {
-	case c.newAcct && newAccts >= e.cfg.BurstNewAccount:
-		return FlagBurstNewAccounts
-	case l.IPPrefix != "" && samePrefix >= e.cfg.BurstPrefix:
-		return FlagBurstPrefix
-	case len(st.recent) >= e.cfg.BurstRate && e.usualPerWindow(st)*10 < float64(len(st.recent)):
-		return FlagBurstRate
+	case newAcct && newAccts >= e.cfg.BurstNewAccount:
+		return 1
+	case prefix != 0 && samePrefix >= e.cfg.BurstPrefix:
+		return 2
+	case len(x.recent) >= e.cfg.BurstRate && e.usualPerWindow(st)*10 < float64(len(x.recent)):
+		return 3
 	}
-	return ""
+	return 0
 }
 
 // usualPerWindow is the number's average label rate per burst window
 // before the current window.
-func (e *Engine) usualPerWindow(st *numberState) float64 {
-	span := st.last.Sub(st.first) - e.cfg.BurstWindow
-	if span <= e.cfg.BurstWindow {
+func (e *Engine) usualPerWindow(st *numState) float64 {
+	window := e.cfg.BurstWindow.Milliseconds()
+	span := st.last - st.first - window
+	if span <= window {
 		return 0
 	}
-	before := len(st.contribs) - len(st.recent)
-	return float64(max(before, 0)) * float64(e.cfg.BurstWindow) / float64(span)
+	before := len(st.contribs) - len(st.ext.recent)
+	return float64(max(before, 0)) * float64(window) / float64(span)
 }
 
 // reassign discards a dormant number's old evidence when a contrary label
 // arrives after the pause.
-func (e *Engine) reassign(key string, st *numberState, c *contrib) {
-	if st.last.IsZero() || c.at.Sub(st.last) < e.cfg.Dormancy || len(st.contribs) == 0 {
+func (e *Engine) reassign(key string, st *numState, c *contrib) {
+	if st.last == 0 || c.at-st.last < e.cfg.Dormancy.Milliseconds() || len(st.contribs) == 0 {
 		return
 	}
 	prev := e.winningRisk(st, st.last)
-	if prev == c.risk || (harmful(prev) && harmful(c.risk)) {
+	if prev == e.catRisk[c.cat] || (harmful(prev) && harmful(e.catRisk[c.cat])) {
 		return
 	}
-	for _, old := range st.contribs {
-		e.unapply(key, st, old)
+	for i := range st.contribs {
+		e.unapply(key, st, &st.contribs[i])
 	}
-	st.resetAt = c.at
+	if st.ext == nil {
+		st.ext = &numExt{}
+	}
+	st.ext.resetAt = time.UnixMilli(c.at).UTC()
 }
 
-func harmful(r labels.Risk) bool { return r == labels.RiskDangerous || r == labels.RiskNuisance }
-
-// rangeKey is the block of a full number; scoped and short numbers have
-// none.
-func (e *Engine) rangeKey(key string) (string, bool) {
-	if e.cfg.RangeDigits <= 0 || !strings.HasPrefix(key, "+") || len(key) < 9 {
-		return "", false
+// rangeKey is the block of a full number, as an integer: the digits
+// without the last RangeDigits, tagged with their count so that blocks of
+// different lengths differ. Scoped and short numbers have none.
+func (e *Engine) rangeKey(key string) (uint64, bool) {
+	d := e.cfg.RangeDigits
+	if d <= 0 || !strings.HasPrefix(key, "+") || len(key) < 9 || len(key)-1-d > 17 {
+		return 0, false
 	}
-	return key[:len(key)-e.cfg.RangeDigits], true
+	digits := key[1 : len(key)-d]
+	var v uint64
+	for i := 0; i < len(digits); i++ {
+		c := digits[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		v = v*10 + uint64(c-'0')
+	}
+	return v | uint64(len(digits))<<58, true
 }
 
-// evidenceAt returns the decayed evidence per category at now.
-func (e *Engine) evidenceAt(st *numberState, now time.Time) map[string]float64 {
-	out := make(map[string]float64, len(st.ev))
-	for cat, s := range st.ev {
-		v := s / growth(now, e.halfLife(riskOf(cat)))
-		if v > 1e-6 {
-			out[cat] = v
+// evidence returns the decayed evidence per category index at now (ms)
+// in buf, which it may grow.
+func (e *Engine) evidence(st *numState, now int64, buf []float64) []float64 {
+	buf = append(buf[:0], make([]float64, len(e.cats))...)
+	if st.ext != nil && st.ext.ev != nil {
+		for c, s := range st.ext.ev {
+			if s != 0 {
+				buf[c] = s / growth(now, e.catHalf[c])
+			}
+		}
+	} else {
+		for i := range st.contribs {
+			if c := &st.contribs[i]; c.active() {
+				buf[c.cat] += float64(c.weight) * decay(c.at, now, e.catHalf[c.cat])
+			}
 		}
 	}
-	return out
+	for c, v := range buf {
+		if v <= 1e-6 {
+			buf[c] = 0
+		}
+	}
+	return buf
 }
 
 // winningRisk is the risk class with the most evidence (ties towards the
 // more severe).
-func (e *Engine) winningRisk(st *numberState, now time.Time) labels.Risk {
+func (e *Engine) winningRisk(st *numState, now int64) labels.Risk {
 	var byRisk [len(risks)]float64
-	for cat, v := range e.evidenceAt(st, now) {
-		byRisk[riskRank(riskOf(cat))] += v
+	var buf [16]float64
+	for c, v := range e.evidence(st, now, buf[:0]) {
+		byRisk[riskRank(e.catRisk[c])] += v
 	}
 	win := 0
 	for i := range byRisk {
@@ -530,32 +739,23 @@ func (e *Engine) winningRisk(st *numberState, now time.Time) labels.Risk {
 func (e *Engine) Len() int {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
-	return len(e.nums)
+	return e.count
 }
-
-// cacheFor is how long a computed result is reused: decay moves slowly,
-// and every label change drops the cache.
-const cacheFor = time.Minute
 
 // Lookup returns the reputation of n from memory.
 func (e *Engine) Lookup(n labels.Number) Result {
 	now := e.cfg.Now()
 	e.mu.RLock()
-	st := e.nums[n.Key]
-	if st != nil && st.cache != nil && now.Before(st.cacheUntil) && !now.Before(st.cacheUntil.Add(-cacheFor)) {
-		res := *st.cache
-		e.mu.RUnlock()
-		return finish(res, n)
-	}
+	_, st := e.state(n.Key)
 	var res Result
 	if st != nil {
 		res = e.judge(n.Key, st, now)
 	} else {
 		// Unlabelled: only signals speak, and they raise the score a
 		// little, never to a verdict.
-		res = Result{Verdict: VerdictUnknown, Categories: map[string]int{}, Evidence: map[string]float64{}, Signals: []string{}}
+		res = Result{Verdict: VerdictUnknown, Categories: map[string]int{}, Evidence: map[string]float64{}}
 		boost := 0.0
-		if res.Signals = e.rangeSignal(n.Key, res.Signals, now); len(res.Signals) > 0 {
+		if res.Signals = e.rangeSignal(n.Key, nil, false, now); len(res.Signals) > 0 {
 			boost++
 		}
 		if !n.Valid && !n.Scoped {
@@ -566,45 +766,38 @@ func (e *Engine) Lookup(n labels.Number) Result {
 		}
 	}
 	e.mu.RUnlock()
-	if st != nil {
-		e.mu.Lock()
-		if e.nums[n.Key] == st {
-			cp := res
-			st.cache, st.cacheUntil = &cp, now.Add(cacheFor)
-		}
-		e.mu.Unlock()
-	}
 	return finish(res, n)
 }
 
-// finish adds what depends on the caller's parsed number and copies the
-// shared parts.
+// finish adds what depends on the caller's parsed number.
 func finish(res Result, n labels.Number) Result {
 	res.Number = n
-	res.Signals = append([]string(nil), res.Signals...)
 	if !n.Valid && !n.Scoped {
 		res.Signals = append(res.Signals, SignalInvalidCallerID)
+	}
+	if res.Signals == nil {
+		res.Signals = []string{}
 	}
 	sort.Strings(res.Signals)
 	return res
 }
 
 // rangeSignal appends the range signal when key's block is heavily
-// reported by other numbers.
-func (e *Engine) rangeSignal(key string, signals []string, now time.Time) []string {
+// reported by other numbers; own tells whether key itself counts in it.
+func (e *Engine) rangeSignal(key string, signals []string, own bool, now time.Time) []string {
 	rk, ok := e.rangeKey(key)
 	if !ok {
 		return signals
 	}
-	rs := e.ranges[rk]
-	if rs == nil {
+	rs, ok := e.ranges[rk]
+	if !ok {
 		return signals
 	}
-	others := len(rs.numbers)
-	if rs.numbers[key] > 0 {
+	others := int(rs.numbers)
+	if own {
 		others--
 	}
-	harm := rs.harm / growth(now, e.halfLife(labels.RiskNuisance))
+	harm := rs.harm / growth(now.UnixMilli(), e.nuisanceHalf())
 	if others >= e.cfg.RangeNumbers && harm >= e.cfg.RangeEvidence {
 		signals = append(signals, SignalRange)
 	}
@@ -612,43 +805,61 @@ func (e *Engine) rangeSignal(key string, signals []string, now time.Time) []stri
 }
 
 // judge computes a number's result; e.mu is held for reading.
-func (e *Engine) judge(key string, st *numberState, now time.Time) Result {
+func (e *Engine) judge(key string, st *numState, now time.Time) Result {
+	nowMs := now.UnixMilli()
 	res := Result{
-		Verdict: VerdictUnknown, Reporters: len(st.contribs), Categories: make(map[string]int, len(st.ev)),
-		FirstReportedAt: st.first, LastReportedAt: st.last, Signals: []string{},
+		Verdict: VerdictUnknown, Reporters: len(st.contribs), Categories: make(map[string]int, 2),
+		FirstReportedAt: time.UnixMilli(st.first).UTC(), LastReportedAt: time.UnixMilli(st.last).UTC(),
 	}
 	var trusted [len(risks)]int
-	for _, c := range st.contribs {
-		res.Categories[c.category]++
-		if c.active && c.weight/growth(now, e.halfLife(c.risk))*growth(c.at, e.halfLife(c.risk)) >= e.cfg.TrustedWeight {
-			trusted[riskRank(c.risk)]++
+	var sigs [len(callSignalBits)]bool
+	for i := range st.contribs {
+		c := &st.contribs[i]
+		res.Categories[e.cats[c.cat]]++
+		if c.active() && float64(c.weight)*decay(c.at, nowMs, e.catHalf[c.cat]) >= e.cfg.TrustedWeight {
+			trusted[riskRank(e.catRisk[c.cat])]++
+		}
+		for b, bit := range callSignalBits {
+			if c.sig&bit != 0 {
+				sigs[b] = true
+			}
 		}
 	}
-	ev := e.evidenceAt(st, now)
-	res.Evidence = make(map[string]float64, len(ev))
+	var buf [16]float64
+	ev := e.evidence(st, nowMs, buf[:0])
+	res.Evidence = make(map[string]float64, 2)
 	var byRisk [len(risks)]float64
-	for cat, v := range ev {
-		res.Evidence[cat] = math.Round(v*1000) / 1000
-		byRisk[riskRank(riskOf(cat))] += v
+	nonzero := 0
+	for c, v := range ev {
+		if v == 0 {
+			continue
+		}
+		nonzero++
+		res.Evidence[e.cats[c]] = math.Round(v*1000) / 1000
+		byRisk[riskRank(e.catRisk[c])] += v
 	}
 	// Signals, and the prior they raise for the nuisance categories.
 	prior := 0.5
-	for i, name := range callSignals {
-		if st.signals[i] > 0 {
-			res.Signals = append(res.Signals, name)
+	for i, on := range sigs {
+		if on {
+			res.Signals = append(res.Signals, callSignals[i])
 			prior += 0.5
 		}
 	}
-	if !st.massAt.IsZero() && now.Sub(st.massAt) < 30*24*time.Hour {
+	var x numExt
+	if st.ext != nil {
+		x = *st.ext
+	}
+	if !x.massAt.IsZero() && now.Sub(x.massAt) < 30*24*time.Hour {
 		res.Signals = append(res.Signals, SignalMassCalling)
 		prior += 0.5
 	}
 	before := len(res.Signals)
-	res.Signals = e.rangeSignal(key, res.Signals, now)
+	res.Signals = e.rangeSignal(key, res.Signals, e.activeHarm(st), now)
 	if len(res.Signals) > before {
 		prior += 1
 	}
-	if now.Sub(st.last) >= e.cfg.Dormancy || (!st.resetAt.IsZero() && now.Sub(st.resetAt) < 90*24*time.Hour) {
+	if nowMs-st.last >= e.cfg.Dormancy.Milliseconds() || (!x.resetAt.IsZero() && now.Sub(x.resetAt) < 90*24*time.Hour) {
 		res.Signals = append(res.Signals, SignalPossiblyReassigned)
 	}
 	if !st.valid && !st.scoped {
@@ -659,18 +870,20 @@ func (e *Engine) judge(key string, st *numberState, now time.Time) Result {
 	good := byRisk[2] + byRisk[3]
 	bound := wilsonLower(harm+prior, harm+good+prior+2)
 	res.Score = int(math.Round(100 * bound))
-	if len(ev) == 0 {
+	if nonzero == 0 {
 		return res
 	}
 	if t, scale := e.trust.Load(), e.scale.Load(); t != nil && scale != nil && *scale > 0 {
-		raw := make(map[string]float64, len(ev))
+		raw := make(map[string]float64, nonzero)
 		for c, v := range ev {
-			raw[c] = v * *scale
+			if v != 0 {
+				raw[e.cats[c]] = v * *scale
+			}
 		}
 		res.TopCategory = t.Decide(raw)
 	}
 	if res.TopCategory == "" {
-		res.TopCategory = topCategory(ev)
+		res.TopCategory = e.topCategory(ev)
 	}
 	win := 0
 	for i := range byRisk {
@@ -705,15 +918,21 @@ func (e *Engine) judge(key string, st *numberState, now time.Time) Result {
 
 // topCategory is the category with the most evidence; ties go to the more
 // severe risk, then the smaller id.
-func topCategory(ev map[string]float64) string {
-	top := ""
+func (e *Engine) topCategory(ev []float64) string {
+	top := -1
 	for c, v := range ev {
-		if top == "" || v > ev[top] || v == ev[top] && (riskRank(riskOf(c)) < riskRank(riskOf(top)) ||
-			riskRank(riskOf(c)) == riskRank(riskOf(top)) && c < top) {
+		if v == 0 {
+			continue
+		}
+		if top < 0 || v > ev[top] || v == ev[top] && (riskRank(e.catRisk[c]) < riskRank(e.catRisk[top]) ||
+			riskRank(e.catRisk[c]) == riskRank(e.catRisk[top]) && e.cats[c] < e.cats[top]) {
 			top = c
 		}
 	}
-	return top
+	if top < 0 {
+		return ""
+	}
+	return e.cats[top]
 }
 
 // wilsonLower is the lower end of the 95% one-sided Wilson interval for
@@ -741,13 +960,10 @@ func (e *Engine) Flags() []Flag {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
 	var out []Flag
-	for key, st := range e.nums {
-		if len(st.flags) > 0 {
-			reasons := make(map[string]time.Time, len(st.flags))
-			for r, t := range st.flags {
-				reasons[r] = t
-			}
-			out = append(out, Flag{Key: key, Reasons: reasons})
+	for id := range e.nums {
+		st := &e.nums[id]
+		if len(st.contribs) > 0 && st.ext != nil && len(st.ext.flags) > 0 {
+			out = append(out, Flag{Key: e.keys.Key(uint32(id)), Reasons: maps.Clone(st.ext.flags)})
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
@@ -755,12 +971,24 @@ func (e *Engine) Flags() []Flag {
 }
 
 // Each calls fn with the current result of every labelled number, in no
-// particular order. Results are computed outside the engine's lock, so a
-// long walk (building filters) never stalls reports or lookups for long.
+// particular order. The lock is held for one number at a time, so a long
+// walk (building filters) never stalls reports or lookups for long.
 func (e *Engine) Each(fn func(Result)) {
-	for _, key := range e.keys() {
-		if r, ok := e.lookupKey(key); ok {
-			fn(r)
+	for id := 0; ; id++ {
+		e.mu.RLock()
+		if id >= len(e.nums) {
+			e.mu.RUnlock()
+			return
 		}
+		st := &e.nums[id]
+		if len(st.contribs) == 0 {
+			e.mu.RUnlock()
+			continue
+		}
+		key := e.keys.Key(uint32(id))
+		n := labels.Number{Key: key, Valid: st.valid, Scoped: st.scoped}
+		res := e.judge(key, st, e.cfg.Now())
+		e.mu.RUnlock()
+		fn(finish(res, n))
 	}
 }

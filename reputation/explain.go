@@ -2,8 +2,9 @@ package reputation
 
 import (
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
-	"math"
+	"maps"
 	"sort"
 	"time"
 
@@ -48,8 +49,12 @@ type Contribution struct {
 
 // Pseudonym is the stable pseudonym under which explanations show a
 // reporter.
-func Pseudonym(reporter string) string {
-	sum := sha256.Sum256([]byte("callrep-reporter\x00" + reporter))
+func Pseudonym(reporter string) string { return pseudonym(labels.ReporterKey(reporter)) }
+
+func pseudonym(key uint64) string {
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], key)
+	sum := sha256.Sum256(append([]byte("callrep-reporter\x00"), b[:]...))
 	return "rp-" + hex.EncodeToString(sum[:6])
 }
 
@@ -65,29 +70,32 @@ func (e *Engine) Explain(n labels.Number, top int) Explanation {
 	trust := e.trust.Load()
 	e.mu.RLock()
 	defer e.mu.RUnlock()
-	st := e.nums[n.Key]
+	_, st := e.state(n.Key)
 	if st == nil {
 		return ex
 	}
-	ex.ResetAt = st.resetAt
-	if len(st.flags) > 0 {
-		ex.Flags = make(map[string]time.Time, len(st.flags))
-		for k, v := range st.flags {
-			ex.Flags[k] = v
+	if x := st.ext; x != nil {
+		ex.ResetAt = x.resetAt
+		if len(x.flags) > 0 {
+			ex.Flags = maps.Clone(x.flags)
 		}
 	}
-	for _, c := range st.contribs {
-		h := e.halfLife(c.risk)
-		decay := math.Exp2(-float64(now.Sub(c.at)) / float64(h))
+	nowMs := now.UnixMilli()
+	for i := range st.contribs {
+		c := &st.contribs[i]
+		at := time.UnixMilli(c.at).UTC()
+		d := decay(c.at, nowMs, e.catHalf[c.cat])
+		w := float64(c.weight)
 		cb := Contribution{
-			Reporter: Pseudonym(c.reporter), Source: c.source, Category: c.category, At: c.at, Age: now.Sub(c.at),
-			Trust: c.base, Weight: c.weight, Current: c.weight * decay, Decay: decay, Counted: c.active, Capped: c.capped,
+			Reporter: pseudonym(c.reporter), Source: e.srcs[c.src], Category: e.cats[c.cat], At: at, Age: now.Sub(at),
+			Trust: e.baseWeight(c.reporter, e.srcs[c.src], e.cats[c.cat]), Weight: w, Current: w * d, Decay: d,
+			Counted: c.active(), Capped: c.capped(),
 		}
-		if !c.active {
+		if !c.active() {
 			cb.Current = 0
 		}
 		if trust != nil {
-			if wt, ok := trust.Workers[c.reporter]; ok {
+			if wt, ok := trust.Workers[workerName(c.reporter)]; ok {
 				cb.Record = &wt
 			}
 		}

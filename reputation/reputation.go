@@ -7,7 +7,6 @@
 package reputation
 
 import (
-	"strings"
 	"time"
 
 	"github.com/callrep/callrep/labels"
@@ -64,22 +63,14 @@ func riskRank(r labels.Risk) int {
 // live label is on it.
 func (e *Engine) lookupKey(key string) (Result, bool) {
 	e.mu.RLock()
-	st, ok := e.nums[key]
-	valid := ok && st.valid
+	_, st := e.state(key)
+	var n labels.Number
+	if st != nil {
+		n = labels.Number{Key: key, Valid: st.valid, Scoped: st.scoped}
+	}
 	e.mu.RUnlock()
-	if !ok {
+	if st == nil {
 		return Result{}, false
 	}
-	return e.Lookup(labels.Number{Key: key, Valid: valid, Scoped: !strings.HasPrefix(key, "+")}), true
-}
-
-// keys returns the keys of all labelled numbers.
-func (e *Engine) keys() []string {
-	e.mu.RLock()
-	defer e.mu.RUnlock()
-	keys := make([]string, 0, len(e.nums))
-	for k := range e.nums {
-		keys = append(keys, k)
-	}
-	return keys
+	return e.Lookup(n), true
 }

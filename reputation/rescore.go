@@ -1,6 +1,8 @@
 package reputation
 
 import (
+	"math"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -10,73 +12,214 @@ import (
 
 // RescoreStats describe one re-estimation.
 type RescoreStats struct {
-	Labels     int
+	Labels int
+	// Reporters counts the workers whose trust was estimated: each app
+	// reporter, and each import source as one (its records are not
+	// accounts with a history, and their weight is configured).
 	Reporters  int
 	Gold       int
 	Iterations int
 	Numbers    int
-	Journaled  int // label changes that arrived during the estimation
 	Took       time.Duration
 }
 
-// cohortOf puts reporters into trust cohorts by identity: app users
-// (local: and firebase: accounts) share one, each import source its own.
-func cohortOf(reporter string) string {
-	prefix, _, ok := strings.Cut(reporter, ":")
+// cohortOf puts trust workers into cohorts: app users (WorkerName, and
+// local: and firebase: accounts) share one, each import source its own.
+func cohortOf(worker string) string {
+	if src, ok := strings.CutPrefix(worker, "import:"); ok {
+		return src
+	}
+	prefix, _, ok := strings.Cut(worker, ":")
 	if !ok || prefix == "local" || prefix == "firebase" {
 		return "app"
 	}
 	return prefix
 }
 
-// Rescore re-estimates every reporter's trust from all live labels, with
-// moderator labels as gold, and rebuilds the evidence under it. each must
-// call its argument for every live label (labels.Service.Each). Lookups
-// keep being served from the old state until the new one is swapped in;
-// label changes that arrive meanwhile are applied to both.
-func (e *Engine) Rescore(each func(fn func(*labels.Label))) RescoreStats {
+// rescoreChunk is how many numbers Rescore handles per lock.
+const rescoreChunk = 4096
+
+// Rescore re-estimates every reporter's trust from the live labels, with
+// moderator labels as gold, and re-weighs every label under it. It streams:
+// the votes are read from the engine's own state a chunk of numbers at a
+// time under the read lock, and the weights are then rewritten in place a
+// chunk at a time under the write lock, so lookups and label changes go on
+// meanwhile (a number not yet re-weighed answers under the old trust; a
+// label applied meanwhile already weighs under the new one). Burst caps
+// stay as they were decided when the labels arrived.
+func (e *Engine) Rescore() RescoreStats {
 	start := time.Now()
-	e.mu.Lock()
-	journal := []change{}
-	e.journal = &journal
-	e.mu.Unlock()
-
-	var all []labels.Label
-	each(func(l *labels.Label) { all = append(all, *l) })
-
-	var votes []Vote
-	gold := map[string]string{}
-	goldAt := map[string]time.Time{}
-	reporters := map[string]bool{}
-	for _, l := range all {
-		if l.Source == labels.SourceModerator {
-			if l.CreatedAt.After(goldAt[l.Key]) {
-				gold[l.Key], goldAt[l.Key] = l.Category, l.CreatedAt
+	var (
+		tv        []trustVote
+		items     []int32 // number id → item, -1 for none
+		goldOf    []int8  // item → engine category of its latest moderator label, or -1
+		goldAt    []int64
+		workerIdx = map[uint64]int32{}
+		srcWorker = map[uint8]int32{}
+		workers   []string
+		nLabels   int
+	)
+	worker := func(c *contrib) int32 {
+		src := e.srcs[c.src]
+		if src == labels.SourceApp {
+			w, ok := workerIdx[c.reporter]
+			if !ok {
+				w = int32(len(workers))
+				workerIdx[c.reporter] = w
+				workers = append(workers, workerName(c.reporter))
 			}
-			continue
+			return w
 		}
-		votes = append(votes, Vote{Item: l.Key, Worker: l.Reporter, Class: l.Category})
-		reporters[l.Reporter] = true
+		w, ok := srcWorker[c.src]
+		if !ok {
+			w = int32(len(workers))
+			srcWorker[c.src] = w
+			workers = append(workers, string(src))
+		}
+		return w
 	}
-	trust := EstimateTrust(votes, TrustOptions{Gold: gold, Cohort: cohortOf})
-
-	fresh := NewEngine(e.cfg)
-	fresh.setTrust(trust)
-	fresh.load(all)
-
-	e.mu.Lock()
-	for _, c := range journal {
-		fresh.applyLocked(c.old, c.cur)
+	for from := 0; ; from += rescoreChunk {
+		e.mu.RLock()
+		if from >= len(e.nums) {
+			e.mu.RUnlock()
+			break
+		}
+		for id := from; id < min(from+rescoreChunk, len(e.nums)); id++ {
+			st := &e.nums[id]
+			if len(st.contribs) == 0 {
+				continue
+			}
+			for len(items) <= id {
+				items = append(items, -1)
+			}
+			item := int32(len(goldOf))
+			items[id] = item
+			goldOf, goldAt = append(goldOf, -1), append(goldAt, 0)
+			for i := range st.contribs {
+				c := &st.contribs[i]
+				nLabels++
+				if e.srcs[c.src] == labels.SourceModerator {
+					if c.at > goldAt[item] || goldOf[item] < 0 {
+						goldOf[item], goldAt[item] = int8(c.cat), c.at
+					}
+					continue
+				}
+				tv = append(tv, trustVote{item: item, worker: worker(c), class: int32(c.cat), w: 1})
+			}
+		}
+		e.mu.RUnlock()
 	}
-	e.journal = nil
-	// The swap costs the journal's length, not the number count, so
-	// lookups wait on it only briefly.
-	e.nums, e.ranges, e.firstSeen = fresh.nums, fresh.ranges, fresh.firstSeen
+	// Items without votes would only pull the class prior towards uniform.
+	voted := make([]bool, len(goldOf))
+	for _, v := range tv {
+		voted[v.item] = true
+	}
+	remap := make([]int32, len(goldOf))
+	n := int32(0)
+	for i, ok := range voted {
+		remap[i] = -1
+		if ok || goldOf[i] >= 0 {
+			remap[i] = n
+			n++
+		}
+	}
+	// Classes are the categories seen, sorted by name.
+	e.mu.RLock()
+	cats := slices.Clone(e.cats)
+	e.mu.RUnlock()
+	seen := make([]bool, len(cats))
+	for _, v := range tv {
+		seen[v.class] = true
+	}
+	gold := make([]int8, n)
+	nGold := 0
+	for i, g := range goldOf {
+		if remap[i] >= 0 {
+			gold[remap[i]] = g
+			if g >= 0 {
+				seen[g] = true
+				nGold++
+			}
+		}
+	}
+	var classes []string
+	for c, ok := range seen {
+		if ok {
+			classes = append(classes, cats[c])
+		}
+	}
+	slices.Sort(classes)
+	classOf := make([]int32, len(cats))
+	for c := range cats {
+		i, _ := slices.BinarySearch(classes, cats[c])
+		classOf[c] = int32(i)
+	}
+	for i := range tv {
+		tv[i].item, tv[i].class = remap[tv[i].item], classOf[tv[i].class]
+	}
+	for i, g := range gold {
+		if g >= 0 {
+			gold[i] = int8(classOf[g])
+		}
+	}
+	trust := estimate(tv, gold, workers, classes, TrustOptions{Cohort: cohortOf}.withDefaults())
+	tv, items = nil, nil
+
 	e.setTrust(trust)
-	n := len(e.nums)
-	e.mu.Unlock()
-	return RescoreStats{Labels: len(all), Reporters: len(reporters), Gold: len(gold), Iterations: trust.Iterations,
-		Numbers: n, Journaled: len(journal), Took: time.Since(start)}
+	numbers := 0
+	for from := 0; ; from += rescoreChunk {
+		e.mu.Lock()
+		if from >= len(e.nums) {
+			e.mu.Unlock()
+			break
+		}
+		for id := from; id < min(from+rescoreChunk, len(e.nums)); id++ {
+			if len(e.nums[id].contribs) > 0 {
+				e.reweigh(uint32(id), &e.nums[id])
+				numbers++
+			}
+		}
+		e.mu.Unlock()
+	}
+	return RescoreStats{Labels: nLabels, Reporters: len(workers), Gold: nGold, Iterations: trust.Iterations,
+		Numbers: numbers, Took: time.Since(start)}
+}
+
+// reweigh recomputes the weights of st's labels under the current trust;
+// e.mu is held.
+func (e *Engine) reweigh(id uint32, st *numState) {
+	var key string
+	rk, ranged := uint64(0), false
+	if e.cfg.RangeDigits > 0 && !st.scoped {
+		key = e.keys.Key(id)
+		rk, ranged = e.rangeKey(key)
+	}
+	dh := 0.0
+	for i := range st.contribs {
+		c := &st.contribs[i]
+		src := e.srcs[c.src]
+		w := e.baseWeight(c.reporter, src, e.cats[c.cat])
+		if src == labels.SourceApp {
+			w *= e.ramp(c.at - e.firstSeen[c.reporter])
+			if c.capped() != "" {
+				w *= e.cfg.BurstCap
+			}
+		}
+		if ranged && c.active() && harmful(e.catRisk[c.cat]) {
+			dh += (w - float64(c.weight)) * growth(c.at, e.nuisanceHalf())
+		}
+		c.weight = float32(w)
+	}
+	if st.ext != nil && st.ext.ev != nil {
+		st.ext.ev = nil
+		e.applySums(st, &st.contribs[0])
+	}
+	if dh != 0 {
+		if rs, ok := e.ranges[rk]; ok {
+			rs.harm = math.Max(0, rs.harm+dh)
+			e.ranges[rk] = rs
+		}
+	}
 }
 
 // Load builds the state from labels in one pass, in the order they were
@@ -86,19 +229,19 @@ func (e *Engine) Rescore(each func(fn func(*labels.Label))) RescoreStats {
 func (e *Engine) Load(all []labels.Label) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.load(all)
-}
-
-func (e *Engine) load(all []labels.Label) {
 	sorted := make([]*labels.Label, len(all))
 	for i := range all {
 		sorted[i] = &all[i]
+		if all[i].Source != labels.SourceApp {
+			continue
+		}
 		first := all[i].FirstAt
 		if first.IsZero() {
 			first = all[i].CreatedAt
 		}
-		if f, ok := e.firstSeen[all[i].Reporter]; !ok || first.Before(f) {
-			e.firstSeen[all[i].Reporter] = first
+		rk := reporterOf(&all[i])
+		if f, ok := e.firstSeen[rk]; !ok || first.UnixMilli() < f {
+			e.firstSeen[rk] = first.UnixMilli()
 		}
 	}
 	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].CreatedAt.Before(sorted[j].CreatedAt) })

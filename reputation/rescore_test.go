@@ -11,12 +11,6 @@ import (
 	"github.com/callrep/callrep/reputation"
 )
 
-func (w *world) each(fn func(*labels.Label)) {
-	for _, l := range w.live {
-		fn(l)
-	}
-}
-
 // TestRescoreLearnsTrust: a reporter who contradicts the crowd and the
 // moderators loses weight; changes made while rescoring are kept.
 func TestRescoreLearnsTrust(t *testing.T) {
@@ -45,16 +39,16 @@ func TestRescoreLearnsTrust(t *testing.T) {
 	before := w.lookup(target).Evidence["delivery"]
 
 	late := "+8613900008888"
-	stats := w.e.Rescore(func(fn func(*labels.Label)) {
-		w.each(fn)
-		// A report that arrives while the estimation runs.
-		w.label(honest[0], late, "harassment")
-	})
+	done := make(chan reputation.RescoreStats)
+	go func() { done <- w.e.Rescore() }()
+	// A report that arrives while the estimation runs.
+	w.label(honest[0], late, "harassment")
+	stats := <-done
 	if stats.Gold != 10 || stats.Reporters != 7 || stats.Labels == 0 {
 		t.Fatalf("stats %+v", stats)
 	}
 	trust := w.e.Trust()
-	if trust == nil || trust.Workers[liar].Accuracy >= trust.Workers[honest[0]].Accuracy {
+	if trust == nil || trust.Workers[reputation.WorkerName(liar)].Accuracy >= trust.Workers[reputation.WorkerName(honest[0])].Accuracy {
 		t.Fatalf("liar not found out: %+v", trust)
 	}
 	after := w.lookup(target)
@@ -75,12 +69,6 @@ func TestLookupsDuringRescore(t *testing.T) {
 	for i := range 2000 {
 		w.label(ids[i%len(ids)], fmt.Sprintf("+86137%08d", i/4), []string{"fraud", "promotion", "delivery"}[i%3])
 	}
-	var mu sync.Mutex // world is single-writer
-	snapshot := func(fn func(*labels.Label)) {
-		mu.Lock()
-		defer mu.Unlock()
-		w.each(fn)
-	}
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -100,7 +88,7 @@ func TestLookupsDuringRescore(t *testing.T) {
 		}
 	}()
 	for range 3 {
-		w.e.Rescore(snapshot)
+		w.e.Rescore()
 	}
 	close(stop)
 	wg.Wait()
@@ -121,7 +109,7 @@ func TestTrustRoundTrip(t *testing.T) {
 		w.label(liar, num, cats[(i+1)%3])
 		w.label(fmt.Sprint("ftc:", i), num, cats[i%3], source(labels.ImportSource("ftc")))
 	}
-	w.e.Rescore(w.each)
+	w.e.Rescore()
 	orig := w.e.Trust()
 	b, err := reputation.EncodeTrust(orig)
 	if err != nil {
@@ -131,7 +119,11 @@ func TestTrustRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, worker := range append(append(honest, liar, "ftc:3", "local:newcomer", "ftc:new"), "firebase:x") {
+	workers := []string{"ftc:3", "local:newcomer", "ftc:new", "firebase:x", "import:ftc", reputation.WorkerName("local:newcomer")}
+	for _, h := range append(honest, liar) {
+		workers = append(workers, reputation.WorkerName(h))
+	}
+	for _, worker := range workers {
 		for _, c := range orig.Classes {
 			if a, b := orig.Weight(worker, c), back.Weight(worker, c); math.Abs(a-b) > 1e-12 {
 				t.Fatalf("Weight(%s, %s): %v, stored %v", worker, c, a, b)

@@ -195,26 +195,40 @@ func (st *Store) Rebuild(ctx context.Context, ix *Engine, progress func(done, to
 	if err := st.coll.Drop(ctx); err != nil {
 		return fmt.Errorf("reputation: unable to drop reputations: %w", err)
 	}
-	keys := ix.keys()
+	total := ix.Len()
 	const batch = 1000
-	for start := 0; start < len(keys); start += batch {
-		end := min(start+batch, len(keys))
-		docs := make([]any, 0, end-start)
-		for _, key := range keys[start:end] {
-			if r, ok := ix.lookupKey(key); ok {
-				docs = append(docs, toDoc(r))
-			}
+	docs := make([]any, 0, batch)
+	done := 0
+	flush := func() error {
+		if len(docs) == 0 {
+			return nil
 		}
-		if len(docs) > 0 {
-			if _, err := st.coll.InsertMany(ctx, docs); err != nil {
-				return fmt.Errorf("reputation: unable to insert reputations: %w", err)
-			}
+		if _, err := st.coll.InsertMany(ctx, docs); err != nil {
+			return fmt.Errorf("reputation: unable to insert reputations: %w", err)
 		}
+		done += len(docs)
+		docs = docs[:0]
 		if progress != nil {
-			progress(end, len(keys))
+			progress(done, total)
 		}
+		return nil
 	}
-	_, err := st.coll.Indexes().CreateOne(ctx, mongo.IndexModel{Keys: bson.D{{Key: "verdict", Value: 1}}})
+	var err error
+	ix.Each(func(r Result) {
+		if err != nil {
+			return
+		}
+		if docs = append(docs, toDoc(r)); len(docs) == batch {
+			err = flush()
+		}
+	})
+	if err == nil {
+		err = flush()
+	}
+	if err != nil {
+		return err
+	}
+	_, err = st.coll.Indexes().CreateOne(ctx, mongo.IndexModel{Keys: bson.D{{Key: "verdict", Value: 1}}})
 	return err
 }
 

@@ -115,8 +115,8 @@ type WorkerTrust struct {
 
 // trustVote is a vote with its strings replaced by indices.
 type trustVote struct {
-	item, worker, class int
-	w                   float64
+	item, worker, class int32
+	w                   float32
 }
 
 // EstimateTrust learns each worker's confusion matrix and the class prior
@@ -149,7 +149,6 @@ func EstimateTrust(votes []Vote, opts TrustOptions) *Trust {
 	for i, c := range classes {
 		classIdx[c] = i
 	}
-	k := len(classes)
 
 	itemIdx := map[string]int{}
 	workerIdx := map[string]int{}
@@ -170,19 +169,33 @@ func EstimateTrust(votes []Vote, opts TrustOptions) *Trust {
 			workerIdx[v.Worker] = w
 			workers = append(workers, v.Worker)
 		}
-		tv = append(tv, trustVote{item: i, worker: w, class: classIdx[v.Class], w: v.weight()})
+		tv = append(tv, trustVote{item: int32(i), worker: int32(w), class: int32(classIdx[v.Class]), w: float32(v.weight())})
 	}
 	n := len(itemIdx)
 
 	// gold[i] is the fixed class of item i, or -1.
-	gold := make([]int, n)
-	resolve := make([]float64, n) // weight of a label resolved on item i
+	gold := make([]int8, n)
 	for i := range gold {
-		gold[i], resolve[i] = -1, 1
+		gold[i] = -1
 	}
 	for item, c := range opts.Gold {
 		if i, ok := itemIdx[item]; ok {
-			gold[i], resolve[i] = classIdx[c], opts.GoldWeight
+			gold[i] = int8(classIdx[c])
+		}
+	}
+	return estimate(tv, gold, workers, classes, opts)
+}
+
+// estimate runs EstimateTrust's EM on votes already indexed: items
+// 0..len(gold)-1 (gold[i] the fixed class of item i, or -1), workers and
+// classes (sorted) by index. At most 127 classes.
+func estimate(tv []trustVote, gold []int8, workers, classes []string, opts TrustOptions) *Trust {
+	n, k := len(gold), len(classes)
+	resolve := make([]float64, n) // weight of a label resolved on item i
+	for i := range resolve {
+		resolve[i] = 1
+		if gold[i] >= 0 {
+			resolve[i] = opts.GoldWeight
 		}
 	}
 
@@ -207,11 +220,11 @@ func EstimateTrust(votes []Vote, opts TrustOptions) *Trust {
 		post[i] = make([]float64, k)
 	}
 	for _, v := range tv {
-		post[v.item][v.class] += v.w
+		post[v.item][v.class] += float64(v.w)
 	}
 	for i, p := range post {
 		if gold[i] >= 0 {
-			oneHotRow(p, gold[i])
+			oneHotRow(p, int(gold[i]))
 			continue
 		}
 		normalizeRow(p)
@@ -248,13 +261,13 @@ func EstimateTrust(votes []Vote, opts TrustOptions) *Trust {
 		}
 		for _, v := range tv {
 			for c := range k {
-				next[v.item][c] += v.w * logConf[v.worker][c][v.class]
+				next[v.item][c] += float64(v.w) * logConf[v.worker][c][v.class]
 			}
 		}
 		delta := 0.0
 		for i, p := range next {
 			if gold[i] >= 0 {
-				oneHotRow(p, gold[i])
+				oneHotRow(p, int(gold[i]))
 			} else {
 				softmaxInPlace(p)
 			}
@@ -437,7 +450,7 @@ func (m *dsModel) maximize(votes []trustVote, post [][]float64, resolve []float6
 		clear(row)
 	}
 	for _, v := range votes {
-		r := resolve[v.item] * v.w
+		r := resolve[v.item] * float64(v.w)
 		rows := m.workers[v.worker]
 		for c, q := range post[v.item] {
 			rows[c][v.class] += r * q

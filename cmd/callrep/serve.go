@@ -82,7 +82,10 @@ func openStack(ctx context.Context, sf *storeFlags, log *slog.Logger) (*stack, e
 	if st.repStore, err = reputation.OpenStore(ctx, m.DB); err != nil {
 		return fail(err)
 	}
-	st.index = reputation.NewEngine(reputation.DefaultConfig())
+	keys := labels.NewKeys() // one interner for the labels and the engine
+	cfg := reputation.DefaultConfig()
+	cfg.Keys = keys
+	st.index = reputation.NewEngine(cfg)
 	blobs, err := reputation.OpenBlobStore(ctx, m.DB)
 	if err != nil {
 		return fail(err)
@@ -107,6 +110,7 @@ func openStack(ctx context.Context, sf *storeFlags, log *slog.Logger) (*stack, e
 		DefaultRegion: sf.region,
 		Observers:     []labels.Observer{st.index, st.changes},
 		Logger:        log,
+		Keys:          keys,
 	})
 	if err != nil {
 		return fail(err)
@@ -248,7 +252,7 @@ func (st *stack) rescoreJob(every time.Duration, log *slog.Logger) *labels.Job {
 		Run: func(ctx context.Context) error {
 			s, err := st.rescore(ctx, nil)
 			log.Info("rescored", "labels", s.Labels, "reporters", s.Reporters, "gold", s.Gold,
-				"iterations", s.Iterations, "numbers", s.Numbers, "journaled", s.Journaled, "took", s.Took.Round(time.Millisecond).String())
+				"iterations", s.Iterations, "numbers", s.Numbers, "took", s.Took.Round(time.Millisecond).String())
 			return err
 		},
 	}
@@ -260,7 +264,7 @@ const trustBlob = "trust"
 // rescore re-estimates trust, stores the estimate for the next start and
 // rewrites the stored reputations.
 func (st *stack) rescore(ctx context.Context, progress func(done, total int)) (reputation.RescoreStats, error) {
-	s := st.index.Rescore(st.labels.Each)
+	s := st.index.Rescore()
 	b, err := reputation.EncodeTrust(st.index.Trust())
 	if err != nil {
 		return s, err

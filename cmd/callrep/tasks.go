@@ -192,7 +192,7 @@ func rescore(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		return json.NewEncoder(stdout).Encode(map[string]any{
 			"labels": s.Labels, "reporters": s.Reporters, "gold": s.Gold, "iterations": s.Iterations,
-			"numbers": s.Numbers, "journaled": s.Journaled, "seconds": s.Took.Seconds(),
+			"numbers": s.Numbers, "seconds": s.Took.Seconds(),
 		})
 	})
 }

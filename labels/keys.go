@@ -1,0 +1,153 @@
+package labels
+
+import (
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// Keys interns number keys as small dense integers, so that a national
+// list of tens of millions of numbers is held as integers rather than
+// strings. A full number's key ("+8613800138000") is kept as its E.164
+// digits in a uint64; region-scoped keys ("CN:95588") and anything else go
+// to a side table. Ids are never reused: a number whose last label goes
+// keeps its id, which costs 12 bytes.
+//
+// One Keys is shared by the labels service and the reputation engine (see
+// Options.Keys), so each number is interned once. It is safe for
+// concurrent use.
+type Keys struct {
+	mu     sync.RWMutex
+	ids    map[uint64]uint32 // code → id
+	codes  []uint64          // id → code
+	scoped map[string]uint64 // scoped key → code
+	names  []string          // scoped code index → key
+}
+
+// scopedBit marks a code that indexes the side table.
+const scopedBit = 1 << 63
+
+// maxDigitCode is the longest E.164 digit string kept as a number: 18
+// digits stay below 2^63; E.164 allows 15.
+const maxDigitCode = 18
+
+// NewKeys returns an empty interner.
+func NewKeys() *Keys {
+	return &Keys{ids: map[uint64]uint32{}, scoped: map[string]uint64{}}
+}
+
+// digitCode returns the integer code of a "+digits" key.
+func digitCode(key string) (uint64, bool) {
+	if len(key) < 2 || len(key) > maxDigitCode+1 || key[0] != '+' || key[1] == '0' {
+		return 0, false
+	}
+	var v uint64
+	for i := 1; i < len(key); i++ {
+		c := key[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		v = v*10 + uint64(c-'0')
+	}
+	return v, true
+}
+
+// code returns key's code without adding it; ok is false for a scoped key
+// not yet interned.
+func (k *Keys) codeLocked(key string) (uint64, bool) {
+	if c, ok := digitCode(key); ok {
+		return c, true
+	}
+	c, ok := k.scoped[key]
+	return c, ok
+}
+
+// Lookup returns the id of key if it was interned.
+func (k *Keys) Lookup(key string) (uint32, bool) {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	c, ok := k.codeLocked(key)
+	if !ok {
+		return 0, false
+	}
+	id, ok := k.ids[c]
+	return id, ok
+}
+
+// Intern returns the id of key, adding it when new.
+func (k *Keys) Intern(key string) uint32 {
+	if id, ok := k.Lookup(key); ok {
+		return id
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	c, ok := k.codeLocked(key)
+	if !ok {
+		c = scopedBit | uint64(len(k.names))
+		k.names = append(k.names, strings.Clone(key))
+		k.scoped[k.names[len(k.names)-1]] = c
+	}
+	if id, ok := k.ids[c]; ok {
+		return id
+	}
+	id := uint32(len(k.codes))
+	k.codes = append(k.codes, c)
+	k.ids[c] = id
+	return id
+}
+
+// Key returns the key of id, which must come from Intern.
+func (k *Keys) Key(id uint32) string {
+	k.mu.RLock()
+	c := k.codes[id]
+	if c&scopedBit != 0 {
+		name := k.names[c&^scopedBit]
+		k.mu.RUnlock()
+		return name
+	}
+	k.mu.RUnlock()
+	return "+" + strconv.FormatUint(c, 10)
+}
+
+// Len returns how many keys were interned.
+func (k *Keys) Len() int {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	return len(k.codes)
+}
+
+// ReporterKey is the 64-bit identity under which the live state holds a
+// reporter: a stable hash of the reporter id (FNV-1a, then a 64-bit
+// finaliser), the same across restarts and processes. Reporter ids are
+// issued by the auth provider or derived from import records, not chosen
+// by users; at 10^8 reporters the chance of any collision is about 3·10^-4,
+// and a collision merges two reporters' labels on numbers both labelled.
+func ReporterKey(reporter string) uint64 { return hash64(reporter) }
+
+// PrefixKey is the 32-bit form of a network prefix that burst detection
+// compares; 0 for none.
+func PrefixKey(prefix string) uint32 {
+	if prefix == "" {
+		return 0
+	}
+	h := uint32(hash64(prefix) >> 32)
+	if h == 0 {
+		h = 1
+	}
+	return h
+}
+
+func hash64(s string) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= 1099511628211
+	}
+	// splitmix64's finaliser spreads FNV's weak low bits.
+	h ^= h >> 30
+	h *= 0xbf58476d1ce4e5b9
+	h ^= h >> 27
+	h *= 0x94d049bb133111eb
+	h ^= h >> 31
+	return h
+}
