@@ -172,15 +172,17 @@ type Label struct {
 // rid2); times are Unix milliseconds and rids reportHash values, which
 // break the tie of two events in one millisecond the same way on every
 // replay.
-func newer(at int64, rid uint32, at2 int64, rid2 uint32) bool {
+func newer(at int64, rid uint16, at2 int64, rid2 uint16) bool {
 	if at != at2 {
 		return at > at2
 	}
 	return rid > rid2
 }
 
-// reportHash is the 32-bit form of a report id that the live state keeps.
-func reportHash(id string) uint32 { return uint32(hash64(id)) }
+// reportHash is the 16-bit form of a report id that the live state keeps:
+// it only orders two events of one reporter on one number in one
+// millisecond.
+func reportHash(id string) uint16 { return uint16(hash64(id)) }
 
 // Observer is told about every change to the live labels, in order. old is
 // nil for a new label, cur is nil for a retraction. Observers are called

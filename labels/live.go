@@ -14,22 +14,26 @@ import (
 type liveRec struct {
 	reporter uint64 // ReporterKey
 	at       int64  // CreatedAt, Unix ms
-	rid      uint32 // reportHash of the report id
 	firstAgo uint32 // seconds from FirstAt to CreatedAt
 	prefix   uint32 // PrefixKey
+	rid      uint16 // reportHash of the report id
 	cat      uint8  // index in taxonomy
 	src      uint8  // sourceIndex
 	sig      CallSignal
-	_        uint8
+	// The number's parse, the same in each of its labels: numberCode and
+	// regionIndex.
+	num    uint8
+	region uint8
 }
 
-// slot holds the live labels of one number, sorted by reporter, and what
-// every label of the number shares.
+// slot holds the live labels of one number, sorted by reporter.
 type slot struct {
-	recs   []liveRec
-	num    uint8 // numberTypeIndex | validBit
-	region uint8 // regionIndex
+	recs []liveRec
 }
+
+// num and region are the number's parse.
+func (s *slot) num() uint8    { return s.recs[0].num }
+func (s *slot) region() uint8 { return s.recs[0].region }
 
 const validBit = 0x80
 
@@ -83,7 +87,10 @@ func (t *liveTable) set(n Number, rec liveRec) {
 		t.slots = append(t.slots, make([]slot, int(id)+1-len(t.slots))...)
 	}
 	s := &t.slots[id]
-	s.num, s.region = numberCode(n.Type, n.Valid), regionIndex(n.Region)
+	rec.num, rec.region = numberCode(n.Type, n.Valid), regionIndex(n.Region)
+	for i := range s.recs {
+		s.recs[i].num, s.recs[i].region = rec.num, rec.region
+	}
 	i, ok := s.find(rec.reporter)
 	if ok {
 		s.recs[i] = rec
@@ -111,10 +118,11 @@ func (t *liveTable) remove(key string, reporter uint64) {
 // label materialises a record of the number with id.
 func (t *liveTable) label(id uint32, s *slot, r *liveRec) *Label {
 	key := t.keys.Key(id)
-	return recLabel(key, s.num, s.region, r)
+	return recLabel(key, r)
 }
 
-func recLabel(key string, num, region uint8, r *liveRec) *Label {
+func recLabel(key string, r *liveRec) *Label {
+	num, region := r.num, r.region
 	at := time.UnixMilli(r.at).UTC()
 	return &Label{
 		ReporterKey: r.reporter, PrefixKey: r.prefix, CallSignals: r.sig,
@@ -135,7 +143,7 @@ func (t *liveTable) each(from, to int, fn func(*Label)) int {
 		}
 		key := t.keys.Key(uint32(id))
 		for i := range s.recs {
-			fn(recLabel(key, s.num, s.region, &s.recs[i]))
+			fn(recLabel(key, &s.recs[i]))
 		}
 	}
 	return to

@@ -85,7 +85,7 @@ type stripe struct {
 
 type eventRef struct {
 	at  int64 // Unix ms
-	rid uint32
+	rid uint16
 }
 
 type tombKey struct {
@@ -151,7 +151,7 @@ func (s *Service) load(ctx context.Context) error {
 		if len(s.opts.Observers) == 0 {
 			return
 		}
-		l := recLabel(n.Key, numberCode(n.Type, n.Valid), regionIndex(n.Region), &r)
+		l := recLabel(n.Key, &r)
 		for _, o := range s.opts.Observers {
 			if lo, ok := o.(LoadObserver); ok {
 				lo.LabelLoaded(l)
@@ -358,11 +358,11 @@ func (s *Service) Retract(ctx context.Context, who Reporter, number, region stri
 func (s *Service) LabelOf(reporter, key string) (Label, bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	sl, r := s.live.get(key, ReporterKey(reporter))
+	_, r := s.live.get(key, ReporterKey(reporter))
 	if r == nil {
 		return Label{}, false
 	}
-	l := recLabel(key, sl.num, sl.region, r)
+	l := recLabel(key, r)
 	l.Reporter = reporter
 	return *l, true
 }
@@ -412,11 +412,11 @@ func (s *Service) mine(ctx context.Context, reporter string) ([]Label, error) {
 			return
 		}
 		s.mu.RLock()
-		sl, rec := s.live.get(r.Number.Key, rk)
+		_, rec := s.live.get(r.Number.Key, rk)
 		live := rec != nil && rec.at == r.CreatedAt.UnixMilli() && rec.rid == reportHash(r.ID)
 		var l *Label
 		if live {
-			l = recLabel(r.Number.Key, sl.num, sl.region, rec)
+			l = recLabel(r.Number.Key, rec)
 		}
 		s.mu.RUnlock()
 		if live {
@@ -735,7 +735,7 @@ func (s *Service) stripe(reporter string) *stripe {
 func (s *Service) applyLocked(r Report) bool {
 	rk := ReporterKey(r.Reporter)
 	at, rid := r.CreatedAt.UnixMilli(), reportHash(r.ID)
-	sl, cur := s.live.get(r.Number.Key, rk)
+	_, cur := s.live.get(r.Number.Key, rk)
 	if cur != nil && !newer(at, rid, cur.at, cur.rid) {
 		return false
 	}
@@ -745,7 +745,7 @@ func (s *Service) applyLocked(r Report) bool {
 	}
 	var old *Label
 	if cur != nil {
-		old = recLabel(r.Number.Key, sl.num, sl.region, cur)
+		old = recLabel(r.Number.Key, cur)
 		old.Reporter = r.Reporter
 	}
 	if r.Kind == KindRetract {

@@ -75,13 +75,13 @@ func (w *chunkWriter) slot(key string, s *slot) {
 		w.buf = append(w.buf, 1, byte(len(key)))
 		w.buf = append(w.buf, key...)
 	}
-	w.buf = append(w.buf, s.num, s.region)
+	w.buf = append(w.buf, s.num(), s.region())
 	w.buf = binary.LittleEndian.AppendUint32(w.buf, uint32(len(s.recs)))
 	for i := range s.recs {
 		r := &s.recs[i]
 		w.buf = binary.LittleEndian.AppendUint64(w.buf, r.reporter)
 		w.buf = binary.LittleEndian.AppendUint64(w.buf, uint64(r.at))
-		w.buf = binary.LittleEndian.AppendUint32(w.buf, r.rid)
+		w.buf = binary.LittleEndian.AppendUint32(w.buf, uint32(r.rid))
 		w.buf = binary.LittleEndian.AppendUint32(w.buf, r.firstAgo)
 		w.buf = binary.LittleEndian.AppendUint32(w.buf, r.prefix)
 		w.buf = append(w.buf, r.cat, r.src, byte(r.sig))
@@ -167,14 +167,17 @@ func decodeChunk(b []byte, fn func(n Number, rec liveRec)) error {
 			return errChunk
 		}
 		n := numberFromKey(key, num&validBit != 0, types[num&^validBit], regionNames[region])
+		code := numberCode(n.Type, n.Valid)
 		for range count {
 			r := liveRec{
 				reporter: binary.LittleEndian.Uint64(b[p:]),
 				at:       int64(binary.LittleEndian.Uint64(b[p+8:])),
-				rid:      binary.LittleEndian.Uint32(b[p+16:]),
+				rid:      uint16(binary.LittleEndian.Uint32(b[p+16:])),
 				firstAgo: binary.LittleEndian.Uint32(b[p+20:]),
 				prefix:   binary.LittleEndian.Uint32(b[p+24:]),
 				sig:      CallSignal(b[p+30]),
+				num:      code,
+				region:   regionIndex(n.Region),
 			}
 			if int(b[p+28]) >= len(cats) || int(b[p+29]) >= len(srcs) {
 				return errChunk
@@ -197,5 +200,6 @@ func recOfLabel(l *Label) liveRec {
 		reporter: ReporterKey(l.Reporter), at: l.CreatedAt.UnixMilli(), rid: reportHash(l.ReportID),
 		firstAgo: uint32(min(l.CreatedAt.Sub(first)/time.Second, math.MaxUint32)),
 		prefix:   PrefixKey(l.IPPrefix), cat: categoryIndex[l.Category], src: sourceIndex(l.Source), sig: l.Call.Signals(),
+		num: numberCode(l.NumberType, l.Valid), region: regionIndex(l.Region),
 	}
 }

@@ -292,7 +292,7 @@ func (st *Store) CurrentSnapshot(ctx context.Context) (Snapshot, error) {
 // a label read back from the live state has).
 func (st *Store) EachLabel(ctx context.Context, sn Snapshot, fn func(*Label)) error {
 	return st.eachSnapshot(ctx, sn, func(n Number, r liveRec) {
-		fn(recLabel(n.Key, numberCode(n.Type, n.Valid), regionIndex(n.Region), &r))
+		fn(recLabel(n.Key, &r))
 	})
 }
 
@@ -336,7 +336,7 @@ func (st *Store) WriteSnapshot(ctx context.Context, gen int64, ls []*Label, wate
 	_, err := st.writeSnapshot(ctx, gen, watermark, now, func(put func(*chunkWriter) error) error {
 		w := newChunkWriter()
 		for _, l := range ls {
-			s := &slot{num: numberCode(l.NumberType, l.Valid), region: regionIndex(l.Region), recs: []liveRec{recOfLabel(l)}}
+			s := &slot{recs: []liveRec{recOfLabel(l)}}
 			w.slot(l.Key, s)
 			if w.full() {
 				if err := put(w); err != nil {

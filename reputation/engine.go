@@ -150,16 +150,24 @@ var capFlags = [...]string{"", FlagBurstNewAccounts, FlagBurstPrefix, FlagBurstR
 func (c *contrib) active() bool   { return c.bits&bitActive != 0 }
 func (c *contrib) capped() string { return capFlags[c.bits>>capShift&3] }
 
-// numState is everything the engine keeps about one number: 56 bytes and
+// numState is everything the engine keeps about one number: 48 bytes and
 // its contributions; what few numbers need is behind ext.
 type numState struct {
 	contribs []contrib // sorted by reporter
-	first    int64     // Unix ms
-	last     int64
 	ext      *numExt
+	first    int32 // seconds since epoch
+	last     int32
 	valid    bool
 	scoped   bool
 }
+
+// secs converts Unix ms to numState's seconds since epoch.
+func secs(ms int64) int32 {
+	return int32(min(max((ms-epochMs)/1000, math.MinInt32), math.MaxInt32))
+}
+
+// unixMs converts seconds since epoch back to Unix ms.
+func unixMs(s int32) int64 { return epochMs + int64(s)*1000 }
 
 // numExt holds what only numbers with app labels or many labels need.
 type numExt struct {
@@ -206,10 +214,11 @@ type Engine struct {
 	scale atomic.Pointer[float64] // trust weight that counts as 1
 
 	mu        sync.RWMutex
-	nums      []numState // by key id
-	count     int        // numbers with live labels
-	ranges    map[uint64]rangeState
-	firstSeen map[uint64]int64 // app reporter → first label, Unix ms
+	nums      []numState            // by key id
+	count     int                   // numbers with live labels
+	ranges    map[uint64]rangeState // blocks with RangeNumbers harmful numbers
+	blocks    []uint64              // bitmap of blocks that had a harmful number
+	firstSeen map[uint64]int64      // app reporter → first label, Unix ms
 
 	// Categories and sources, interned; categories beyond the taxonomy
 	// come from crowd datasets.
@@ -425,7 +434,7 @@ func (e *Engine) unapply(key string, st *numState, c *contrib) {
 			if !e.activeHarm(st) {
 				rs.numbers--
 			}
-			if rs.numbers <= 0 {
+			if int(rs.numbers) < e.cfg.RangeNumbers {
 				delete(e.ranges, rk)
 			} else {
 				e.ranges[rk] = rs
@@ -464,7 +473,7 @@ func (e *Engine) addLocked(l *labels.Label) {
 		}
 	}
 	if len(st.contribs) == 0 {
-		*st = numState{first: firstAt.UnixMilli(), valid: l.Valid, scoped: !strings.HasPrefix(l.Key, "+")}
+		*st = numState{first: secs(firstAt.UnixMilli()), last: secs(at), valid: l.Valid, scoped: !strings.HasPrefix(l.Key, "+")}
 		e.count++
 	}
 	c := contrib{reporter: rk, at: at, cat: e.catIndex(l.Category), src: e.srcIndex(l.Source), sig: signalsOf(l), bits: bitActive}
@@ -492,19 +501,92 @@ func (e *Engine) addLocked(l *labels.Label) {
 	e.reassign(l.Key, st, &c)
 	i, _ := st.find(rk)
 	st.contribs = slices.Insert(st.contribs, i, c)
-	if at < st.first {
-		st.first = at
-	}
-	if at > st.last {
-		st.last = at
-	}
+	st.first, st.last = min(st.first, secs(at)), max(st.last, secs(at))
 	e.applySums(st, &st.contribs[i])
 	if rk, ok := e.rangeKey(l.Key); ok && harmful(e.catRisk[c.cat]) {
-		rs := e.ranges[rk]
-		rs.harm += float64(c.weight) * growth(at, e.nuisanceHalf())
-		if !e.activeHarmExcept(st, i) {
+		if rs, ok := e.ranges[rk]; ok {
+			rs.harm += float64(c.weight) * growth(at, e.nuisanceHalf())
+			if !e.activeHarmExcept(st, i) {
+				rs.numbers++
+			}
+			e.ranges[rk] = rs
+		} else if !e.activeHarmExcept(st, i) && e.blockSeen(rk) {
+			e.countBlock(rk)
+		}
+	}
+}
+
+// blockSeen reports whether a number of rk's block may have turned
+// harmful before, and marks it: a bitmap of blocks, so that the first
+// harmful number of a block (most of a sparse list) needs no probe. A bit
+// is never cleared; a false "seen" costs a probe, nothing else. The bitmap
+// grows with the numbers.
+func (e *Engine) blockSeen(rk uint64) bool {
+	if want := max(1<<12, nextPow2(e.count)/4); len(e.blocks) < want {
+		e.blocks = make([]uint64, want) // 16 bits a number: ≤ 6% false seen
+		for id := range e.nums {
+			if st := &e.nums[id]; e.activeHarm(st) {
+				if key := e.keys.Key(uint32(id)); key != "" {
+					if b, ok := e.rangeKey(key); ok {
+						e.markBlock(b)
+					}
+				}
+			}
+		}
+	}
+	return e.markBlock(rk)
+}
+
+func (e *Engine) markBlock(rk uint64) bool {
+	h := (rk * 0x9e3779b97f4a7c15) >> 20
+	w, bit := h/64%uint64(len(e.blocks)), uint64(1)<<(h%64)
+	seen := e.blocks[w]&bit != 0
+	e.blocks[w] |= bit
+	return seen
+}
+
+func nextPow2(n int) int {
+	p := 1
+	for p < n {
+		p <<= 1
+	}
+	return p
+}
+
+// countBlock starts the range state of key's block when it now has
+// RangeNumbers numbers with harmful evidence. Blocks with fewer have
+// none, which keeps a sparse national list from costing a map entry per
+// number; counting probes the block's 10^RangeDigits numbers, and runs
+// only when a number of a block without state turns harmful.
+func (e *Engine) countBlock(rk uint64) {
+	if e.cfg.RangeDigits > 3 {
+		return
+	}
+	span := uint64(1)
+	for range e.cfg.RangeDigits {
+		span *= 10
+	}
+	base := (rk &^ (0x1f << 58)) * span
+	var rs rangeState
+	h := e.nuisanceHalf()
+	for j := range span {
+		id, ok := e.keys.LookupE164(base + j)
+		if !ok || int(id) >= len(e.nums) {
+			continue
+		}
+		st := &e.nums[id]
+		counted := false
+		for i := range st.contribs {
+			if c := &st.contribs[i]; c.active() && harmful(e.catRisk[c.cat]) {
+				rs.harm += float64(c.weight) * growth(c.at, h)
+				counted = true
+			}
+		}
+		if counted {
 			rs.numbers++
 		}
+	}
+	if int(rs.numbers) >= e.cfg.RangeNumbers {
 		e.ranges[rk] = rs
 	}
 }
@@ -643,7 +725,7 @@ func (e *Engine) burst(st *numState, at int64, prefix uint32, sig labels.CallSig
 // before the current window.
 func (e *Engine) usualPerWindow(st *numState) float64 {
 	window := e.cfg.BurstWindow.Milliseconds()
-	span := st.last - st.first - window
+	span := unixMs(st.last) - unixMs(st.first) - window
 	if span <= window {
 		return 0
 	}
@@ -654,10 +736,10 @@ func (e *Engine) usualPerWindow(st *numState) float64 {
 // reassign discards a dormant number's old evidence when a contrary label
 // arrives after the pause.
 func (e *Engine) reassign(key string, st *numState, c *contrib) {
-	if st.last == 0 || c.at-st.last < e.cfg.Dormancy.Milliseconds() || len(st.contribs) == 0 {
+	if len(st.contribs) == 0 || c.at-unixMs(st.last) < e.cfg.Dormancy.Milliseconds() {
 		return
 	}
-	prev := e.winningRisk(st, st.last)
+	prev := e.winningRisk(st, unixMs(st.last))
 	if prev == e.catRisk[c.cat] || (harmful(prev) && harmful(e.catRisk[c.cat])) {
 		return
 	}
@@ -809,7 +891,7 @@ func (e *Engine) judge(key string, st *numState, now time.Time) Result {
 	nowMs := now.UnixMilli()
 	res := Result{
 		Verdict: VerdictUnknown, Reporters: len(st.contribs), Categories: make(map[string]int, 2),
-		FirstReportedAt: time.UnixMilli(st.first).UTC(), LastReportedAt: time.UnixMilli(st.last).UTC(),
+		FirstReportedAt: time.UnixMilli(unixMs(st.first)).UTC(), LastReportedAt: time.UnixMilli(unixMs(st.last)).UTC(),
 	}
 	var trusted [len(risks)]int
 	var sigs [len(callSignalBits)]bool
@@ -859,7 +941,7 @@ func (e *Engine) judge(key string, st *numState, now time.Time) Result {
 	if len(res.Signals) > before {
 		prior += 1
 	}
-	if nowMs-st.last >= e.cfg.Dormancy.Milliseconds() || (!x.resetAt.IsZero() && now.Sub(x.resetAt) < 90*24*time.Hour) {
+	if nowMs-unixMs(st.last) >= e.cfg.Dormancy.Milliseconds() || (!x.resetAt.IsZero() && now.Sub(x.resetAt) < 90*24*time.Hour) {
 		res.Signals = append(res.Signals, SignalPossiblyReassigned)
 	}
 	if !st.valid && !st.scoped {
