@@ -2,7 +2,9 @@ package labels
 
 import (
 	"errors"
+	"regexp"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 
@@ -132,6 +134,71 @@ func NormalizeKey(raw, region, defaultRegion string) (Number, error) {
 // normalize does the work of Normalize; pn is the parsed full number, nil
 // for scoped keys.
 func normalize(raw, region, defaultRegion string) (Number, *phonenumbers.PhoneNumber, error) {
+	n, pn, err := normalizeOnce(raw, region, defaultRegion)
+	if err != nil || pn == nil {
+		return n, pn, err
+	}
+	return settle(raw, region, defaultRegion, n, pn)
+}
+
+// maxSettle bounds the re-reads of settle. Each re-read strips a national
+// prefix; none of the fuzzer's chains needed more than two.
+const maxSettle = 4
+
+// settle makes a full number's key a fixed point: normalising the key again
+// must reach the same key, because the key is what lookups and retractions
+// send back. libphonenumber strips one national prefix per parse, so a
+// number whose national significant number starts with another one
+// ("+49 00 30 1234567", "000000000" in CN) yields a key that a second parse
+// shortens again. Such a key is re-read until it is stable as long as the
+// number stays invalid: merging two unassigned numbers harms no one, and it
+// keeps spoofed caller IDs labellable. A chain that reaches a valid number,
+// a service number or an error is refused, so that reports about a spoofed
+// "+49 00 30 …" never land on the real line +49 30 ….
+func settle(raw, region, defaultRegion string, n Number, pn *phonenumbers.PhoneNumber) (Number, *phonenumbers.PhoneNumber, error) {
+	for range maxSettle {
+		if !mayStripNationalPrefix(pn) {
+			return n, pn, nil
+		}
+		m, pm, err := normalizeOnce(n.Key, region, defaultRegion)
+		if err == nil && pm != nil && m.Key == n.Key && m.Valid == n.Valid && m.Type == n.Type {
+			return n, pn, nil
+		}
+		if err != nil || pm == nil || n.Valid || m.Valid {
+			break
+		}
+		n, pn = m, pm
+	}
+	return Number{}, nil, Errorf(EInvalidNumber, "%q reads as another number once written as %s; it has a national prefix too many", raw, n.Key)
+}
+
+// mayStripNationalPrefix reports whether parsing pn's E.164 form could strip
+// a national prefix off its national significant number: whether the
+// national prefix pattern of the country code's main region matches its
+// start. When it cannot, the E.164 form parses back to pn.
+func mayStripNationalPrefix(pn *phonenumbers.PhoneNumber) bool {
+	re := nationalPrefixRegexp(int(pn.GetCountryCode()))
+	return re != nil && re.MatchString(phonenumbers.GetNationalSignificantNumber(pn))
+}
+
+// nationalPrefixRegexps holds, per country calling code, the anchored
+// national prefix pattern of its main region, nil where there is none.
+var nationalPrefixRegexps sync.Map // int -> *regexp.Regexp
+
+func nationalPrefixRegexp(cc int) *regexp.Regexp {
+	if re, ok := nationalPrefixRegexps.Load(cc); ok {
+		return re.(*regexp.Regexp)
+	}
+	var re *regexp.Regexp
+	if m := mainMetadata(cc); m != nil && m.GetNationalPrefixForParsing() != "" {
+		re = regexp.MustCompile("^(?:" + m.GetNationalPrefixForParsing() + ")")
+	}
+	nationalPrefixRegexps.Store(cc, re)
+	return re
+}
+
+// normalizeOnce is one reading of raw, before settle.
+func normalizeOnce(raw, region, defaultRegion string) (Number, *phonenumbers.PhoneNumber, error) {
 	if region == "" {
 		region = defaultRegion
 	}
