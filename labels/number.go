@@ -126,7 +126,20 @@ func Normalize(raw, region, defaultRegion string) (Number, error) {
 // NormalizeKey is Normalize without the display forms (National and
 // International stay empty for full numbers), which take more than half of
 // Normalize's time; lookups need only the key and the type.
+//
+// Most lookups take a fast path that compiles libphonenumber's patterns
+// into digit automata (see fastNormalizeKey); it returns exactly what the
+// slow path would, and leaves it every input it is not sure of.
 func NormalizeKey(raw, region, defaultRegion string) (Number, error) {
+	if n, decided, err := fastNormalizeKey(raw, region, defaultRegion); decided {
+		return n, err
+	}
+	return slowNormalizeKey(raw, region, defaultRegion)
+}
+
+// slowNormalizeKey is NormalizeKey by libphonenumber alone, the reference
+// for the fast path.
+func slowNormalizeKey(raw, region, defaultRegion string) (Number, error) {
 	n, _, err := normalize(raw, region, defaultRegion)
 	return n, err
 }
@@ -257,19 +270,27 @@ func normalizeOnce(raw, region, defaultRegion string) (Number, *phonenumbers.Pho
 		}
 	}
 
-	switch phonenumbers.IsPossibleNumberWithReason(&pn) {
-	case phonenumbers.IS_POSSIBLE:
+	r := phonenumbers.IsPossibleNumberWithReason(&pn)
+	if r == phonenumbers.IS_POSSIBLE {
 		return fullNumber(&pn, phonenumbers.UNKNOWN), &pn, nil
+	}
+	return Number{}, nil, possibilityError(raw, r, int(pn.GetCountryCode()))
+}
+
+// possibilityError explains why raw, of country calling code cc, is no
+// possible number.
+func possibilityError(raw string, r phonenumbers.ValidationResult, cc int) error {
+	switch r {
 	case phonenumbers.INVALID_COUNTRY_CODE:
-		return Number{}, nil, Errorf(EInvalidNumber, "%q has an unknown country calling code", raw)
+		return Errorf(EInvalidNumber, "%q has an unknown country calling code", raw)
 	case phonenumbers.TOO_SHORT:
-		return Number{}, nil, Errorf(EInvalidNumber, "%q is too short to be a phone number", raw)
+		return Errorf(EInvalidNumber, "%q is too short to be a phone number", raw)
 	case phonenumbers.TOO_LONG:
-		return Number{}, nil, Errorf(EInvalidNumber, "%q is too long to be a phone number", raw)
+		return Errorf(EInvalidNumber, "%q is too long to be a phone number", raw)
 	case phonenumbers.IS_POSSIBLE_LOCAL_ONLY:
-		return Number{}, nil, Errorf(EInvalidNumber, "%q is too short for a full number; include the area code", raw)
+		return Errorf(EInvalidNumber, "%q is too short for a full number; include the area code", raw)
 	default:
-		return Number{}, nil, Errorf(EInvalidNumber, "%q has no possible length for a phone number of +%d", raw, pn.GetCountryCode())
+		return Errorf(EInvalidNumber, "%q has no possible length for a phone number of +%d", raw, cc)
 	}
 }
 
