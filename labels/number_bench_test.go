@@ -9,24 +9,24 @@ import (
 // BenchmarkNormalizeKey measures the lookup path on the inputs lookups see:
 // E.164 mostly, national format for a fifth, half of them valid.
 func BenchmarkNormalizeKey(b *testing.B) {
-	scenarios := []struct{ name, input, region string }{
-		{"CN_E164", "+8613800138000", "CN"},
-		{"US_E164", "+14155550123", "US"},
-		{"CA_E164", "+14165550123", "US"},
-		{"GB_E164", "+442079460958", "GB"},
-		{"DE_E164", "+49301234567", "DE"},
-		{"CN_National", "138 0013 8000", "CN"},
-		{"US_National", "(415) 555-0123", "US"},
-		{"GB_National", "020 7946 0958", "GB"},
-		{"CN_Invalid", "+8612345678901", "CN"},
-		{"US_Invalid", "+12120551234", "US"},
-		{"CN_NoRegion", "+8613800138000", ""},
+	scenarios := []struct{ name, input, region, def string }{
+		{"CN_E164", "+8613800138000", "CN", "CN"},
+		{"US_E164", "+14155550123", "US", "CN"},
+		{"CA_E164", "+14165550123", "US", "CN"},
+		{"GB_E164", "+442079460958", "GB", "CN"},
+		{"DE_E164", "+49301234567", "DE", "CN"},
+		{"CN_National", "138 0013 8000", "CN", "CN"},
+		{"US_National", "(415) 555-0123", "US", "CN"},
+		{"GB_National", "020 7946 0958", "GB", "CN"},
+		{"CN_Invalid", "+8612345678901", "CN", "CN"},
+		{"US_Invalid", "+12120551234", "US", "CN"},
+		{"CN_NoRegion", "+8613800138000", "", ""},
 	}
 	for _, s := range scenarios {
 		b.Run(s.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := labels.NormalizeKey(s.input, s.region, "CN"); err != nil {
+				if _, err := labels.NormalizeKey(s.input, s.region, s.def); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -39,6 +39,15 @@ func TestCompileDFA(t *testing.T) {
 			t.Errorf("matchPrefix(%q): got %v, want %v", digits, got, want)
 		}
 	}
+	e, err := compileDFA(`([2-9]\d{6})$|1`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for digits, want := range map[string]bool{"2345678": true, "23456789": false, "1": true, "1999": true, "234": false} {
+		if got := e.matchPrefix([]byte(digits)); got != want {
+			t.Errorf("matchPrefix(%q) of a pattern with $: got %v, want %v", digits, got, want)
+		}
+	}
 	if _, err := compileDFA(`^1\d$`); err == nil {
 		t.Errorf("compileDFA with anchors: got no error, want one")
 	}
@@ -82,4 +91,27 @@ func TestCompileDFA_Metadata(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestBuildAllCodes builds the rules of every country calling code and
+// reports what they cost; every code must compile.
+func TestBuildAllCodes(t *testing.T) {
+	size, states, failed := 0, 0, 0
+	for cc := range phonenumbers.GetSupportedCallingCodes() {
+		c := rulesFor(cc)
+		if c == nil || !c.ok {
+			failed++
+			t.Errorf("+%d: rules did not compile", cc)
+			continue
+		}
+		for _, r := range c.rules {
+			for _, d := range []*digitDFA{r.types, r.leading, r.nationalPrefix, r.idd} {
+				if d != nil {
+					size += d.size()
+					states += len(d.accept)
+				}
+			}
+		}
+	}
+	t.Logf("%d codes: %d DFA states, %d KiB of tables, %d failed", len(phonenumbers.GetSupportedCallingCodes()), states, size/1024, failed)
 }
