@@ -2,7 +2,9 @@ package labels
 
 import (
 	"errors"
+	"regexp"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 
@@ -124,7 +126,20 @@ func Normalize(raw, region, defaultRegion string) (Number, error) {
 // NormalizeKey is Normalize without the display forms (National and
 // International stay empty for full numbers), which take more than half of
 // Normalize's time; lookups need only the key and the type.
+//
+// Most lookups take a fast path that compiles libphonenumber's patterns
+// into digit automata (see fastNormalizeKey); it returns exactly what the
+// slow path would, and leaves it every input it is not sure of.
 func NormalizeKey(raw, region, defaultRegion string) (Number, error) {
+	if n, decided, err := fastNormalizeKey(raw, region, defaultRegion); decided {
+		return n, err
+	}
+	return slowNormalizeKey(raw, region, defaultRegion)
+}
+
+// slowNormalizeKey is NormalizeKey by libphonenumber alone, the reference
+// for the fast path.
+func slowNormalizeKey(raw, region, defaultRegion string) (Number, error) {
 	n, _, err := normalize(raw, region, defaultRegion)
 	return n, err
 }
@@ -132,6 +147,71 @@ func NormalizeKey(raw, region, defaultRegion string) (Number, error) {
 // normalize does the work of Normalize; pn is the parsed full number, nil
 // for scoped keys.
 func normalize(raw, region, defaultRegion string) (Number, *phonenumbers.PhoneNumber, error) {
+	n, pn, err := normalizeOnce(raw, region, defaultRegion)
+	if err != nil || pn == nil {
+		return n, pn, err
+	}
+	return settle(raw, region, defaultRegion, n, pn)
+}
+
+// maxSettle bounds the re-reads of settle. Each re-read strips a national
+// prefix; none of the fuzzer's chains needed more than two.
+const maxSettle = 4
+
+// settle makes a full number's key a fixed point: normalising the key again
+// must reach the same key, because the key is what lookups and retractions
+// send back. libphonenumber strips one national prefix per parse, so a
+// number whose national significant number starts with another one
+// ("+49 00 30 1234567", "000000000" in CN) yields a key that a second parse
+// shortens again. Such a key is re-read until it is stable as long as the
+// number stays invalid: merging two unassigned numbers harms no one, and it
+// keeps spoofed caller IDs labellable. A chain that reaches a valid number,
+// a service number or an error is refused, so that reports about a spoofed
+// "+49 00 30 …" never land on the real line +49 30 ….
+func settle(raw, region, defaultRegion string, n Number, pn *phonenumbers.PhoneNumber) (Number, *phonenumbers.PhoneNumber, error) {
+	for range maxSettle {
+		if !mayStripNationalPrefix(pn) {
+			return n, pn, nil
+		}
+		m, pm, err := normalizeOnce(n.Key, region, defaultRegion)
+		if err == nil && pm != nil && m.Key == n.Key && m.Valid == n.Valid && m.Type == n.Type {
+			return n, pn, nil
+		}
+		if err != nil || pm == nil || n.Valid || m.Valid {
+			break
+		}
+		n, pn = m, pm
+	}
+	return Number{}, nil, Errorf(EInvalidNumber, "%q reads as another number once written as %s; it has a national prefix too many", raw, n.Key)
+}
+
+// mayStripNationalPrefix reports whether parsing pn's E.164 form could strip
+// a national prefix off its national significant number: whether the
+// national prefix pattern of the country code's main region matches its
+// start. When it cannot, the E.164 form parses back to pn.
+func mayStripNationalPrefix(pn *phonenumbers.PhoneNumber) bool {
+	re := nationalPrefixRegexp(int(pn.GetCountryCode()))
+	return re != nil && re.MatchString(phonenumbers.GetNationalSignificantNumber(pn))
+}
+
+// nationalPrefixRegexps holds, per country calling code, the anchored
+// national prefix pattern of its main region, nil where there is none.
+var nationalPrefixRegexps sync.Map // int -> *regexp.Regexp
+
+func nationalPrefixRegexp(cc int) *regexp.Regexp {
+	if re, ok := nationalPrefixRegexps.Load(cc); ok {
+		return re.(*regexp.Regexp)
+	}
+	var re *regexp.Regexp
+	if m := mainMetadata(cc); m != nil && m.GetNationalPrefixForParsing() != "" {
+		re = regexp.MustCompile("^(?:" + m.GetNationalPrefixForParsing() + ")")
+	}
+	nationalPrefixRegexps.Store(cc, re)
+	return re
+}
+
+// normalizeOnce is one reading of raw, before settle.
+func normalizeOnce(raw, region, defaultRegion string) (Number, *phonenumbers.PhoneNumber, error) {
 	if region == "" {
 		region = defaultRegion
 	}
@@ -190,19 +270,27 @@ func normalize(raw, region, defaultRegion string) (Number, *phonenumbers.PhoneNu
 		}
 	}
 
-	switch phonenumbers.IsPossibleNumberWithReason(&pn) {
-	case phonenumbers.IS_POSSIBLE:
+	r := phonenumbers.IsPossibleNumberWithReason(&pn)
+	if r == phonenumbers.IS_POSSIBLE {
 		return fullNumber(&pn, phonenumbers.UNKNOWN), &pn, nil
+	}
+	return Number{}, nil, possibilityError(raw, r, int(pn.GetCountryCode()))
+}
+
+// possibilityError explains why raw, of country calling code cc, is no
+// possible number.
+func possibilityError(raw string, r phonenumbers.ValidationResult, cc int) error {
+	switch r {
 	case phonenumbers.INVALID_COUNTRY_CODE:
-		return Number{}, nil, Errorf(EInvalidNumber, "%q has an unknown country calling code", raw)
+		return Errorf(EInvalidNumber, "%q has an unknown country calling code", raw)
 	case phonenumbers.TOO_SHORT:
-		return Number{}, nil, Errorf(EInvalidNumber, "%q is too short to be a phone number", raw)
+		return Errorf(EInvalidNumber, "%q is too short to be a phone number", raw)
 	case phonenumbers.TOO_LONG:
-		return Number{}, nil, Errorf(EInvalidNumber, "%q is too long to be a phone number", raw)
+		return Errorf(EInvalidNumber, "%q is too long to be a phone number", raw)
 	case phonenumbers.IS_POSSIBLE_LOCAL_ONLY:
-		return Number{}, nil, Errorf(EInvalidNumber, "%q is too short for a full number; include the area code", raw)
+		return Errorf(EInvalidNumber, "%q is too short for a full number; include the area code", raw)
 	default:
-		return Number{}, nil, Errorf(EInvalidNumber, "%q has no possible length for a phone number of +%d", raw, pn.GetCountryCode())
+		return Errorf(EInvalidNumber, "%q has no possible length for a phone number of +%d", raw, cc)
 	}
 }
 

@@ -1,0 +1,7 @@
+package labels
+
+// Hooks for the external tests of the fast path.
+var (
+	SlowNormalizeKey = slowNormalizeKey
+	FastNormalizeKey = fastNormalizeKey
+)

@@ -1,0 +1,98 @@
+package labels_test
+
+import (
+	"flag"
+	"testing"
+
+	"github.com/callrep/callrep/labels"
+)
+
+var fastpathN = flag.Int("fastpath.n", 100_000, "how many generated numbers TestFastPathAgrees compares")
+
+// agreement counts what the fast path decided and how it compared.
+type agreement struct {
+	inputs, decided, valid, invalid, errors, mismatches int
+}
+
+// compare runs raw through both paths; a decided fast path must give the
+// slow path's number or error code.
+func (a *agreement) compare(t *testing.T, raw, region, defaultRegion string) {
+	t.Helper()
+	a.inputs++
+	fast, decided, ferr := labels.FastNormalizeKey(raw, region, defaultRegion)
+	if !decided {
+		return
+	}
+	a.decided++
+	slow, serr := labels.SlowNormalizeKey(raw, region, defaultRegion)
+	switch {
+	case labels.ErrorCode(ferr) != labels.ErrorCode(serr) || labels.ErrorMessage(ferr) != labels.ErrorMessage(serr) && ferr != nil:
+		a.mismatches++
+		if a.mismatches <= 20 {
+			t.Errorf("%q in %q (default %q): fast path got %+v, %v; want %+v, %v", raw, region, defaultRegion, fast, ferr, slow, serr)
+		}
+	case fast != slow:
+		a.mismatches++
+		if a.mismatches <= 20 {
+			t.Errorf("%q in %q (default %q): fast path got %+v; want %+v", raw, region, defaultRegion, fast, slow)
+		}
+	case ferr != nil:
+		a.errors++
+	case fast.Valid:
+		a.valid++
+	default:
+		a.invalid++
+	}
+}
+
+func (a *agreement) report(t *testing.T, minDecided float64) {
+	t.Helper()
+	t.Logf("%d inputs: fast path decided %d (%d valid, %d invalid, %d errors), %d mismatches",
+		a.inputs, a.decided, a.valid, a.invalid, a.errors, a.mismatches)
+	if got := float64(a.decided) / float64(a.inputs); got < minDecided {
+		t.Errorf("fast path decided %.0f%% of inputs, want at least %.0f%%", 100*got, 100*minDecided)
+	}
+}
+
+// TestFastPathAgrees compares the fast path with the slow one on numbers
+// generated from every region's metadata: valid and invalid, E.164 and
+// national, formatted or not, with stray national prefixes. Run millions
+// with -fastpath.n=5000000.
+func TestFastPathAgrees(t *testing.T) {
+	n := *fastpathN
+	if testing.Short() {
+		n /= 10
+	}
+	g := newNumberGen(t, 11)
+	var a agreement
+	for i := range n {
+		raw, region := g.next()
+		def := ""
+		switch i % 10 {
+		case 0:
+			// E.164 needs no region; national input then fails.
+			region = ""
+		case 1:
+			region, def = "", region
+		case 2:
+			raw, region = g.nextPrefixed()
+		}
+		a.compare(t, raw, region, def)
+	}
+	a.report(t, 0.6)
+}
+
+// TestFastPathAgrees_Vectors runs the shared normalisation vectors through
+// both paths.
+func TestFastPathAgrees_Vectors(t *testing.T) {
+	var a agreement
+	for _, v := range readVectors(t) {
+		a.compare(t, v.input, v.region, "")
+		if got, err := labels.NormalizeKey(v.input, v.region, ""); err == nil {
+			if want, _ := labels.SlowNormalizeKey(v.input, v.region, ""); got != want {
+				t.Errorf("NormalizeKey(%q, %s): got %+v, want %+v", v.input, v.region, got, want)
+			}
+		}
+	}
+	a.report(t, 0.3)
+}
