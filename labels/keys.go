@@ -18,7 +18,7 @@ import (
 // concurrent use.
 type Keys struct {
 	mu     sync.RWMutex
-	ids    codeTable         // code → id
+	ids    idTable         // code → id
 	codes  []uint64          // id → code
 	scoped map[string]uint64 // scoped key → code
 	names  []string          // scoped code index → key
@@ -162,21 +162,21 @@ func hash64(s string) uint64 {
 	return h
 }
 
-// codeTable maps codes to ids by open addressing with linear probing: 12
+// idTable maps codes to ids by open addressing with linear probing: 12
 // bytes a slot at a load of at most 3/4, where a Go map costs 17 bytes a
 // slot at 7/8 and more between its doublings. Nothing is ever deleted.
-type codeTable struct {
+type idTable struct {
 	codes []uint64 // code+1, 0 for an empty slot
 	ids   []uint32
 	n     int
 }
 
-func (t *codeTable) slot(code uint64) int {
+func (t *idTable) slot(code uint64) int {
 	// Fibonacci hashing spreads consecutive numbers.
 	return int((code * 0x9e3779b97f4a7c15) >> 32 & uint64(len(t.codes)-1))
 }
 
-func (t *codeTable) get(code uint64) (uint32, bool) {
+func (t *idTable) get(code uint64) (uint32, bool) {
 	if t.n == 0 {
 		return 0, false
 	}
@@ -191,7 +191,7 @@ func (t *codeTable) get(code uint64) (uint32, bool) {
 }
 
 // put adds a code that is not in the table.
-func (t *codeTable) put(code uint64, id uint32) {
+func (t *idTable) put(code uint64, id uint32) {
 	if (t.n+1)*4 > len(t.codes)*3 {
 		t.resize(max(1024, 2*len(t.codes)))
 	}
@@ -203,7 +203,7 @@ func (t *codeTable) put(code uint64, id uint32) {
 	t.n++
 }
 
-func (t *codeTable) resize(size int) {
+func (t *idTable) resize(size int) {
 	old, oldIDs := t.codes, t.ids
 	t.codes, t.ids, t.n = make([]uint64, size), make([]uint32, size), 0
 	for i, c := range old {
