@@ -30,9 +30,11 @@ func (s *Server) observe(c *gin.Context) {
 	switch {
 	case status >= http.StatusInternalServerError:
 		level = slog.LevelError
-	case probes[route] && status < http.StatusBadRequest:
-		// Load balancers and Prometheus poll these every few seconds.
+	case quiet[route] && status < http.StatusBadRequest:
 		level = slog.LevelDebug
+	}
+	if !s.log.Enabled(c.Request.Context(), level) {
+		return
 	}
 	s.log.LogAttrs(c.Request.Context(), level, "request",
 		slog.String("method", c.Request.Method),
@@ -44,9 +46,14 @@ func (s *Server) observe(c *gin.Context) {
 	)
 }
 
-// probes are the routes polled by machines, logged at debug level while
-// they succeed.
-var probes = map[string]bool{"/healthz": true, "/readyz": true, "/metrics": true}
+// quiet are the routes logged at debug level while they succeed: those
+// polled by machines (load balancers and Prometheus, every few seconds)
+// and the lookups, one per ringing phone, which a line each would slow
+// down more than anything else they do; the request metrics count them.
+var quiet = map[string]bool{
+	"/healthz": true, "/readyz": true, "/metrics": true,
+	"/v1/numbers/:number": true, "/v1/numbers/lookup": true,
+}
 
 // recoverPanics turns a panicking handler into a logged 500.
 func (s *Server) recoverPanics(c *gin.Context) {

@@ -26,7 +26,7 @@ func (s *Server) getNumber(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, rep)
+	writeJSON(c, func(b []byte) []byte { return appendReputation(b, rep) })
 }
 
 // lookupNumbers answers POST /v1/numbers/lookup: one result per input, in
@@ -69,7 +69,7 @@ func (s *Server) lookupNumbers(c *gin.Context) {
 		looked++
 	}
 	s.metrics.lookups.Add(float64(looked))
-	c.JSON(http.StatusOK, out)
+	writeJSON(c, func(b []byte) []byte { return appendLookupResponse(b, &out) })
 }
 
 // lookup is the reputation of n from memory, with the caller's own label
