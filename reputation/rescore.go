@@ -1,6 +1,8 @@
 package reputation
 
 import (
+	"cmp"
+	"encoding/binary"
 	"math"
 	"slices"
 	"sort"
@@ -51,9 +53,11 @@ func (e *Engine) Rescore() RescoreStats {
 	start := time.Now()
 	var (
 		tv        []trustVote
-		items     []int32 // number id → item, -1 for none
 		goldOf    []int8  // item → engine category of its latest moderator label, or -1
 		goldAt    []int64
+		mult      []float64
+		groups    = map[string]int32{} // vote signature → item, for import-only numbers
+		sig       []byte
 		workerIdx = map[uint64]int32{}
 		srcWorker = map[uint8]int32{}
 		workers   []string
@@ -89,23 +93,41 @@ func (e *Engine) Rescore() RescoreStats {
 			if len(st.contribs) == 0 {
 				continue
 			}
-			for len(items) <= id {
-				items = append(items, -1)
-			}
 			item := int32(len(goldOf))
-			items[id] = item
-			goldOf, goldAt = append(goldOf, -1), append(goldAt, 0)
+			goldOf, goldAt, mult = append(goldOf, -1), append(goldAt, 0), append(mult, 1)
+			start, app := len(tv), false
 			for i := range st.contribs {
 				c := &st.contribs[i]
 				nLabels++
-				if e.srcs[c.src] == labels.SourceModerator {
+				switch e.srcs[c.src] {
+				case labels.SourceModerator:
 					if c.at > goldAt[item] || goldOf[item] < 0 {
 						goldOf[item], goldAt[item] = int8(c.cat), c.at
 					}
 					continue
+				case labels.SourceApp:
+					app = true
 				}
 				tv = append(tv, trustVote{item: item, worker: worker(c), class: int32(c.cat), w: 1})
 			}
+			// Numbers labelled only by imports (most of an FTC file) are
+			// alike when their votes are: one item stands for all of them.
+			if app || goldOf[item] >= 0 || len(tv) == start {
+				continue
+			}
+			vs := tv[start:]
+			slices.SortFunc(vs, func(a, b trustVote) int { return cmp.Or(cmp.Compare(a.worker, b.worker), cmp.Compare(a.class, b.class)) })
+			sig = sig[:0]
+			for _, v := range vs {
+				sig = binary.LittleEndian.AppendUint32(sig, uint32(v.worker))
+				sig = binary.LittleEndian.AppendUint32(sig, uint32(v.class))
+			}
+			if g, ok := groups[string(sig)]; ok {
+				mult[g]++
+				tv, goldOf, goldAt, mult = tv[:start], goldOf[:item], goldAt[:item], mult[:item]
+				continue
+			}
+			groups[string(sig)] = item
 		}
 		e.mu.RUnlock()
 	}
@@ -132,10 +154,11 @@ func (e *Engine) Rescore() RescoreStats {
 		seen[v.class] = true
 	}
 	gold := make([]int8, n)
+	weights := make([]float64, n)
 	nGold := 0
 	for i, g := range goldOf {
 		if remap[i] >= 0 {
-			gold[remap[i]] = g
+			gold[remap[i]], weights[remap[i]] = g, mult[i]
 			if g >= 0 {
 				seen[g] = true
 				nGold++
@@ -162,8 +185,8 @@ func (e *Engine) Rescore() RescoreStats {
 			gold[i] = int8(classOf[g])
 		}
 	}
-	trust := estimate(tv, gold, workers, classes, TrustOptions{Cohort: cohortOf}.withDefaults())
-	tv, items = nil, nil
+	trust := estimate(tv, gold, weights, workers, classes, TrustOptions{Cohort: cohortOf}.withDefaults())
+	tv = nil
 
 	e.setTrust(trust)
 	numbers := 0

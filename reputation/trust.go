@@ -183,14 +183,23 @@ func EstimateTrust(votes []Vote, opts TrustOptions) *Trust {
 			gold[i] = int8(classIdx[c])
 		}
 	}
-	return estimate(tv, gold, workers, classes, opts)
+	return estimate(tv, gold, nil, workers, classes, opts)
 }
 
 // estimate runs EstimateTrust's EM on votes already indexed: items
 // 0..len(gold)-1 (gold[i] the fixed class of item i, or -1), workers and
-// classes (sorted) by index. At most 127 classes.
-func estimate(tv []trustVote, gold []int8, workers, classes []string, opts TrustOptions) *Trust {
+// classes (sorted) by index. At most 127 classes. mult[i], if not nil, is
+// how many items item i stands for: items with the same votes by the same
+// workers have the same posterior, so they are estimated once and counted
+// mult times.
+func estimate(tv []trustVote, gold []int8, mult []float64, workers, classes []string, opts TrustOptions) *Trust {
 	n, k := len(gold), len(classes)
+	if mult == nil {
+		mult = make([]float64, n)
+		for i := range mult {
+			mult[i] = 1
+		}
+	}
 	resolve := make([]float64, n) // weight of a label resolved on item i
 	for i := range resolve {
 		resolve[i] = 1
@@ -242,7 +251,7 @@ func estimate(tv []trustVote, gold []int8, workers, classes []string, opts Trust
 	iterations := 0
 	for iterations < opts.MaxIterations {
 		iterations++
-		m.maximize(tv, post, resolve, cohortOfWorker, opts.PriorStrength)
+		m.maximize(tv, post, resolve, mult, cohortOfWorker, opts.PriorStrength)
 
 		for c := range logPrior {
 			logPrior[c] = safeLog(m.prior[c])
@@ -281,7 +290,7 @@ func estimate(tv []trustVote, gold []int8, workers, classes []string, opts Trust
 		}
 	}
 	// A last M-step so that the reported trust matches the final posterior.
-	m.maximize(tv, post, resolve, cohortOfWorker, opts.PriorStrength)
+	m.maximize(tv, post, resolve, mult, cohortOfWorker, opts.PriorStrength)
 
 	t := &Trust{
 		Classes:    classes,
@@ -297,9 +306,9 @@ func estimate(tv []trustVote, gold []int8, workers, classes []string, opts Trust
 	labels := make([]int, len(workers))
 	goldLabels := make([]int, len(workers))
 	for _, v := range tv {
-		labels[v.worker]++
+		labels[v.worker] += int(mult[v.item])
 		if gold[v.item] >= 0 {
-			goldLabels[v.worker]++
+			goldLabels[v.worker] += int(mult[v.item])
 		}
 	}
 	cohortLabels := make([]int, len(cohorts))
@@ -312,7 +321,7 @@ func estimate(tv []trustVote, gold []int8, workers, classes []string, opts Trust
 	for c, name := range cohorts {
 		t.Cohorts[name] = t.workerTrust(m.cohorts[c], cohortLabels[c], cohortGold[c])
 	}
-	t.Global = t.workerTrust(m.global, len(tv), sumInts(goldLabels))
+	t.Global = t.workerTrust(m.global, sumInts(labels), sumInts(goldLabels))
 	t.Spillover = t.spillover(m.globalCounts)
 	return t
 }
@@ -423,16 +432,16 @@ func newConfusions(n, k int) [][][]float64 {
 // maximize re-estimates the prior and the confusion rows from the item
 // posteriors: expected counts, shrunk level by level, global pool →
 // cohort pool → worker, each with strength pseudo-counts per row.
-func (m *dsModel) maximize(votes []trustVote, post [][]float64, resolve []float64, cohortOfWorker []int, strength float64) {
+func (m *dsModel) maximize(votes []trustVote, post [][]float64, resolve, mult []float64, cohortOfWorker []int, strength float64) {
 	k := m.k
 	// Class prior with one pseudo-item per class (Laplace), so that a
 	// class only gold has seen keeps a non-zero share.
 	for c := range m.prior {
 		m.prior[c] = 1
 	}
-	for _, p := range post {
+	for i, p := range post {
 		for c, q := range p {
-			m.prior[c] += q
+			m.prior[c] += q * mult[i]
 		}
 	}
 	normalizeRow(m.prior)
@@ -450,7 +459,7 @@ func (m *dsModel) maximize(votes []trustVote, post [][]float64, resolve []float6
 		clear(row)
 	}
 	for _, v := range votes {
-		r := resolve[v.item] * float64(v.w)
+		r := resolve[v.item] * float64(v.w) * mult[v.item]
 		rows := m.workers[v.worker]
 		for c, q := range post[v.item] {
 			rows[c][v.class] += r * q
