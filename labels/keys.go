@@ -18,7 +18,7 @@ import (
 // concurrent use.
 type Keys struct {
 	mu     sync.RWMutex
-	ids    idTable         // code → id
+	ids    idTable           // code → id
 	codes  []uint64          // id → code
 	scoped map[string]uint64 // scoped key → code
 	names  []string          // scoped code index → key

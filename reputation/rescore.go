@@ -53,7 +53,7 @@ func (e *Engine) Rescore() RescoreStats {
 	start := time.Now()
 	var (
 		tv        []trustVote
-		goldOf    []int8  // item → engine category of its latest moderator label, or -1
+		goldOf    []int8 // item → engine category of its latest moderator label, or -1
 		goldAt    []int64
 		mult      []float64
 		groups    = map[string]int32{} // vote signature → item, for import-only numbers
@@ -116,7 +116,9 @@ func (e *Engine) Rescore() RescoreStats {
 				continue
 			}
 			vs := tv[start:]
-			slices.SortFunc(vs, func(a, b trustVote) int { return cmp.Or(cmp.Compare(a.worker, b.worker), cmp.Compare(a.class, b.class)) })
+			slices.SortFunc(vs, func(a, b trustVote) int {
+				return cmp.Or(cmp.Compare(a.worker, b.worker), cmp.Compare(a.class, b.class))
+			})
 			sig = sig[:0]
 			for _, v := range vs {
 				sig = binary.LittleEndian.AppendUint32(sig, uint32(v.worker))
