@@ -132,23 +132,6 @@ func recLabel(key string, r *liveRec) *Label {
 	}
 }
 
-// each calls fn for every live label of the numbers with ids in [from,
-// to), and returns where it stopped.
-func (t *liveTable) each(from, to int, fn func(*Label)) int {
-	to = min(to, len(t.slots))
-	for id := from; id < to; id++ {
-		s := &t.slots[id]
-		if len(s.recs) == 0 {
-			continue
-		}
-		key := t.keys.Key(uint32(id))
-		for i := range s.recs {
-			fn(recLabel(key, &s.recs[i]))
-		}
-	}
-	return to
-}
-
 // toRec converts an applied label event.
 func toRec(r *Report, first time.Time) liveRec {
 	at := r.CreatedAt.UnixMilli()

@@ -568,21 +568,6 @@ func (s *Service) Import(ctx context.Context, batch []Imported) (ImportStats, er
 	return stats, nil
 }
 
-// Each calls fn for every live label (see Label for what it holds). It
-// holds the read lock for a few thousand numbers at a time, so a long walk
-// does not stall writers; labels changed meanwhile may be seen either way.
-func (s *Service) Each(fn func(*Label)) {
-	for from := 0; ; {
-		s.mu.RLock()
-		if from >= len(s.live.slots) {
-			s.mu.RUnlock()
-			return
-		}
-		from = s.live.each(from, from+4096, fn)
-		s.mu.RUnlock()
-	}
-}
-
 // prepare validates in and builds the label event, without a timestamp.
 func (s *Service) prepare(who Reporter, in ReportInput) (Report, error) {
 	if err := checkReporter(who); err != nil {
