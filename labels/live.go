@@ -115,12 +115,7 @@ func (t *liveTable) remove(key string, reporter uint64) {
 	}
 }
 
-// label materialises a record of the number with id.
-func (t *liveTable) label(id uint32, s *slot, r *liveRec) *Label {
-	key := t.keys.Key(id)
-	return recLabel(key, r)
-}
-
+// recLabel materialises a record of key.
 func recLabel(key string, r *liveRec) *Label {
 	num, region := r.num, r.region
 	at := time.UnixMilli(r.at).UTC()
