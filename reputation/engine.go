@@ -178,6 +178,27 @@ type numExt struct {
 	flags   map[string]time.Time
 	massAt  time.Time
 	resetAt time.Time // when a reassignment discarded old evidence
+	// cache holds the last result of a number with running sums, whose
+	// judgement costs O(labels): the numbers most reported are the ones
+	// calling most people, so most looked up. Any change drops it.
+	cache atomic.Pointer[cachedResult]
+}
+
+// cachedResult is a result and until when it may be served: decay moves
+// slowly.
+type cachedResult struct {
+	res   Result
+	until time.Time
+}
+
+// cacheFor is how long a cached result is reused.
+const cacheFor = time.Minute
+
+// touch drops st's cached result after a change.
+func (st *numState) touch() {
+	if st.ext != nil {
+		st.ext.cache.Store(nil)
+	}
 }
 
 // sumsFrom is the contribution count above which a number keeps running
@@ -387,7 +408,7 @@ func (e *Engine) removeLocked(l *labels.Label) {
 
 // removeAt drops contribution i of key's state.
 func (e *Engine) removeAt(key string, st *numState, i int) {
-	c := st.contribs[i]
+	st.touch()
 	e.unapply(key, st, &st.contribs[i])
 	st.contribs = slices.Delete(st.contribs, i, i+1)
 	if len(st.contribs) == 0 {
@@ -398,7 +419,6 @@ func (e *Engine) removeAt(key string, st *numState, i int) {
 	if st.ext != nil && st.ext.ev != nil && len(st.contribs) <= sumsFrom/2 {
 		st.ext.ev = nil
 	}
-	_ = c
 }
 
 // harmful reports whether a risk class counts against the caller.
@@ -503,6 +523,7 @@ func (e *Engine) addLocked(l *labels.Label) {
 	st.contribs = slices.Insert(st.contribs, i, c)
 	st.first, st.last = min(st.first, secs(at)), max(st.last, secs(at))
 	e.applySums(st, &st.contribs[i])
+	st.touch()
 	if rk, ok := e.rangeKey(l.Key); ok && harmful(e.catRisk[c.cat]) {
 		if rs, ok := e.ranges[rk]; ok {
 			rs.harm += float64(c.weight) * growth(at, e.nuisanceHalf())
@@ -831,7 +852,7 @@ func (e *Engine) Lookup(n labels.Number) Result {
 	_, st := e.state(n.Key)
 	var res Result
 	if st != nil {
-		res = e.judge(n.Key, st, now)
+		res = e.judgeCached(n.Key, st, now)
 	} else {
 		// Unlabelled: only signals speak, and they raise the score a
 		// little, never to a verdict.
@@ -849,6 +870,26 @@ func (e *Engine) Lookup(n labels.Number) Result {
 	}
 	e.mu.RUnlock()
 	return finish(res, n)
+}
+
+// judgeCached is judge, through the cache of numbers with running sums;
+// e.mu is held for reading. Cached results share their maps: callers
+// only read them.
+func (e *Engine) judgeCached(key string, st *numState, now time.Time) Result {
+	x := st.ext
+	if x == nil || x.ev == nil {
+		return e.judge(key, st, now)
+	}
+	if c := x.cache.Load(); c != nil && now.Before(c.until) && !now.Before(c.until.Add(-cacheFor)) {
+		res := c.res
+		res.Signals = slices.Clone(res.Signals)
+		return res
+	}
+	res := e.judge(key, st, now)
+	c := &cachedResult{res: res, until: now.Add(cacheFor)}
+	c.res.Signals = slices.Clone(res.Signals)
+	x.cache.Store(c)
+	return res
 }
 
 // finish adds what depends on the caller's parsed number.
@@ -928,9 +969,9 @@ func (e *Engine) judge(key string, st *numState, now time.Time) Result {
 			prior += 0.5
 		}
 	}
-	var x numExt
-	if st.ext != nil {
-		x = *st.ext
+	x := st.ext
+	if x == nil {
+		x = &numExt{}
 	}
 	if !x.massAt.IsZero() && now.Sub(x.massAt) < 30*24*time.Hour {
 		res.Signals = append(res.Signals, SignalMassCalling)

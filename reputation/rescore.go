@@ -239,6 +239,7 @@ func (e *Engine) reweigh(id uint32, st *numState) {
 		st.ext.ev = nil
 		e.applySums(st, &st.contribs[0])
 	}
+	st.touch()
 	if dh != 0 {
 		if rs, ok := e.ranges[rk]; ok {
 			rs.harm = math.Max(0, rs.harm+dh)
