@@ -175,7 +175,7 @@ func assertSameData(t *testing.T, a, b *mongo.Database) {
 func dump(t *testing.T, coll *mongo.Collection) []bson.Raw {
 	t.Helper()
 	ctx := context.Background()
-	cur, err := coll.Find(ctx, bson.D{}, options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}))
+	cur, err := coll.Find(ctx, bson.D{}, options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}).SetBatchSize(4))
 	if err != nil {
 		t.Fatalf("read %s: %v", coll.Name(), err)
 	}
@@ -199,4 +199,26 @@ func indexes(t *testing.T, coll *mongo.Collection) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// TestMigrateLargeDocuments copies snapshot-sized chunks: more of them
+// than one reply may carry in a batch of the default size.
+func TestMigrateLargeDocuments(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes 52 MB")
+	}
+	ctx := context.Background()
+	src, dst := mongotest.Open(t).DB, mongotest.Open(t).DB
+	chunk := bytes.Repeat([]byte("callrep!"), 4<<20/8)
+	seed(t, src.Collection("labels_1"), 13, func(i int) bson.D {
+		return bson.D{{Key: "_id", Value: i}, {Key: "data", Value: chunk}}
+	})
+	stats, err := labels.Migrate(ctx, src, dst, nil)
+	if err != nil {
+		t.Fatalf("migrate: %v", err)
+	}
+	if stats.Inserted != 13 {
+		t.Fatalf("inserted %d chunks, want 13", stats.Inserted)
+	}
+	assertSameData(t, src, dst)
 }
