@@ -168,12 +168,19 @@ func (s *Service) load(ctx context.Context) error {
 		s.since = sn.Watermark.Add(-s.opts.ReplaySkew)
 	}
 	replayed, changed := 0, 0
-	err = s.store.EachReportSince(ctx, s.since, func(r Report) {
+	replay := func(r Report) {
 		replayed++
 		if s.applyLocked(r) {
 			changed++
 		}
-	})
+	}
+	if sn.Gen != 0 && sn.Journal != 0 {
+		err = s.store.eachJournaled(ctx, sn.Journal-1, s.since, replay)
+	} else {
+		// No snapshot, or one from before journals: the whole history,
+		// or all of it since the watermark.
+		err = s.store.EachReportSince(ctx, s.since, replay)
+	}
 	if err != nil {
 		return err
 	}
@@ -209,7 +216,6 @@ func (s *Service) snapshotLoop(ctx context.Context) {
 func (s *Service) Snapshot(ctx context.Context) error {
 	s.snapMu.Lock()
 	defer s.snapMu.Unlock()
-	cut := s.cut()
 	s.mu.RLock()
 	changes := s.changes
 	if changes == s.snapChanges && s.gen != 0 {
@@ -217,12 +223,19 @@ func (s *Service) Snapshot(ctx context.Context) error {
 		return nil
 	}
 	s.mu.RUnlock()
+	// Reports stored from here on go to a new journal; those stamped
+	// before may still land in the previous one, which the replay reads
+	// too.
+	_, journal := s.store.currentJournal()
+	journal++
+	s.store.rotateJournal(journal)
+	cut := s.cut()
 	start := time.Now()
 	// Chunks are encoded under the read lock, one at a time, and written
 	// without it. The snapshot is not one instant: a label changed while
 	// it is written may be in either state, which the replay from the
 	// watermark (taken before) mends, as replays are idempotent.
-	n, err := s.store.writeSnapshot(ctx, s.gen+1, cut, s.opts.Now(), func(put func(*chunkWriter) error) error {
+	n, err := s.store.writeSnapshot(ctx, s.gen+1, cut, s.opts.Now(), journal, func(put func(*chunkWriter) error) error {
 		for id := 0; ; {
 			w := newChunkWriter()
 			s.mu.RLock()

@@ -487,3 +487,50 @@ func TestLoadObserver(t *testing.T) {
 		t.Fatalf("loaded %d, changed %d; want 5 loads and the replayed report as the one change", rec.loaded, rec.count("+8613800138000"))
 	}
 }
+
+// TestJournalReplay: a start replays the reports stored after the
+// snapshot from the journals, which are pruned as snapshots are taken;
+// the history itself is not scanned (on the embedded store such a query
+// would read every report ever stored).
+func TestJournalReplay(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	s := f.open(t, time.Hour)
+	report := func(s *labels.Service, uid string, i int) {
+		t.Helper()
+		f.clock.Add(time.Second)
+		if _, err := s.Report(ctx, app(uid), labels.ReportInput{Number: fmt.Sprintf("+861380013%04d", i), Category: "fraud"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for round := range 3 {
+		for i := range 5 {
+			report(s, fmt.Sprint("u", round), i)
+		}
+		if err := s.Snapshot(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 3 {
+		report(s, "late", i) // then the process dies
+	}
+	journals, err := f.m.DB.ListCollectionNames(ctx, bson.M{"name": bson.M{"$regex": "^journal_"}})
+	if err != nil || len(journals) != 2 {
+		t.Fatalf("journals after three snapshots: %v, %v; want the current and the one before", journals, err)
+	}
+	sn, _ := f.store.CurrentSnapshot(ctx)
+	if n := f.count(t, fmt.Sprint("journal_", sn.Journal), bson.M{}); n != 3 {
+		t.Fatalf("current journal holds %d reports, want the 3 since the snapshot", n)
+	}
+	rec := &recorder{}
+	s2 := f.open(t, time.Hour, rec)
+	defer s2.Close(ctx)
+	for i := range 3 {
+		if _, ok := s2.LabelOf("late", fmt.Sprintf("+861380013%04d", i)); !ok {
+			t.Fatalf("report %d after the snapshot not replayed", i)
+		}
+	}
+	if _, ok := s2.LabelOf("u0", "+8613800130004"); !ok {
+		t.Fatal("label of the snapshot lost")
+	}
+}

@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
+	"sync"
 	"strings"
 	"time"
 
@@ -23,7 +26,20 @@ type Store struct {
 	db      *mongo.Database
 	reports *mongo.Collection
 	meta    *mongo.Collection
+	// journal is where every stored report is also written: one
+	// collection per snapshot period (journal_<n>), so that a start
+	// replays what came after the snapshot by reading a small collection
+	// whole. The embedded FerretDB serves only queries on _id from an
+	// index; a query on stored_at would scan the whole history.
+	journalMu sync.Mutex
+	journal   *mongo.Collection
+	journalN  int64
 }
+
+// journalPrefix names the journal collections.
+const journalPrefix = "journal_"
+
+func journalName(n int64) string { return fmt.Sprintf("%s%d", journalPrefix, n) }
 
 // OpenStore returns the store in db and creates its indexes, which is
 // idempotent.
@@ -48,7 +64,78 @@ func OpenStore(ctx context.Context, db *mongo.Database) (*Store, error) {
 			return nil, err
 		}
 	}
+	// Each process writes a journal of its own, after any existing one.
+	journals, err := st.journals(ctx)
+	if err != nil {
+		return nil, err
+	}
+	st.rotateJournal(slices.Max(append(journals, 0)) + 1)
 	return st, nil
+}
+
+// journals lists the numbers of the journal collections in storage.
+func (st *Store) journals(ctx context.Context) ([]int64, error) {
+	names, err := st.db.ListCollectionNames(ctx, bson.M{"name": bson.M{"$regex": "^" + journalPrefix}})
+	if err != nil {
+		return nil, fmt.Errorf("labels: unable to list journals: %w", err)
+	}
+	var ns []int64
+	for _, name := range names {
+		if n, err := strconv.ParseInt(strings.TrimPrefix(name, journalPrefix), 10, 64); err == nil {
+			ns = append(ns, n)
+		}
+	}
+	slices.Sort(ns)
+	return ns, nil
+}
+
+// rotateJournal makes journal_<n> the one written from now on.
+func (st *Store) rotateJournal(n int64) {
+	st.journalMu.Lock()
+	defer st.journalMu.Unlock()
+	st.journal, st.journalN = st.db.Collection(journalName(n)), n
+}
+
+// currentJournal returns the journal written now and its number.
+func (st *Store) currentJournal() (*mongo.Collection, int64) {
+	st.journalMu.Lock()
+	defer st.journalMu.Unlock()
+	return st.journal, st.journalN
+}
+
+// writeJournal copies stored reports into the journal. Duplicates are
+// skipped, so a retried batch journals each report once; rs must be the
+// stored versions.
+func (st *Store) writeJournal(ctx context.Context, rs []reportDoc) error {
+	if len(rs) == 0 {
+		return nil
+	}
+	j, _ := st.currentJournal()
+	docs := make([]any, len(rs))
+	for i := range rs {
+		d := rs[i]
+		d.Comment, d.ClientReportID = "", "" // memory needs neither
+		docs[i] = d
+	}
+	if _, err := InsertNew(ctx, j, docs); err != nil {
+		return fmt.Errorf("labels: unable to journal reports: %w", err)
+	}
+	return nil
+}
+
+// journalDuplicates journals the stored versions of reports that were
+// duplicates: a first attempt may have stored them and failed before its
+// journal write.
+func (st *Store) storedVersions(ctx context.Context, ids []string) ([]reportDoc, error) {
+	out := make([]reportDoc, 0, len(ids))
+	for _, id := range ids {
+		var d reportDoc
+		if err := st.reports.FindOne(ctx, bson.M{"_id": id}).Decode(&d); err != nil {
+			return nil, fmt.Errorf("labels: unable to read duplicate report: %w", err)
+		}
+		out = append(out, d)
+	}
+	return out, nil
 }
 
 type callDoc struct {
@@ -153,18 +240,19 @@ func (d labelDoc) label() *Label {
 // that stored report and dup = true: ids derived from client_report_id make
 // a repeated upload idempotent.
 func (st *Store) InsertReport(ctx context.Context, r Report) (stored Report, dup bool, err error) {
-	_, err = st.reports.InsertOne(ctx, toReportDoc(r))
+	d := toReportDoc(r)
+	_, err = st.reports.InsertOne(ctx, d)
 	if err == nil {
-		return r, false, nil
+		return r, false, st.writeJournal(ctx, []reportDoc{d})
 	}
 	if !mongo.IsDuplicateKeyError(err) {
 		return Report{}, false, fmt.Errorf("labels: unable to insert report: %w", err)
 	}
-	var d reportDoc
-	if err := st.reports.FindOne(ctx, bson.M{"_id": r.ID}).Decode(&d); err != nil {
-		return Report{}, false, fmt.Errorf("labels: unable to read duplicate report: %w", err)
+	ds, err := st.storedVersions(ctx, []string{r.ID})
+	if err != nil {
+		return Report{}, false, err
 	}
-	return d.report(), true, nil
+	return ds[0].report(), true, st.writeJournal(ctx, ds)
 }
 
 // InsertReports stores rs, skipping ids that exist, so a retried batch
@@ -178,7 +266,20 @@ func (st *Store) InsertReports(ctx context.Context, rs []Report) (dup []bool, er
 	if err != nil {
 		return nil, fmt.Errorf("labels: unable to insert reports: %w", err)
 	}
-	return dup, nil
+	journal := make([]reportDoc, 0, len(docs))
+	var dups []string
+	for i, d := range docs {
+		if dup[i] {
+			dups = append(dups, rs[i].ID)
+		} else {
+			journal = append(journal, d.(reportDoc))
+		}
+	}
+	stored, err := st.storedVersions(ctx, dups)
+	if err != nil {
+		return nil, err
+	}
+	return dup, st.writeJournal(ctx, append(journal, stored...))
 }
 
 // insertChunk is how many documents one insertMany carries. Inserts are
@@ -209,8 +310,50 @@ func InsertNew(ctx context.Context, coll *mongo.Collection, docs []any) (dup []b
 	return dup, nil
 }
 
+// eachJournaled calls fn for every report of the journals from n on that
+// was stored at or after since. The journals are small (a snapshot period
+// or two) and read whole.
+func (st *Store) eachJournaled(ctx context.Context, n int64, since time.Time, fn func(Report)) error {
+	journals, err := st.journals(ctx)
+	if err != nil {
+		return err
+	}
+	for _, j := range journals {
+		if j < n {
+			continue
+		}
+		err := each(ctx, st.db.Collection(journalName(j)), bson.M{}, options.Find().SetBatchSize(5000), "journal",
+			func(d reportDoc) {
+				if !d.StoredAt.Before(since) {
+					fn(d.report())
+				}
+			})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// dropJournals drops the journals before n.
+func (st *Store) dropJournals(ctx context.Context, n int64) error {
+	journals, err := st.journals(ctx)
+	if err != nil {
+		return err
+	}
+	for _, j := range journals {
+		if j < n {
+			if err := st.db.Collection(journalName(j)).Drop(ctx); err != nil {
+				return fmt.Errorf("labels: unable to drop journal %d: %w", j, err)
+			}
+		}
+	}
+	return nil
+}
+
 // EachReportSince calls fn for every report stored at or after since, in
-// the order they were stored.
+// the order they were stored. On the embedded store it reads the whole
+// history; starts replay journals instead.
 func (st *Store) EachReportSince(ctx context.Context, since time.Time, fn func(Report)) error {
 	filter := bson.M{}
 	if !since.IsZero() {
@@ -257,6 +400,10 @@ type snapshotDoc struct {
 	// Format is 0 for a legacy snapshot of one document per label, else
 	// the version of its binary chunks.
 	Format int `bson:"format,omitempty"`
+	// Journal is the journal that was written when the watermark was
+	// taken: the replay reads it, the one before (reports in flight) and
+	// all after. 0 for a snapshot from before journals.
+	Journal int64 `bson:"journal,omitempty"`
 }
 
 const snapshotID = "labels_snapshot"
@@ -273,6 +420,7 @@ type Snapshot struct {
 	Watermark time.Time
 	Labels    int
 	Format    int
+	Journal   int64
 }
 
 // CurrentSnapshot returns the current snapshot; Gen 0 when there is none.
@@ -285,7 +433,7 @@ func (st *Store) CurrentSnapshot(ctx context.Context) (Snapshot, error) {
 	if err != nil {
 		return Snapshot{}, fmt.Errorf("labels: unable to read snapshot pointer: %w", err)
 	}
-	return Snapshot{Gen: d.Gen, Collection: d.Collection, Watermark: d.Watermark.UTC(), Labels: d.Labels, Format: d.Format}, nil
+	return Snapshot{Gen: d.Gen, Collection: d.Collection, Watermark: d.Watermark.UTC(), Labels: d.Labels, Format: d.Format, Journal: d.Journal}, nil
 }
 
 // EachLabel calls fn for every label of snapshot sn (see Label for what
@@ -333,7 +481,7 @@ func (st *Store) eachSnapshot(ctx context.Context, sn Snapshot, fn func(Number, 
 
 // WriteSnapshot stores ls as snapshot gen; see writeSnapshot.
 func (st *Store) WriteSnapshot(ctx context.Context, gen int64, ls []*Label, watermark time.Time, now time.Time) error {
-	_, err := st.writeSnapshot(ctx, gen, watermark, now, func(put func(*chunkWriter) error) error {
+	_, err := st.writeSnapshot(ctx, gen, watermark, now, 0, func(put func(*chunkWriter) error) error {
 		w := newChunkWriter()
 		for _, l := range ls {
 			s := &slot{recs: []liveRec{recOfLabel(l)}}
@@ -356,7 +504,7 @@ func (st *Store) WriteSnapshot(ctx context.Context, gen int64, ls []*Label, wate
 // in place costs FerretDB's SQLite backend a scan per document. A crash at
 // any step leaves the previous snapshot current and the next attempt
 // starts over. It returns the number of labels written.
-func (st *Store) writeSnapshot(ctx context.Context, gen int64, watermark, now time.Time, fill func(put func(*chunkWriter) error) error) (int, error) {
+func (st *Store) writeSnapshot(ctx context.Context, gen int64, watermark, now time.Time, journal int64, fill func(put func(*chunkWriter) error) error) (int, error) {
 	prev, err := st.CurrentSnapshot(ctx)
 	if err != nil {
 		return 0, err
@@ -380,13 +528,19 @@ func (st *Store) writeSnapshot(ctx context.Context, gen int64, watermark, now ti
 	if err != nil {
 		return 0, err
 	}
-	d := snapshotDoc{ID: snapshotID, Gen: gen, Collection: coll.Name(), Watermark: watermark, Labels: total, At: now, Format: snapshotVersion}
+	d := snapshotDoc{ID: snapshotID, Gen: gen, Collection: coll.Name(), Watermark: watermark, Labels: total, At: now,
+		Format: snapshotVersion, Journal: journal}
 	if _, err := st.meta.ReplaceOne(ctx, bson.M{"_id": snapshotID}, d, options.Replace().SetUpsert(true)); err != nil {
 		return 0, fmt.Errorf("labels: unable to point at snapshot: %w", err)
 	}
 	if prev.Gen != 0 && prev.Collection != coll.Name() {
 		if err := st.db.Collection(prev.Collection).Drop(ctx); err != nil {
 			return 0, fmt.Errorf("labels: unable to drop old snapshot: %w", err)
+		}
+	}
+	if journal > 1 {
+		if err := st.dropJournals(ctx, journal-1); err != nil {
+			return 0, err
 		}
 	}
 	return total, nil
