@@ -175,7 +175,7 @@ func (s *Service) load(ctx context.Context) error {
 		}
 	}
 	if sn.Gen != 0 && sn.Journal != 0 {
-		err = s.store.eachJournaled(ctx, sn.Journal-1, s.since, replay)
+		err = s.store.eachJournaled(ctx, sn.Journal, s.since, replay)
 	} else {
 		// No snapshot, or one from before journals: the whole history,
 		// or all of it since the watermark.
@@ -229,13 +229,17 @@ func (s *Service) Snapshot(ctx context.Context) error {
 	_, journal := s.store.currentJournal()
 	journal++
 	s.store.rotateJournal(journal)
-	cut := s.cut()
+	cut, busy := s.cut()
+	replayFrom := journal
+	if busy {
+		replayFrom-- // in flight: they may land in the journal before
+	}
 	start := time.Now()
 	// Chunks are encoded under the read lock, one at a time, and written
 	// without it. The snapshot is not one instant: a label changed while
 	// it is written may be in either state, which the replay from the
 	// watermark (taken before) mends, as replays are idempotent.
-	n, err := s.store.writeSnapshot(ctx, s.gen+1, cut, s.opts.Now(), journal, func(put func(*chunkWriter) error) error {
+	n, err := s.store.writeSnapshot(ctx, s.gen+1, cut, s.opts.Now(), replayFrom, func(put func(*chunkWriter) error) error {
 		for id := 0; ; {
 			w := newChunkWriter()
 			s.mu.RLock()
@@ -793,16 +797,17 @@ func (s *Service) notify(old, cur *Label) {
 
 // cut is the replay watermark of a snapshot taken now: every report
 // stored before it is applied in memory.
-func (s *Service) cut() time.Time {
+// busy tells whether reports were in flight then.
+func (s *Service) cut() (c time.Time, busy bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	c := time.UnixMilli(s.opts.Now().UnixMilli()).UTC()
+	c = time.UnixMilli(s.opts.Now().UnixMilli()).UTC()
 	for _, t := range s.inflight {
 		if t.Before(c) {
 			c = t
 		}
 	}
-	return c
+	return c, len(s.inflight) > 0
 }
 
 func randomID(n int) string {

@@ -400,9 +400,10 @@ type snapshotDoc struct {
 	// Format is 0 for a legacy snapshot of one document per label, else
 	// the version of its binary chunks.
 	Format int `bson:"format,omitempty"`
-	// Journal is the journal that was written when the watermark was
-	// taken: the replay reads it, the one before (reports in flight) and
-	// all after. 0 for a snapshot from before journals.
+	// Journal is the first journal the replay reads (it reads all after
+	// it too): the one written from the watermark on, or the one before
+	// when reports were in flight then. 0 for a snapshot from before
+	// journals.
 	Journal int64 `bson:"journal,omitempty"`
 }
 
@@ -538,8 +539,8 @@ func (st *Store) writeSnapshot(ctx context.Context, gen int64, watermark, now ti
 			return 0, fmt.Errorf("labels: unable to drop old snapshot: %w", err)
 		}
 	}
-	if journal > 1 {
-		if err := st.dropJournals(ctx, journal-1); err != nil {
+	if journal > 0 {
+		if err := st.dropJournals(ctx, journal); err != nil {
 			return 0, err
 		}
 	}
