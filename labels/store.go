@@ -162,22 +162,24 @@ func (d labelDoc) label() *Label {
 	}
 }
 
-// InsertReport stores r. When a report with the same id exists it returns
-// that stored report and dup = true: ids derived from client_report_id make
-// a repeated upload idempotent.
-func (st *Store) InsertReport(ctx context.Context, r Report) (stored Report, dup bool, err error) {
-	_, err = st.reports.InsertOne(ctx, toReportDoc(r))
-	if err == nil {
-		return r, false, nil
+// Reports returns the stored reports with the given ids, by id; ids not
+// stored are missing from the map. It reads them one at a time: a lookup
+// by _id is indexed everywhere, a filter on many is not on the embedded
+// FerretDB.
+func (st *Store) Reports(ctx context.Context, ids []string) (map[string]Report, error) {
+	out := make(map[string]Report, len(ids))
+	for _, id := range ids {
+		var d reportDoc
+		err := st.reports.FindOne(ctx, bson.M{"_id": id}).Decode(&d)
+		if errors.Is(err, mongo.ErrNoDocuments) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("labels: unable to read report %s: %w", id, err)
+		}
+		out[id] = d.report()
 	}
-	if !mongo.IsDuplicateKeyError(err) {
-		return Report{}, false, fmt.Errorf("labels: unable to insert report: %w", err)
-	}
-	var d reportDoc
-	if err := st.reports.FindOne(ctx, bson.M{"_id": r.ID}).Decode(&d); err != nil {
-		return Report{}, false, fmt.Errorf("labels: unable to read duplicate report: %w", err)
-	}
-	return d.report(), true, nil
+	return out, nil
 }
 
 // InsertReports stores rs, skipping ids that exist, so a retried batch
