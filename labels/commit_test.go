@@ -304,3 +304,155 @@ func TestReportConcurrent(t *testing.T) {
 		}
 	})
 }
+
+// openHeld starts a service on f whose commits wait until batch reports
+// are queued, so that a test can look at reports queued but not stored.
+func openHeld(t *testing.T, f *fixture, batch int, obs ...labels.Observer) *labels.Service {
+	t.Helper()
+	s, err := labels.Open(context.Background(), f.store, labels.Options{
+		DefaultRegion: "CN", Now: f.clock.Now, Observers: obs, SnapshotInterval: time.Hour, Logger: quiet,
+		CommitBatch: batch, CommitDelay: time.Hour,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// waitQueued waits until n events wait for a commit.
+func waitQueued(t *testing.T, s *labels.Service, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); s.Queued() != n; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("queued: got %d, want %d", s.Queued(), n)
+		}
+	}
+}
+
+// reportAsync files a report in a goroutine; the channel gets its outcome.
+func reportAsync(s *labels.Service, who labels.Reporter, in labels.ReportInput) <-chan error {
+	done := make(chan error, 1)
+	go func() {
+		_, err := s.Report(context.Background(), who, in)
+		done <- err
+	}()
+	return done
+}
+
+// TestReportWatermark: a report queued for a commit holds the snapshot
+// watermark back to its stamp until it is applied, so that a snapshot
+// taken meanwhile never skips it.
+func TestReportWatermark(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	s := openHeld(t, f, 2)
+	defer s.Close(ctx)
+	stamp := f.clock.Now()
+	a := reportAsync(s, app("a"), labels.ReportInput{Number: "+8613800138000", Category: "fraud"})
+	waitQueued(t, s, 1)
+	f.clock.Add(time.Minute)
+	if got := s.Watermark(); !got.Equal(stamp) {
+		t.Fatalf("watermark with a report queued: got %v, want its stamp %v", got, stamp)
+	}
+	if err := <-reportAsync(s, app("b"), labels.ReportInput{Number: "+8613800138000", Category: "fraud"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-a; err != nil {
+		t.Fatal(err)
+	}
+	if got, want := s.Watermark(), f.clock.Now(); !got.Equal(want) {
+		t.Fatalf("watermark after the commit: got %v, want now %v", got, want)
+	}
+}
+
+// TestReportFailedBatch: when the insert fails, every report of the batch
+// gets the error, none is applied, and nothing stays held: the stripes and
+// the watermark are released.
+func TestReportFailedBatch(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	changes := &changeLog{}
+	const n = 6
+	s := openHeld(t, f, n, changes)
+	defer s.Close(ctx)
+	if err := f.m.Client.Disconnect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var outcomes []<-chan error
+	for i := range n {
+		who := app(fmt.Sprint("u", i%3)) // two reports per reporter
+		outcomes = append(outcomes, reportAsync(s, who, labels.ReportInput{Number: fmt.Sprint("+86138001380", 10+i), Category: "fraud"}))
+	}
+	for _, o := range outcomes {
+		if err := <-o; labels.ErrorCode(err) != labels.EUnavailable {
+			t.Fatalf("report in a failed batch: got %v, want %s", err, labels.EUnavailable)
+		}
+	}
+	if len(changes.seq) != 0 {
+		t.Fatalf("a failed batch changed labels: %v", changes.seq)
+	}
+	if got := s.Queued(); got != 0 {
+		t.Fatalf("queued after the failure: got %d, want 0", got)
+	}
+	if got, want := s.Watermark(), f.clock.Now(); !got.Equal(want) {
+		t.Fatalf("watermark after the failure: got %v, want now %v", got, want)
+	}
+	// The stripes are free: a retraction answers at once.
+	if _, err := s.Retract(ctx, app("u0"), "+8613800138010", ""); labels.ErrorCode(err) != labels.ENotFound {
+		t.Fatalf("retract of a failed report: got %v, want %s", err, labels.ENotFound)
+	}
+}
+
+// TestEraseWaitsForQueued: an erase takes in the reporter's reports that
+// were queued before it, so none of them survives it as a live label.
+func TestEraseWaitsForQueued(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	s := openHeld(t, f, 2)
+	defer s.Close(ctx)
+	a := reportAsync(s, app("gone"), labels.ReportInput{Number: "+8613800138000", Category: "fraud"})
+	waitQueued(t, s, 1)
+	erased := make(chan labels.EraseResult, 1)
+	go func() {
+		res, err := s.Erase(ctx, "gone")
+		if err != nil {
+			t.Error(err)
+		}
+		erased <- res
+	}()
+	time.Sleep(50 * time.Millisecond) // an erase that did not wait would be done by now
+	if err := <-reportAsync(s, app("stays"), labels.ReportInput{Number: "+8613800138000", Category: "fraud"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-a; err != nil {
+		t.Fatal(err)
+	}
+	if res := <-erased; res.ErasedLabels != 1 {
+		t.Fatalf("erased labels: got %d, want 1 (the queued report)", res.ErasedLabels)
+	}
+	if l, ok := s.LabelOf("gone", "+8613800138000"); ok {
+		t.Fatalf("a label survived the erase: %+v", l)
+	}
+}
+
+// TestCloseCommitsQueued: Close stores and applies the reports queued
+// before it and refuses later ones.
+func TestCloseCommitsQueued(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	s := openHeld(t, f, 100)
+	a := reportAsync(s, app("a"), labels.ReportInput{Number: "+8613800138000", Category: "fraud"})
+	waitQueued(t, s, 1)
+	if err := s.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-a; err != nil {
+		t.Fatalf("queued report at close: got %v, want it stored", err)
+	}
+	if n := f.count(t, "labels", bson.M{"reporter": "a"}); n != 1 {
+		t.Fatalf("labels in the final snapshot: got %d, want 1", n)
+	}
+	if _, err := s.Report(ctx, app("b"), labels.ReportInput{Number: "+8613800138000", Category: "fraud"}); labels.ErrorCode(err) != labels.EUnavailable {
+		t.Fatalf("report after close: got %v, want %s", err, labels.EUnavailable)
+	}
+}
