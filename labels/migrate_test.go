@@ -200,3 +200,30 @@ func indexes(t *testing.T, coll *mongo.Collection) []string {
 	slices.Sort(out)
 	return out
 }
+
+// TestMigrateLargeDocuments copies 1 MiB documents (blob chunks), more of
+// them than one 48 MB reply can carry.
+func TestMigrateLargeDocuments(t *testing.T) {
+	if testing.Short() {
+		t.Skip("copies 48 MB")
+	}
+	ctx := context.Background()
+	src, dst := mongotest.Open(t).DB, mongotest.Open(t).DB
+	chunk := bytes.Repeat([]byte{0xa5}, 1<<20)
+	seed(t, src.Collection("blob_chunks"), 48, func(i int) bson.D {
+		return bson.D{{Key: "_id", Value: fmt.Sprint("trust/1/", i)}, {Key: "i", Value: i}, {Key: "data", Value: chunk}}
+	})
+	stats, err := labels.Migrate(ctx, src, dst, nil)
+	if err != nil {
+		t.Fatalf("migrate: got %v, want the chunks copied", err)
+	}
+	if stats.Documents != 48 || stats.Inserted != 48 {
+		t.Fatalf("got %+v, want 48 documents read and inserted", stats)
+	}
+	var d struct {
+		Data []byte `bson:"data"`
+	}
+	if err := dst.Collection("blob_chunks").FindOne(ctx, bson.M{"_id": "trust/1/47"}).Decode(&d); err != nil || !bytes.Equal(d.Data, chunk) {
+		t.Fatalf("copied chunk: got %d bytes, %v; want %d", len(d.Data), err, len(chunk))
+	}
+}
