@@ -456,3 +456,26 @@ func TestCloseCommitsQueued(t *testing.T) {
 		t.Fatalf("report after close: got %v, want %s", err, labels.EUnavailable)
 	}
 }
+
+// TestReportAfterErase: a client_report_id that an erased account used
+// is a new report when the account comes back, not a duplicate of the
+// pseudonymised one.
+func TestReportAfterErase(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	s := f.open(t, time.Hour)
+	defer s.Close(ctx)
+	in := labels.ReportInput{Number: "+8613800138000", Category: "fraud", ClientReportID: "q-1"}
+	first := mustReport(t, s, app("u"), in)
+	if _, err := s.Erase(ctx, "u"); err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Add(time.Second)
+	again := mustReport(t, s, app("u"), in)
+	if again.Duplicate || again.ID == first.ID || !strings.HasPrefix(again.ID, "r-") {
+		t.Fatalf("after erase: got %+v, want a new report", again)
+	}
+	if l, ok := s.LabelOf("u", "+8613800138000"); !ok || l.ReportID != again.ID {
+		t.Fatalf("live label: got %+v (%v), want report %s", l, ok, again.ID)
+	}
+}

@@ -355,7 +355,8 @@ func (s *Service) Retract(ctx context.Context, who Reporter, number, region stri
 	if err != nil {
 		return Report{}, err
 	}
-	if <-ev.done; ev.err != nil {
+	<-ev.done
+	if ev.err != nil {
 		return Report{}, ev.err
 	}
 	r := ev.out
