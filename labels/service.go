@@ -149,9 +149,6 @@ func Open(ctx context.Context, store *Store, opts Options) (*Service, error) {
 	if opts.CommitBatch <= 0 {
 		opts.CommitBatch = defaultCommitBatch
 	}
-	if opts.CommitDelay <= 0 {
-		opts.CommitDelay = defaultCommitDelay
-	}
 	s := &Service{
 		store:    store,
 		opts:     opts,

@@ -163,9 +163,8 @@ func (d labelDoc) label() *Label {
 }
 
 // Reports returns the stored reports with the given ids, by id; ids not
-// stored are missing from the map. It reads them one at a time: a lookup
-// by _id is indexed everywhere, a filter on many is not on the embedded
-// FerretDB.
+// stored are missing from the map. It reads them one at a time by _id:
+// they are the duplicates of a commit, retries, which are few.
 func (st *Store) Reports(ctx context.Context, ids []string) (map[string]Report, error) {
 	out := make(map[string]Report, len(ids))
 	for _, id := range ids {
