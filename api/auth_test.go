@@ -688,3 +688,33 @@ func TestNewFirebaseVerifier_ErrNoProject(t *testing.T) {
 		t.Fatal("NewFirebaseVerifier(\"\"): got nil error, want one")
 	}
 }
+
+// TestLocalIssuerCache: a token verified once is recognised again until it
+// expires and never after; a verified token does not vouch for a tampered
+// copy.
+func TestLocalIssuerCache(t *testing.T) {
+	now := authEpoch
+	li, err := api.LoadOrCreateLocalIssuer(t.TempDir(), func() time.Time { return now })
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	tok := mustIssue(t, li, "alice", false, time.Minute)
+	want := api.Principal{UID: "alice", Provider: api.ProviderLocal}
+	for _, at := range []time.Duration{0, 59 * time.Second, 0} {
+		now = authEpoch.Add(at)
+		if p, err := li.Verify(ctx, tok); err != nil || p != want {
+			t.Fatalf("at +%v: got %+v, %v; want %+v", at, p, err, want)
+		}
+	}
+	parts := strings.Split(tok, ".")
+	sig := []byte(parts[2])
+	sig[len(sig)/2] ^= 1
+	if _, err := li.Verify(ctx, parts[0]+"."+parts[1]+"."+string(sig)); labels.ErrorCode(err) != labels.EUnauthorized {
+		t.Fatalf("tampered signature of a cached token: got %v, want %s", err, labels.EUnauthorized)
+	}
+	now = authEpoch.Add(time.Minute + 31*time.Second)
+	if _, err := li.Verify(ctx, tok); labels.ErrorCode(err) != labels.EUnauthorized || !strings.Contains(err.Error(), "expired") {
+		t.Fatalf("cached token past expiry and leeway: got %v, want token expired", err)
+	}
+}

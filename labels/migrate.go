@@ -16,9 +16,11 @@ import (
 // FerretDB's bulk-update hang, so this is not bound by MaxBulkOps.
 const migrateBatch = 1000
 
-// migrateBytes bounds the bytes of one read batch and one insert, well
-// under the 48 MB a wire message may hold.
-const migrateBytes = 8 << 20
+// migrateBatchBytes bounds the bytes of one cursor batch and one
+// insertMany: a reply must fit in a 48 MB wire message, and FerretDB fills
+// a batch to the number of documents asked for whatever their size (blob
+// chunks are 1 MiB each).
+const migrateBatchBytes = 8 << 20
 
 // MigrateProgress reports how far Migrate has come with one collection.
 type MigrateProgress struct {
@@ -144,21 +146,16 @@ func copyDocuments(ctx context.Context, from, to *mongo.Collection, progress fun
 	}
 	progress(MigrateProgress{Collection: from.Name(), Total: total})
 
-	// Snapshot and blob chunks are megabytes each: a batch of a thousand
-	// would exceed what one reply may carry, so batches are sized by the
-	// first document.
-	size := migrateBatch
-	if first, err := from.FindOne(ctx, bson.D{}).Raw(); err == nil && len(first) > 0 {
-		size = min(migrateBatch, max(1, migrateBytes/len(first)))
-	}
-	cur, err := from.Find(ctx, bson.D{}, options.Find().SetBatchSize(int32(size)))
+	// The first batch is two documents, as large as documents get; later
+	// ones are sized by the largest document seen.
+	cur, err := from.Find(ctx, bson.D{}, options.Find().SetBatchSize(2))
 	if err != nil {
 		return 0, 0, fmt.Errorf("labels: unable to read %s: %w", from.Name(), err)
 	}
 	defer cur.Close(ctx)
 
 	batch := make([]any, 0, migrateBatch)
-	bytes := 0
+	largest, size := 0, 0
 	flush := func() error {
 		if len(batch) == 0 {
 			return nil
@@ -166,7 +163,7 @@ func copyDocuments(ctx context.Context, from, to *mongo.Collection, progress fun
 		n, err := insertIgnoringDuplicates(ctx, to, batch)
 		read += int64(len(batch))
 		inserted += n
-		batch, bytes = batch[:0], 0
+		batch, size = batch[:0], 0
 		if err != nil {
 			return err
 		}
@@ -176,7 +173,11 @@ func copyDocuments(ctx context.Context, from, to *mongo.Collection, progress fun
 	for cur.Next(ctx) {
 		// cur.Current is only valid until the next call to Next.
 		batch = append(batch, bson.Raw(append([]byte(nil), cur.Current...)))
-		if bytes += len(cur.Current); len(batch) == migrateBatch || bytes >= migrateBytes {
+		if n := len(cur.Current); n > largest {
+			largest = n
+			cur.SetBatchSize(int32(min(migrateBatch, max(1, migrateBatchBytes/largest))))
+		}
+		if size += len(cur.Current); len(batch) == migrateBatch || size >= migrateBatchBytes {
 			if err := flush(); err != nil {
 				return read, inserted, err
 			}

@@ -175,7 +175,7 @@ func assertSameData(t *testing.T, a, b *mongo.Database) {
 func dump(t *testing.T, coll *mongo.Collection) []bson.Raw {
 	t.Helper()
 	ctx := context.Background()
-	cur, err := coll.Find(ctx, bson.D{}, options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}).SetBatchSize(4))
+	cur, err := coll.Find(ctx, bson.D{}, options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}))
 	if err != nil {
 		t.Fatalf("read %s: %v", coll.Name(), err)
 	}
@@ -201,24 +201,29 @@ func indexes(t *testing.T, coll *mongo.Collection) []string {
 	return out
 }
 
-// TestMigrateLargeDocuments copies snapshot-sized chunks: more of them
-// than one reply may carry in a batch of the default size.
+// TestMigrateLargeDocuments copies 1 MiB documents (blob chunks), more of
+// them than one 48 MB reply can carry.
 func TestMigrateLargeDocuments(t *testing.T) {
 	if testing.Short() {
-		t.Skip("writes 52 MB")
+		t.Skip("copies 48 MB")
 	}
 	ctx := context.Background()
 	src, dst := mongotest.Open(t).DB, mongotest.Open(t).DB
-	chunk := bytes.Repeat([]byte("callrep!"), 4<<20/8)
-	seed(t, src.Collection("labels_1"), 13, func(i int) bson.D {
-		return bson.D{{Key: "_id", Value: i}, {Key: "data", Value: chunk}}
+	chunk := bytes.Repeat([]byte{0xa5}, 1<<20)
+	seed(t, src.Collection("blob_chunks"), 48, func(i int) bson.D {
+		return bson.D{{Key: "_id", Value: fmt.Sprint("trust/1/", i)}, {Key: "i", Value: i}, {Key: "data", Value: chunk}}
 	})
 	stats, err := labels.Migrate(ctx, src, dst, nil)
 	if err != nil {
-		t.Fatalf("migrate: %v", err)
+		t.Fatalf("migrate: got %v, want the chunks copied", err)
 	}
-	if stats.Inserted != 13 {
-		t.Fatalf("inserted %d chunks, want 13", stats.Inserted)
+	if stats.Documents != 48 || stats.Inserted != 48 {
+		t.Fatalf("got %+v, want 48 documents read and inserted", stats)
 	}
-	assertSameData(t, src, dst)
+	var d struct {
+		Data []byte `bson:"data"`
+	}
+	if err := dst.Collection("blob_chunks").FindOne(ctx, bson.M{"_id": "trust/1/47"}).Decode(&d); err != nil || !bytes.Equal(d.Data, chunk) {
+		t.Fatalf("copied chunk: got %d bytes, %v; want %d", len(d.Data), err, len(chunk))
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"fmt"
 	"hash/fnv"
 	"log/slog"
 	"slices"
@@ -47,17 +48,26 @@ type Options struct {
 	// Keys interns the number keys; share it with the reputation engine
 	// so that each number is held once. A new one if nil.
 	Keys *Keys
+	// CommitBatch is the most reports one commit stores together (500 if
+	// zero); CommitDelay holds a commit open that long for more reports
+	// when it has fewer (none if zero: a commit starts as soon as the
+	// previous one is done, and under load a batch holds what queued
+	// meanwhile).
+	CommitBatch int
+	CommitDelay time.Duration
 }
 
 // Service turns reports into live labels. Every report is inserted into the
-// append-only history before it is acknowledged; the live labels are kept
-// in memory, where lookups read them, and snapshotted to storage now and
-// then so that a start need not replay the whole history.
+// append-only history before it is acknowledged, together with the reports
+// that arrived meanwhile (see commit.go); the live labels are kept in
+// memory, where lookups read them, and snapshotted to storage now and then
+// so that a start need not replay the whole history.
 type Service struct {
 	store    *Store
 	opts     Options
 	log      *slog.Logger
 	stripes  [256]stripe
+	commits  *committer
 	loaded   atomic.Bool
 	cancel   context.CancelFunc
 	done     chan struct{}
@@ -76,11 +86,43 @@ type Service struct {
 	snapChanges int        // changes when it was taken; under mu
 }
 
-// stripe serialises one group of reporters' writes, so that a reporter's
-// reports are stored and applied in the order of their timestamps.
+// stripe orders one group of reporters' writes, so that a reporter's
+// reports are stored and applied in the order of their timestamps: they are
+// stamped and queued for a commit under mu.
 type stripe struct {
-	sync.Mutex
-	last time.Time
+	mu      sync.Mutex
+	last    time.Time
+	pending int           // events queued or being committed; under mu
+	idle    chan struct{} // closed when pending drops to zero; under mu
+}
+
+// Lock locks the stripe once none of its events waits for a commit, so
+// that the holder sees every stored event of its reporters applied, and
+// none comes in until Unlock.
+func (st *stripe) Lock() {
+	for {
+		st.mu.Lock()
+		if st.pending == 0 {
+			return
+		}
+		idle := st.idle
+		st.mu.Unlock()
+		<-idle
+	}
+}
+
+// Unlock unlocks the stripe.
+func (st *stripe) Unlock() { st.mu.Unlock() }
+
+// release counts one of the stripe's events as committed.
+func (st *stripe) release() {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.pending--
+	if st.pending == 0 {
+		close(st.idle)
+		st.idle = nil
+	}
 }
 
 type eventRef struct {
@@ -115,6 +157,9 @@ func Open(ctx context.Context, store *Store, opts Options) (*Service, error) {
 	if opts.Keys == nil {
 		opts.Keys = NewKeys()
 	}
+	if opts.CommitBatch <= 0 {
+		opts.CommitBatch = defaultCommitBatch
+	}
 	s := &Service{
 		store:    store,
 		opts:     opts,
@@ -124,6 +169,7 @@ func Open(ctx context.Context, store *Store, opts Options) (*Service, error) {
 		inflight: make(map[string]time.Time),
 		done:     make(chan struct{}),
 		kick:     make(chan struct{}, 1),
+		commits:  newCommitter(),
 	}
 	if err := s.load(ctx); err != nil {
 		return nil, err
@@ -134,6 +180,7 @@ func Open(ctx context.Context, store *Store, opts Options) (*Service, error) {
 		defer close(s.done)
 		s.snapshotLoop(runCtx)
 	}()
+	go s.commitLoop()
 	s.loaded.Store(true)
 	return s, nil
 }
@@ -269,18 +316,21 @@ func (s *Service) Snapshot(ctx context.Context) error {
 // Loaded reports whether the live labels are in memory.
 func (s *Service) Loaded() bool { return s.loaded.Load() }
 
-// Close stops the snapshot loop and takes a last snapshot, so that the
-// next start replays almost nothing. Without it nothing is lost either:
-// the next start replays more.
+// Close refuses new reports, commits those queued, stops the snapshot loop
+// and takes a last snapshot, so that the next start replays almost
+// nothing. Without it nothing is lost either: the next start replays more.
 func (s *Service) Close(ctx context.Context) error {
 	var err error
 	s.closeOne.Do(func() {
 		s.cancel()
-		select {
-		case <-s.done:
-		case <-ctx.Done():
-			err = ctx.Err()
-			return
+		s.commits.close()
+		for _, done := range []chan struct{}{s.commits.done, s.done} {
+			select {
+			case <-done:
+			case <-ctx.Done():
+				err = ctx.Err()
+				return
+			}
 		}
 		err = s.Snapshot(ctx)
 	})
@@ -295,49 +345,31 @@ func (s *Service) Normalize(raw, region string) (Number, error) {
 
 // Report validates in, stores it in the history and makes it who's live
 // label on the number. A repeated ClientReportID returns the stored report
-// with Duplicate set and changes nothing.
+// with Duplicate set and changes nothing. The report is stored in one
+// insert with the reports of other callers (see commit.go) and applied
+// before Report returns.
 func (s *Service) Report(ctx context.Context, who Reporter, in ReportInput) (Report, error) {
 	r, err := s.prepare(who, in)
 	if err != nil {
 		return Report{}, err
 	}
 	st := s.stripe(who.ID)
-	st.Lock()
-	defer st.Unlock()
-	stored, dup, err := s.insert(ctx, st, &r)
+	ev, err := s.submit(st, r)
 	if err != nil {
 		return Report{}, err
 	}
-	if dup && stored.Reporter != who.ID {
+	if ev.reused {
 		// The id was used by an account that has since been erased and
 		// pseudonymised; this is a new report.
 		r.ID = "r-" + randomID(16)
-		stored, dup, err = s.insert(ctx, st, &r)
-		if err != nil {
+		if ev, err = s.submit(st, r); err != nil {
 			return Report{}, err
 		}
-	}
-	if dup {
-		stored.Duplicate = true
-		stored.Number = r.Number
-		// The first attempt may have been stored without being applied
-		// (its answer lost to a timeout); applying again is a no-op
-		// otherwise. Reports older than the replay window are in labels.
-		if !stored.StoredAt.Before(s.since) {
-			s.mu.Lock()
-			s.applyLocked(stored)
-			s.mu.Unlock()
+		if ev.reused {
+			return Report{}, fmt.Errorf("labels: random report id %s is taken", r.ID)
 		}
-		return stored, nil
 	}
-	s.mu.Lock()
-	if _, old := s.live.get(r.Number.Key, ReporterKey(r.Reporter)); old != nil {
-		r.ReplacedCategory = taxonomy[old.cat].id
-	}
-	s.applyLocked(r)
-	delete(s.inflight, r.ID)
-	s.mu.Unlock()
-	return r, nil
+	return ev.out, nil
 }
 
 // Retract removes who's live label on number. It fails with ENotFound when
@@ -351,21 +383,26 @@ func (s *Service) Retract(ctx context.Context, who Reporter, number, region stri
 	if err != nil {
 		return Report{}, err
 	}
+	// Lock waits for who's queued events, so the label is checked after
+	// them, and holds later ones back until the retraction is queued.
 	st := s.stripe(who.ID)
 	st.Lock()
-	defer st.Unlock()
 	old, ok := s.LabelOf(who.ID, n.Key)
 	if !ok {
+		st.Unlock()
 		return Report{}, Errorf(ENotFound, "you have no label on %s", n.Key)
 	}
-	r := Report{ID: "x-" + randomID(16), Kind: KindRetract, Reporter: who.ID, Source: who.Source, IPPrefix: who.IPPrefix, Number: n}
-	if _, _, err := s.insert(ctx, st, &r); err != nil {
+	ev, err := s.enqueueLocked(st, Report{ID: "x-" + randomID(16), Kind: KindRetract, Reporter: who.ID,
+		Source: who.Source, IPPrefix: who.IPPrefix, Number: n})
+	st.Unlock()
+	if err != nil {
 		return Report{}, err
 	}
-	s.mu.Lock()
-	s.applyLocked(r)
-	delete(s.inflight, r.ID)
-	s.mu.Unlock()
+	<-ev.done
+	if ev.err != nil {
+		return Report{}, ev.err
+	}
+	r := ev.out
 	r.ReplacedCategory = old.Category
 	return r, nil
 }
@@ -672,28 +709,6 @@ func truncate(s string, n int) string {
 	return string([]rune(s)[:n]) + "…"
 }
 
-// insert stamps r and stores it; st must be held. r stays in flight (and
-// holds back the watermark) until the caller applies it.
-func (s *Service) insert(ctx context.Context, st *stripe, r *Report) (Report, bool, error) {
-	s.mu.Lock()
-	r.CreatedAt = s.stampLocked(st)
-	r.StoredAt = r.CreatedAt
-	s.inflight[r.ID] = r.CreatedAt
-	s.mu.Unlock()
-	wctx, cancel := writeContext(ctx)
-	defer cancel()
-	stored, dup, err := s.store.InsertReport(wctx, *r)
-	if err != nil || dup {
-		s.mu.Lock()
-		delete(s.inflight, r.ID)
-		s.mu.Unlock()
-	}
-	if err != nil {
-		return Report{}, false, unavailable(err)
-	}
-	return stored, dup, nil
-}
-
 // writeContext detaches a write from the request's cancellation, so that a
 // client hanging up cannot leave a report stored but unapplied, and bounds
 // it instead.
@@ -715,7 +730,8 @@ func (w *wrapped) Unwrap() []error { return []error{w.err, w.cause} }
 func (w *wrapped) Error() string   { return w.err.Error() + ": " + w.cause.Error() }
 
 // stampLocked returns the creation time of a new event of st's reporters:
-// millisecond precision, as storage keeps it, and strictly increasing.
+// millisecond precision, as storage keeps it, and strictly increasing. st
+// is held.
 func (s *Service) stampLocked(st *stripe) time.Time {
 	t := time.UnixMilli(s.opts.Now().UnixMilli()).UTC()
 	if !t.After(st.last) {
@@ -807,7 +823,11 @@ func (s *Service) cut() (c time.Time, busy bool) {
 			c = t
 		}
 	}
-	return c, len(s.inflight) > 0
+	t, queued := s.commits.oldest()
+	if queued && t.Before(c) {
+		c = t
+	}
+	return c, queued || len(s.inflight) > 0
 }
 
 func randomID(n int) string {

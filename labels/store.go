@@ -236,23 +236,23 @@ func (d labelDoc) label() *Label {
 	}
 }
 
-// InsertReport stores r. When a report with the same id exists it returns
-// that stored report and dup = true: ids derived from client_report_id make
-// a repeated upload idempotent.
-func (st *Store) InsertReport(ctx context.Context, r Report) (stored Report, dup bool, err error) {
-	d := toReportDoc(r)
-	_, err = st.reports.InsertOne(ctx, d)
-	if err == nil {
-		return r, false, st.writeJournal(ctx, []reportDoc{d})
+// Reports returns the stored reports with the given ids, by id; ids not
+// stored are missing from the map. It reads them one at a time by _id:
+// they are the duplicates of a commit, retries, which are few.
+func (st *Store) Reports(ctx context.Context, ids []string) (map[string]Report, error) {
+	out := make(map[string]Report, len(ids))
+	for _, id := range ids {
+		var d reportDoc
+		err := st.reports.FindOne(ctx, bson.M{"_id": id}).Decode(&d)
+		if errors.Is(err, mongo.ErrNoDocuments) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("labels: unable to read report %s: %w", id, err)
+		}
+		out[id] = d.report()
 	}
-	if !mongo.IsDuplicateKeyError(err) {
-		return Report{}, false, fmt.Errorf("labels: unable to insert report: %w", err)
-	}
-	ds, err := st.storedVersions(ctx, []string{r.ID})
-	if err != nil {
-		return Report{}, false, err
-	}
-	return ds[0].report(), true, st.writeJournal(ctx, ds)
+	return out, nil
 }
 
 // InsertReports stores rs, skipping ids that exist, so a retried batch

@@ -30,6 +30,10 @@ type BlobStore struct {
 // document limit.
 const BlobChunk = 1 << 20
 
+// blobReadBatch is how many chunks one cursor batch carries: 8 MiB, far
+// below the 48 MB limit of a wire message.
+const blobReadBatch = 8
+
 // OpenBlobStore returns the blob store in db.
 func OpenBlobStore(ctx context.Context, db *mongo.Database) (*BlobStore, error) {
 	bs := &BlobStore{chunks: db.Collection("blob_chunks"), pointers: db.Collection("blobs")}
@@ -125,23 +129,32 @@ func (bs *BlobStore) Get(ctx context.Context, name string) (Blob, error) {
 	if err != nil {
 		return Blob{}, err
 	}
-	cur, err := bs.chunks.Find(ctx, bson.M{"name": name, "version": p.Version}, options.Find().SetSort(bson.D{{Key: "i", Value: 1}}))
+	// A few chunks per batch: an unbounded batch of 1 MiB chunks outgrows
+	// the 48 MB limit of one wire message (FerretDB's first batch is 101
+	// documents whatever their size).
+	opts := options.Find().SetSort(bson.D{{Key: "i", Value: 1}}).SetBatchSize(blobReadBatch)
+	cur, err := bs.chunks.Find(ctx, bson.M{"name": name, "version": p.Version}, opts)
 	if err != nil {
 		return Blob{}, fmt.Errorf("reputation: unable to read blob %s/%d: %w", name, p.Version, err)
 	}
-	var chunks []blobChunk
-	if err := cur.All(ctx, &chunks); err != nil {
-		return Blob{}, fmt.Errorf("reputation: unable to read blob %s/%d: %w", name, p.Version, err)
-	}
+	defer cur.Close(ctx)
 	data := make([]byte, 0, p.Size)
-	for i, c := range chunks {
-		if c.I != i {
-			return Blob{}, fmt.Errorf("reputation: blob %s/%d misses chunk %d", name, p.Version, i)
+	chunks := 0
+	for ; cur.Next(ctx); chunks++ {
+		var c blobChunk
+		if err := cur.Decode(&c); err != nil {
+			return Blob{}, fmt.Errorf("reputation: unable to decode blob %s/%d: %w", name, p.Version, err)
+		}
+		if c.I != chunks {
+			return Blob{}, fmt.Errorf("reputation: blob %s/%d misses chunk %d", name, p.Version, chunks)
 		}
 		data = append(data, c.Data...)
 	}
+	if err := cur.Err(); err != nil {
+		return Blob{}, fmt.Errorf("reputation: unable to read blob %s/%d: %w", name, p.Version, err)
+	}
 	sum := sha256.Sum256(data)
-	if len(chunks) != p.Chunks || hex.EncodeToString(sum[:]) != p.SHA256 {
+	if chunks != p.Chunks || hex.EncodeToString(sum[:]) != p.SHA256 {
 		return Blob{}, fmt.Errorf("reputation: blob %s/%d is corrupt", name, p.Version)
 	}
 	return Blob{Name: name, Version: uint64(p.Version), SHA256: p.SHA256, Created: p.Created.UTC(), Digest: p.Digest, Data: data}, nil

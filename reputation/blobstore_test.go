@@ -56,3 +56,30 @@ func TestBlobStore(t *testing.T) {
 		t.Fatal("corrupt blob accepted")
 	}
 }
+
+// TestBlobStoreLarge round-trips a blob the size of a large trust
+// estimate: its chunks do not fit in one 48 MB reply, so reading them
+// back takes several cursor batches.
+func TestBlobStoreLarge(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes and reads 55 MB")
+	}
+	ctx := context.Background()
+	m := mongotest.Open(t)
+	bs, err := reputation.OpenBlobStore(ctx, m.DB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := make([]byte, 55<<20+12345)
+	rand.NewChaCha8([32]byte{1}).Read(data)
+	if err := bs.Put(ctx, reputation.Blob{Name: "trust", Version: 1, Data: data}, 1); err != nil {
+		t.Fatal(err)
+	}
+	got, err := bs.Get(ctx, "trust")
+	if err != nil {
+		t.Fatalf("get: got %v, want the blob", err)
+	}
+	if !bytes.Equal(got.Data, data) {
+		t.Fatalf("got %d bytes, want the %d bytes stored", len(got.Data), len(data))
+	}
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -18,7 +19,7 @@ import (
 	"github.com/callrep/callrep/labels"
 )
 
-const importUsage = "usage: callrep import ftc [--data DIR | --mongodb-uri URI] [--keep-dates] FILE.csv..."
+const importUsage = "usage: callrep import ftc [--data DIR | --mongodb-uri URI] [--keep-dates] [--close-timeout D] FILE.csv..."
 
 // importBatch is how many records go to storage at once.
 const importBatch = 1000
@@ -37,6 +38,7 @@ func importCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	var sf storeFlags
 	sf.register(fs)
 	keepDates := fs.Bool("keep-dates", false, "date the evidence by each complaint's Created_Date instead of the import time")
+	closeTimeout := fs.Duration("close-timeout", 0, "bound on writing the labels snapshot and the reputation log at the end, which takes longer the more labels there are; 0 waits until done (env CALLREP_CLOSE_TIMEOUT)")
 	source, files, err := parseImport(fs, args)
 	if err != nil {
 		return err
@@ -57,7 +59,6 @@ func importCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	defer st.close(log)
 
 	imp := &ftcImport{svc: st.labels, log: log, keepDates: *keepDates, progress: newProgress(stderr), start: time.Now()}
 	for _, file := range files {
@@ -67,16 +68,33 @@ func importCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	imp.progress.done()
 	fmt.Fprintln(stdout, imp.summary(source))
-	// The stored reports are durable now; the deferred close writes the
-	// labels and reputations derived from them, which can take a while.
-	log.Info("import done, writing labels and reputations")
-	if err != nil {
-		if ctx.Err() != nil {
-			return fmt.Errorf("import interrupted; what was stored stays, and running it again completes it: %w", err)
+	// The stored reports are durable now; the labels snapshot and the
+	// reputation log derived from them take time in proportion to the
+	// labels (minutes for millions), so they are not bounded unless asked.
+	log.Info("import done, writing the labels snapshot and the reputation log", "stored", imp.stats.Stored)
+	cctx, cancel := context.WithCancel(ctx)
+	if *closeTimeout > 0 {
+		cctx, cancel = context.WithTimeout(ctx, *closeTimeout)
+	}
+	defer cancel()
+	cerr := st.close(cctx, log)
+	switch {
+	case err != nil && ctx.Err() != nil:
+		return fmt.Errorf("import interrupted; what was stored stays, and running it again completes it: %w", err)
+	case err != nil:
+		if cerr != nil {
+			log.Error("closing", "err", cerr)
 		}
 		return err
+	case cerr == nil:
+		return nil
+	case ctx.Err() != nil:
+		return fmt.Errorf("interrupted while writing the labels snapshot and the reputation log; the imported reports are stored, and the next start rebuilds both from them: %w", cerr)
+	case errors.Is(cerr, context.DeadlineExceeded):
+		return fmt.Errorf("the labels snapshot and the reputation log were not written within --close-timeout %v; the imported reports are stored, and the next start rebuilds both from them: %w", *closeTimeout, cerr)
+	default:
+		return fmt.Errorf("unable to write the labels snapshot and the reputation log; the imported reports are stored, and the next start rebuilds both from them: %w", cerr)
 	}
-	return nil
 }
 
 // parseImport is parse for import: the source comes first (before or

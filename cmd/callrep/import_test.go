@@ -261,3 +261,24 @@ func asString(v any) string {
 	s, _ := v.(string)
 	return s
 }
+
+// TestImportCloseTimeout: when the labels snapshot and the reputation log
+// cannot be written within --close-timeout, the import says so and exits
+// non-zero, though the reports are stored.
+func TestImportCloseTimeout(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "ftc.csv")
+	in := "Company_Phone_Number,Created_Date,Violation_Date,Consumer_City,Consumer_State,Consumer_Area_Code,Subject,Recorded_Message_Or_Robocall\n" +
+		"2025550123,2019-07-04 09:00:00,,,,,Other,N\n"
+	if err := os.WriteFile(file, []byte(in), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	code := run(context.Background(), []string{"import", "ftc", "--data", t.TempDir(), "--close-timeout", "1ns", file}, &out, &errb)
+	const want = "not written within --close-timeout 1ns; the imported reports are stored"
+	if code != 1 || !strings.Contains(errb.String(), want) {
+		t.Fatalf("got exit %d, stderr %q; want exit 1 saying %q", code, errb.String(), want)
+	}
+	if got := summaryOf(t, out.String()); got["stored"] != 1 {
+		t.Fatalf("summary: got %v, want stored=1", got)
+	}
+}

@@ -120,21 +120,41 @@ func openStack(ctx context.Context, sf *storeFlags, log *slog.Logger) (*stack, e
 	return st, nil
 }
 
-// close flushes everything and disconnects.
-func (st *stack) close(log *slog.Logger) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
+// close writes the labels snapshot and the reputation log within ctx,
+// then disconnects, and returns what failed. What is not written is
+// rebuilt from the stored reports at the next start.
+func (st *stack) close(ctx context.Context, log *slog.Logger) error {
+	var errs []error
+	start := time.Now()
 	if err := st.labels.Close(ctx); err != nil {
-		log.Error("closing labels", "err", err)
+		errs = append(errs, fmt.Errorf("writing the labels snapshot: %w", err))
+	} else {
+		log.Info("labels snapshot written", "took", time.Since(start).Round(time.Millisecond).String())
 	}
 	// The reputation log carries every change since the last rewrite
 	// (rescore, rebuild), so shutdown appends to it instead of rewriting
 	// every reputation, which would grow with the store.
+	start = time.Now()
 	if err := st.changes.Flush(ctx); err != nil {
-		log.Error("writing the reputation log", "err", err)
+		errs = append(errs, fmt.Errorf("writing the reputation log: %w", err))
+	} else {
+		log.Info("reputation log written", "took", time.Since(start).Round(time.Millisecond).String())
 	}
-	if err := st.mongo.Close(ctx); err != nil {
-		log.Error("closing storage", "err", err)
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := st.mongo.Close(dctx); err != nil {
+		errs = append(errs, fmt.Errorf("closing storage: %w", err))
+	}
+	return errors.Join(errs...)
+}
+
+// closeLogged is close within 30 seconds, logging what failed: a server's
+// stop must not hang.
+func (st *stack) closeLogged(log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := st.close(ctx, log); err != nil {
+		log.Error("closing", "err", err)
 	}
 }
 
@@ -332,7 +352,7 @@ func writerBackend(ctx context.Context, sf *storeFlags, pubCfg reputation.Publis
 		err = st.pubs.Rebuild(ctx)
 	}
 	if err != nil {
-		st.close(log)
+		st.closeLogged(log)
 		return nil, err
 	}
 	releaseLoadGarbage(log)
@@ -349,7 +369,7 @@ func writerBackend(ctx context.Context, sf *storeFlags, pubCfg reputation.Publis
 			st.filterJob(filterEvery, log).Loop,
 			func(ctx context.Context) { st.changes.Run(ctx, 500*time.Millisecond) },
 		},
-		close: func() { st.close(log) },
+		close: func() { st.closeLogged(log) },
 	}, nil
 }
 

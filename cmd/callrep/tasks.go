@@ -104,7 +104,7 @@ func onStack(ctx context.Context, name string, args []string, stderr io.Writer, 
 	if err != nil {
 		return err
 	}
-	defer st.close(log)
+	defer st.closeLogged(log)
 	return fn(st)
 }
 
