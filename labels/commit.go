@@ -161,6 +161,15 @@ func (s *Service) commitBatch(batch []*event) {
 		if len(ids) > 0 {
 			stored, readErr = s.store.Reports(ctx, ids)
 		}
+		if readErr == nil && len(stored) > 0 {
+			// Duplicates are applied from their stored versions below;
+			// the attempt that stored them may not have journaled them.
+			again := make([]Report, 0, len(stored))
+			for _, r := range stored {
+				again = append(again, r)
+			}
+			readErr = s.store.journalReports(ctx, again)
+		}
 	}
 	if err != nil {
 		for _, ev := range batch {

@@ -105,7 +105,8 @@ func (st *Store) currentJournal() (*mongo.Collection, int64) {
 
 // writeJournal copies stored reports into the journal. Duplicates are
 // skipped, so a retried batch journals each report once; rs must be the
-// stored versions.
+// stored versions. The journal is written after the history: a report
+// there is in the history too.
 func (st *Store) writeJournal(ctx context.Context, rs []reportDoc) error {
 	if len(rs) == 0 {
 		return nil
@@ -121,21 +122,6 @@ func (st *Store) writeJournal(ctx context.Context, rs []reportDoc) error {
 		return fmt.Errorf("labels: unable to journal reports: %w", err)
 	}
 	return nil
-}
-
-// journalDuplicates journals the stored versions of reports that were
-// duplicates: a first attempt may have stored them and failed before its
-// journal write.
-func (st *Store) storedVersions(ctx context.Context, ids []string) ([]reportDoc, error) {
-	out := make([]reportDoc, 0, len(ids))
-	for _, id := range ids {
-		var d reportDoc
-		if err := st.reports.FindOne(ctx, bson.M{"_id": id}).Decode(&d); err != nil {
-			return nil, fmt.Errorf("labels: unable to read duplicate report: %w", err)
-		}
-		out = append(out, d)
-	}
-	return out, nil
 }
 
 type callDoc struct {
@@ -267,19 +253,23 @@ func (st *Store) InsertReports(ctx context.Context, rs []Report) (dup []bool, er
 		return nil, fmt.Errorf("labels: unable to insert reports: %w", err)
 	}
 	journal := make([]reportDoc, 0, len(docs))
-	var dups []string
 	for i, d := range docs {
-		if dup[i] {
-			dups = append(dups, rs[i].ID)
-		} else {
+		if !dup[i] {
 			journal = append(journal, d.(reportDoc))
 		}
 	}
-	stored, err := st.storedVersions(ctx, dups)
-	if err != nil {
-		return nil, err
+	return dup, st.writeJournal(ctx, journal)
+}
+
+// journalReports journals stored reports that are applied although they
+// were duplicates of this write: an earlier attempt stored them and may
+// have failed before its journal write.
+func (st *Store) journalReports(ctx context.Context, rs []Report) error {
+	docs := make([]reportDoc, len(rs))
+	for i, r := range rs {
+		docs[i] = toReportDoc(r)
 	}
-	return dup, st.writeJournal(ctx, append(journal, stored...))
+	return st.writeJournal(ctx, docs)
 }
 
 // insertChunk is how many documents one insertMany carries. Inserts are
