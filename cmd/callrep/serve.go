@@ -22,6 +22,7 @@ import (
 
 	"github.com/callrep/callrep/api"
 	"github.com/callrep/callrep/labels"
+	"github.com/callrep/callrep/push"
 	"github.com/callrep/callrep/reputation"
 )
 
@@ -60,6 +61,7 @@ type stack struct {
 	pubs     *reputation.Publisher
 	changes  *reputation.ChangeLog
 	blobs    *reputation.BlobStore
+	pushObs  *pushObserver
 }
 
 // openStack connects to storage, loads the live labels and builds the
@@ -69,7 +71,7 @@ func openStack(ctx context.Context, sf *storeFlags, log *slog.Logger) (*stack, e
 	if err != nil {
 		return nil, err
 	}
-	st := &stack{mongo: m}
+	st := &stack{mongo: m, pushObs: &pushObserver{}}
 	fail := func(err error) (*stack, error) {
 		m.Close(context.Background())
 		return nil, err
@@ -105,7 +107,7 @@ func openStack(ctx context.Context, sf *storeFlags, log *slog.Logger) (*stack, e
 	st.changes = reputation.NewChangeLog(st.index, st.repStore, log)
 	st.labels, err = labels.Open(ctx, store, labels.Options{
 		DefaultRegion: sf.region,
-		Observers:     []labels.Observer{st.index, st.changes},
+		Observers:     []labels.Observer{st.index, st.changes, st.pushObs},
 		Logger:        log,
 	})
 	if err != nil {
@@ -147,6 +149,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	role := fs.String("role", "writer", "writer (labels and engine in memory) or lookup (stateless: lookups from storage through a guard and a bounded cache, filters from storage) (env CALLREP_ROLE)")
 	limits := api.DefaultLimits()
 	registerLimits(fs, &limits)
+	var pf pushFlags
+	pf.register(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -170,10 +174,12 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	start := time.Now()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	var be *backend
 	switch *role {
 	case "writer":
-		be, err = writerBackend(ctx, &sf, pubCfg, *rescoreEvery, *filterEvery, log)
+		be, err = writerBackend(ctx, &sf, pubCfg, *rescoreEvery, *filterEvery, &pf, *firebaseProject, reg, log)
 	case "lookup":
 		be, err = lookupBackend(ctx, &sf, pubCfg, *filterEvery, log)
 	default:
@@ -184,9 +190,12 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	defer be.close()
 
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	srv, err := api.New(api.Config{
+		Devices:        be.devices,
+		Inbox:          be.inbox,
+		Guardians:      be.guardians,
+		Lookups:        be.lookups,
+		Erasers:        be.erasers,
 		Labels:         be.labels,
 		Reputation:     be.rep,
 		Verifier:       verifier,
@@ -287,14 +296,20 @@ func (st *stack) rewriteReputations(ctx context.Context, progress func(done, tot
 	return st.repStore.TrimLog(ctx, start.Add(-logRetention))
 }
 
-// filterJob rebuilds the filter snapshots on the lease holder; the other
-// replicas refresh from storage.
-func (st *stack) filterJob(every time.Duration, log *slog.Logger) *labels.Job {
+// filterJob rebuilds the filter snapshots on the lease holder, which then
+// tells the phones on the filter topics; the other replicas refresh from
+// storage.
+func (st *stack) filterJob(every time.Duration, published func(context.Context) error, log *slog.Logger) *labels.Job {
 	host, _ := os.Hostname()
 	return &labels.Job{
 		Name: "filters", Interval: every, First: every, Leases: st.store.Leases(),
 		Holder: fmt.Sprintf("%s/%d/%d", host, os.Getpid(), time.Now().UnixNano()), Logger: log,
-		Run:      st.pubs.Rebuild,
+		Run: func(ctx context.Context) error {
+			if err := st.pubs.Rebuild(ctx); err != nil {
+				return err
+			}
+			return published(ctx)
+		},
 		Follower: st.pubs.Refresh,
 	}
 }
@@ -309,11 +324,18 @@ type backend struct {
 	close    func()
 	numbers  func() int
 	embedded bool
+
+	devices   api.Devices
+	inbox     api.Inbox
+	guardians api.Guardians
+	lookups   api.LookupRecorder
+	erasers   []api.Eraser
 }
 
 // writerBackend holds the labels and the engine in memory and runs the
 // leased jobs.
-func writerBackend(ctx context.Context, sf *storeFlags, pubCfg reputation.PublisherConfig, rescoreEvery, filterEvery time.Duration, log *slog.Logger) (*backend, error) {
+func writerBackend(ctx context.Context, sf *storeFlags, pubCfg reputation.PublisherConfig, rescoreEvery, filterEvery time.Duration,
+	pf *pushFlags, firebaseProject string, reg prometheus.Registerer, log *slog.Logger) (*backend, error) {
 	st, err := openStack(ctx, sf, log)
 	if err != nil {
 		return nil, err
@@ -329,7 +351,18 @@ func writerBackend(ctx context.Context, sf *storeFlags, pubCfg reputation.Publis
 		st.close(log)
 		return nil, err
 	}
+	ps, err := st.openPush(ctx, pf, firebaseProject, sf.region, reg, log)
+	if err != nil {
+		st.close(log)
+		return nil, err
+	}
+	published := func(ctx context.Context) error { return filtersPublished(ctx, ps, st.pubs) }
+	if err := published(ctx); err != nil {
+		st.close(log)
+		return nil, err
+	}
 	return &backend{
+		devices: ps, inbox: ps, guardians: ps, lookups: ps, erasers: []api.Eraser{pushEraser(ps)},
 		labels: st.labels, rep: st.index, pubs: st.pubs, embedded: st.mongo.Embedded, numbers: st.index.Len,
 		ready: func(ctx context.Context) error {
 			if !st.labels.Loaded() || !st.pubs.Ready() {
@@ -339,8 +372,9 @@ func writerBackend(ctx context.Context, sf *storeFlags, pubCfg reputation.Publis
 		},
 		jobs: []func(context.Context){
 			st.rescoreJob(rescoreEvery, log).Loop,
-			st.filterJob(filterEvery, log).Loop,
+			st.filterJob(filterEvery, published, log).Loop,
 			func(ctx context.Context) { st.changes.Run(ctx, 500*time.Millisecond) },
+			ps.Run,
 		},
 		close: func() { st.close(log) },
 	}, nil
@@ -373,8 +407,14 @@ func lookupBackend(ctx context.Context, sf *storeFlags, pubCfg reputation.Publis
 	if err := pubs.Refresh(ctx); err != nil {
 		return fail(err)
 	}
+	pushStore, err := push.OpenStore(ctx, m.DB)
+	if err != nil {
+		return fail(err)
+	}
+	handoff := push.NewHandoff(pushStore, log)
 	return &backend{
-		labels: labels.ReadOnly{DefaultRegion: sf.region}, rep: replica, pubs: pubs, embedded: m.Embedded,
+		lookups: handoff,
+		labels:  labels.ReadOnly{DefaultRegion: sf.region}, rep: replica, pubs: pubs, embedded: m.Embedded,
 		numbers: func() int { return -1 },
 		ready: func(ctx context.Context) error {
 			if !pubs.Ready() {
@@ -384,6 +424,7 @@ func lookupBackend(ctx context.Context, sf *storeFlags, pubCfg reputation.Publis
 		},
 		jobs: []func(context.Context){
 			func(ctx context.Context) { replica.Run(ctx, log) },
+			func(ctx context.Context) { handoff.Run(ctx, 250*time.Millisecond) },
 			func(ctx context.Context) {
 				labels.Every(ctx, filterEvery/2, func(ctx context.Context) {
 					if err := pubs.Refresh(ctx); err != nil && ctx.Err() == nil {
