@@ -33,6 +33,7 @@ type storeFlags struct {
 	database string
 	region   string
 	logLevel string
+	ramp     time.Duration
 }
 
 func (sf *storeFlags) register(fs *flag.FlagSet) {
@@ -41,6 +42,7 @@ func (sf *storeFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&sf.database, "database", "callrep", "database name (env CALLREP_DATABASE)")
 	fs.StringVar(&sf.region, "region", "CN", "default region for national-format numbers (env CALLREP_REGION)")
 	fs.StringVar(&sf.logLevel, "log-level", "info", "debug, info, warn or error (env CALLREP_LOG_LEVEL)")
+	fs.DurationVar(&sf.ramp, "account-ramp", reputation.DefaultConfig().Ramp, "how long a new app account takes to reach full weight; 0 weighs every account fully at once (env CALLREP_ACCOUNT_RAMP)")
 }
 
 func (sf *storeFlags) logger(w io.Writer) (*slog.Logger, error) {
@@ -84,7 +86,9 @@ func openStack(ctx context.Context, sf *storeFlags, log *slog.Logger) (*stack, e
 	if st.repStore, err = reputation.OpenStore(ctx, m.DB); err != nil {
 		return fail(err)
 	}
-	st.index = reputation.NewEngine(reputation.DefaultConfig())
+	engineCfg := reputation.DefaultConfig()
+	engineCfg.Ramp = sf.ramp
+	st.index = reputation.NewEngine(engineCfg)
 	blobs, err := reputation.OpenBlobStore(ctx, m.DB)
 	if err != nil {
 		return fail(err)
