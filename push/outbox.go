@@ -92,7 +92,6 @@ type outbox struct {
 
 const (
 	leaseName    = "push-outbox"
-	leaseTTL     = time.Minute
 	backoffBase  = time.Second
 	backoffMax   = 5 * time.Minute
 	inboxDelay   = 10 * time.Second // notifications wait at most this long for an idle sender
@@ -211,13 +210,17 @@ func (o *outbox) lease(ctx context.Context) bool {
 		return true
 	}
 	now := o.s.cfg.Now()
-	if o.held && now.Sub(o.renewed) < leaseTTL/4 {
+	ttl := o.s.cfg.Lease
+	if o.held && now.Sub(o.renewed) < ttl/4 {
 		return true
 	}
-	held, err := l.Acquire(ctx, leaseName, o.s.cfg.Holder, leaseTTL, now)
+	held, err := l.Acquire(ctx, leaseName, o.s.cfg.Holder, ttl, now)
 	if err != nil {
 		o.s.log.Warn("push: outbox lease", "err", err)
-		return o.held && now.Sub(o.renewed) < leaseTTL/2
+		return o.held && now.Sub(o.renewed) < ttl/2
+	}
+	if held != o.held {
+		o.s.log.Info("push: outbox lease", "held", held, "pending", len(o.batches))
 	}
 	o.held, o.renewed = held, now
 	return held

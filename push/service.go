@@ -56,6 +56,9 @@ type Config struct {
 	WaveMin     int // new fraud numbers of one area within WaveWindow that make a wave
 	OptIns      OptIns
 	Poll        time.Duration // how often changes and the outbox are looked at
+	// Lease is how long the sender's lease lasts: a sender that crashed is
+	// replaced by another replica (or by itself, restarted) within it.
+	Lease time.Duration
 }
 
 // DefaultConfig returns the defaults: records kept 14 days, 300 per user;
@@ -68,6 +71,7 @@ func DefaultConfig() Config {
 		RecordFor: 14 * 24 * time.Hour, RecordMax: 300, InboxFor: 30 * 24 * time.Hour, InboxMax: 100,
 		RetroTTL: 24 * time.Hour, HourlyCap: 30, GuardianGap: 10 * time.Minute, Guardians: 3,
 		WaveWindow: 24 * time.Hour, WaveMin: 10, OptIns: AllOptIns(), Poll: 250 * time.Millisecond,
+		Lease: 15 * time.Second,
 	}
 }
 
@@ -98,6 +102,7 @@ func (c *Config) defaults() {
 	set(&c.GuardianGap, d.GuardianGap)
 	set(&c.WaveWindow, d.WaveWindow)
 	set(&c.Poll, d.Poll)
+	set(&c.Lease, d.Lease)
 	seti(&c.RecordMax, d.RecordMax)
 	seti(&c.InboxMax, d.InboxMax)
 	seti(&c.HourlyCap, d.HourlyCap)

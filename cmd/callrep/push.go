@@ -42,6 +42,7 @@ func (pf *pushFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&pf.cfg.GuardianGap, "push-guardian-gap", d.GuardianGap, "at most one guardian alert per protected user and number per this (env CALLREP_PUSH_GUARDIAN_GAP)")
 	fs.IntVar(&pf.cfg.Guardians, "push-guardians", d.Guardians, "guardians per user (env CALLREP_PUSH_GUARDIANS)")
 	fs.DurationVar(&pf.cfg.WaveWindow, "push-wave-window", d.WaveWindow, "window of a regional fraud wave (env CALLREP_PUSH_WAVE_WINDOW)")
+	fs.DurationVar(&pf.cfg.Lease, "push-lease", d.Lease, "how long the sending replica's lease lasts; a crashed sender is replaced within it (env CALLREP_PUSH_LEASE)")
 	fs.IntVar(&pf.cfg.WaveMin, "push-wave-min", d.WaveMin, "new fraud numbers of one area within the window that make a wave (env CALLREP_PUSH_WAVE_MIN)")
 }
 
