@@ -91,10 +91,13 @@ type outbox struct {
 }
 
 const (
-	leaseName    = "push-outbox"
-	backoffBase  = time.Second
-	backoffMax   = 5 * time.Minute
-	inboxDelay   = 10 * time.Second // notifications wait at most this long for an idle sender
+	leaseName   = "push-outbox"
+	backoffBase = time.Second
+	backoffMax  = 5 * time.Minute
+	// Notifications wait at most this long for an idle sender before they
+	// are stored. They are in the in-memory inbox at once, and a crash
+	// before they are stored rebuilds them from the outbox.
+	inboxDelay   = 5 * time.Minute
 	marksPending = 100_000
 )
 
@@ -534,4 +537,11 @@ func (o *outbox) depth(now time.Time) (n int, oldest time.Duration) {
 		oldest = max(oldest, now.Sub(p.b.Created))
 	}
 	return n, oldest
+}
+
+// OutboxBusy reports whether anything is waiting to be sent or stored.
+func (s *Service) OutboxBusy() bool {
+	s.out.mu.Lock()
+	defer s.out.mu.Unlock()
+	return len(s.out.batches) > 0
 }

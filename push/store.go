@@ -3,7 +3,9 @@ package push
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -153,6 +155,17 @@ func (st *Store) PutDevice(ctx context.Context, d Device) error {
 		return fmt.Errorf("push: unable to store device: %w", err)
 	}
 	return nil
+}
+
+// PutDevices inserts new devices in bulk (imports, benchmarks); devices
+// whose ids exist are left as they are.
+func (st *Store) PutDevices(ctx context.Context, ds []Device) error {
+	docs := make([]any, len(ds))
+	for i, d := range ds {
+		docs[i] = toDeviceDoc(d)
+	}
+	_, err := insert(ctx, st.devices, docs)
+	return err
 }
 
 // DeleteDevices deletes the devices with ids.
@@ -462,12 +475,53 @@ type warningDoc struct {
 	Body      string            `bson:"body,omitempty"`
 }
 
-type itemDoc struct {
-	User   string            `bson:"u,omitempty"`
-	Device string            `bson:"d,omitempty"`
-	Text   string            `bson:"t,omitempty"`
-	Since  time.Time         `bson:"s,omitempty"`
-	Data   map[string]string `bson:"x,omitempty"`
+// Items are stored as one string per batch, fields separated by \x1f and
+// items by \x1e: a fan-out of 100,000 recipients is 200 documents of one
+// string each, which the embedded store inserts several times faster than
+// as 100,000 subdocuments.
+func encodeItems(items []Item) string {
+	var b strings.Builder
+	for i, it := range items {
+		if i > 0 {
+			b.WriteByte('\x1e')
+		}
+		since := ""
+		if !it.Since.IsZero() {
+			since = strconv.FormatInt(it.Since.UnixNano(), 36)
+		}
+		var data []string
+		for _, k := range slices.Sorted(maps.Keys(it.Data)) {
+			data = append(data, k+"="+it.Data[k])
+		}
+		b.WriteString(strings.Join([]string{it.User, it.Device, it.Text, since, strings.Join(data, "\x1d")}, "\x1f"))
+	}
+	return b.String()
+}
+
+func decodeItems(s string) []Item {
+	if s == "" {
+		return nil
+	}
+	var out []Item
+	for _, rec := range strings.Split(s, "\x1e") {
+		f := strings.Split(rec, "\x1f")
+		for len(f) < 5 {
+			f = append(f, "")
+		}
+		it := Item{User: f[0], Device: f[1], Text: f[2]}
+		if ns, err := strconv.ParseInt(f[3], 36, 64); err == nil && f[3] != "" {
+			it.Since = time.Unix(0, ns).UTC()
+		}
+		if f[4] != "" {
+			it.Data = map[string]string{}
+			for _, kv := range strings.Split(f[4], "\x1d") {
+				k, v, _ := strings.Cut(kv, "=")
+				it.Data[k] = v
+			}
+		}
+		out = append(out, it)
+	}
+	return out
 }
 
 type textDoc struct {
@@ -482,7 +536,7 @@ type batchDoc struct {
 	Warning warningDoc         `bson:"w"`
 	Topic   string             `bson:"topic,omitempty"`
 	Texts   map[string]textDoc `bson:"texts,omitempty"`
-	Items   []itemDoc          `bson:"items,omitempty"`
+	Items   string             `bson:"items,omitempty"`
 }
 
 type markDoc struct {
@@ -506,10 +560,7 @@ func toBatchDoc(b *Batch) batchDoc {
 			d.Texts[l] = textDoc{Title: t.Title, Body: t.Body}
 		}
 	}
-	d.Items = make([]itemDoc, len(b.Items))
-	for i, it := range b.Items {
-		d.Items[i] = itemDoc{User: it.User, Device: it.Device, Text: it.Text, Since: it.Since, Data: it.Data}
-	}
+	d.Items = encodeItems(b.Items)
 	return d
 }
 
@@ -525,13 +576,7 @@ func (d batchDoc) batch() *Batch {
 			b.Texts[l] = Text{Title: t.Title, Body: t.Body}
 		}
 	}
-	b.Items = make([]Item, len(d.Items))
-	for i, it := range d.Items {
-		b.Items[i] = Item{User: it.User, Device: it.Device, Text: it.Text, Data: it.Data}
-		if !it.Since.IsZero() {
-			b.Items[i].Since = it.Since.UTC()
-		}
-	}
+	b.Items = decodeItems(d.Items)
 	return b
 }
 

@@ -430,3 +430,38 @@ func TestPushSurvivesKill(t *testing.T) {
 	var buf bytes.Buffer
 	_ = buf
 }
+
+// TestWalkthroughInboxWithoutFirebase is the README's warning walkthrough:
+// no Firebase project, and the warning is in the inbox.
+func TestWalkthroughInboxWithoutFirebase(t *testing.T) {
+	data := t.TempDir()
+	srv := startServer(t, "--data", data, "--account-ramp", "0")
+	if !strings.Contains(srv.logs.String(), "no Firebase project configured; warnings go to the inbox only") {
+		t.Fatalf("no clear line about the inbox-only mode:\n%s", srv.logs.String())
+	}
+	bobOut, _ := runCmd(t, "token", "--data", data, "--uid", "bob")
+	bob := strings.TrimSpace(bobOut)
+	if code, d := call(t, "POST", srv.base+"/v1/devices", bob,
+		`{"token":"fcm-token-of-bobs-phone","installation_id":"bob-phone-1","platform":"android","locale":"en"}`); code != 200 {
+		t.Fatalf("register: %d %v", code, d)
+	}
+	call(t, "GET", srv.base+"/v1/numbers/%2B8613900139000", bob, "")
+	for _, u := range []string{"r1", "r2", "r3"} {
+		out, _ := runCmd(t, "token", "--data", data, "--uid", u)
+		if code, b := call(t, "POST", srv.base+"/v1/reports", strings.TrimSpace(out), `{"number":"+8613900139000","category":"fraud"}`); code != 201 {
+			t.Fatalf("report: %d %v", code, b)
+		}
+	}
+	var n map[string]any
+	waitFor(t, 5*time.Second, "the warning in the inbox", func() bool {
+		_, page := call(t, "GET", srv.base+"/v1/me/notifications?lang=zh-Hans", bob, "")
+		ns, _ := page["notifications"].([]any)
+		if len(ns) == 1 {
+			n = ns[0].(map[string]any)
+		}
+		return len(ns) == 1
+	})
+	if n["kind"] != "retro_warning" || !strings.Contains(n["body"].(string), "+86 139 0013 9000") || !strings.Contains(n["body"].(string), "诈骗") {
+		t.Fatalf("notification: %v", n)
+	}
+}
