@@ -275,6 +275,11 @@ func (s *Service) Trim(ctx context.Context) error {
 			delete(s.perUser, u)
 		}
 	}
+	for k, at := range s.lastAlrt {
+		if now.Sub(at) >= s.cfg.GuardianGap {
+			delete(s.lastAlrt, k)
+		}
+	}
 	for u, ns := range s.inbox {
 		keep := ns[:0]
 		for _, n := range ns {
