@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
@@ -48,19 +49,49 @@ func (s *Server) listMyLabels(c *gin.Context) {
 	c.JSON(http.StatusOK, out)
 }
 
-// eraseMe answers DELETE /v1/me: the caller's live labels are retracted and
-// their history pseudonymised. Repeating it erases nothing more and
-// answers zeros. Devices do not exist yet, so none are erased.
+// Erased counts what an Eraser removed; the counts of every eraser are
+// summed into the answer of DELETE /v1/me.
+type Erased struct {
+	Labels, Reports, Devices, Notifications, LookupRecords, GuardianLinks int
+}
+
+// Eraser removes everything one part of callrep keeps about a user. The
+// list of them is the one place that says what DELETE /v1/me erases;
+// every eraser is idempotent, so that a failed erasure can simply be run
+// again.
+type Eraser func(ctx context.Context, reporterID string) (Erased, error)
+
+// eraseLabels retracts the user's live labels and pseudonymises their
+// history.
+func (s *Server) eraseLabels(ctx context.Context, reporterID string) (Erased, error) {
+	res, err := s.labels.Erase(ctx, reporterID)
+	return Erased{Labels: res.ErasedLabels, Reports: res.PseudonymisedReports}, err
+}
+
+// eraseMe answers DELETE /v1/me: every eraser runs for the caller, in
+// order. Repeating it erases nothing more and answers zeros.
 func (s *Server) eraseMe(c *gin.Context) {
 	who, err := s.reporter(c)
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	res, err := s.labels.Erase(c.Request.Context(), who.ID)
-	if err != nil {
-		s.fail(c, err)
-		return
+	var sum Erased
+	for _, erase := range s.erasers {
+		e, err := erase(c.Request.Context(), who.ID)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		sum.Labels += e.Labels
+		sum.Reports += e.Reports
+		sum.Devices += e.Devices
+		sum.Notifications += e.Notifications
+		sum.LookupRecords += e.LookupRecords
+		sum.GuardianLinks += e.GuardianLinks
 	}
-	c.JSON(http.StatusOK, erasureJSON{ErasedLabels: res.ErasedLabels, PseudonymisedReports: res.PseudonymisedReports})
+	c.JSON(http.StatusOK, erasureJSON{
+		ErasedLabels: sum.Labels, ErasedDevices: sum.Devices, PseudonymisedReports: sum.Reports,
+		ErasedNotifications: sum.Notifications, ErasedLookupRecords: sum.LookupRecords, ErasedGuardianLinks: sum.GuardianLinks,
+	})
 }

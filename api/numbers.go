@@ -84,6 +84,9 @@ func (s *Server) lookup(ctx context.Context, n labels.Number) (*reputationJSON, 
 		if l, ok := s.labels.LabelOf(p.ReporterID(), n.Key); ok {
 			mine = &l
 		}
+		if s.lookups != nil {
+			s.lookups.RecordLookup(p.ReporterID(), n, res)
+		}
 	}
 	return toReputationJSON(res, mine), nil
 }

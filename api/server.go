@@ -75,6 +75,16 @@ type Config struct {
 	Registry MetricsRegistry
 	// Now is the clock of rate limits and quotas; time.Now if nil.
 	Now func() time.Time
+	// Devices, Inbox and Guardians serve the push routes; nil (a lookup
+	// replica) answers them 503, naming the writer.
+	Devices   Devices
+	Inbox     Inbox
+	Guardians Guardians
+	// Lookups is told about signed-in lookups; nil records nothing.
+	Lookups LookupRecorder
+	// Erasers erase what other parts of callrep keep about a user, after
+	// the labels, for DELETE /v1/me.
+	Erasers []Eraser
 }
 
 // Server is callrep's HTTP API. Create it with New and serve Handler.
@@ -90,6 +100,12 @@ type Server struct {
 	registry MetricsRegistry
 	metrics  *metrics
 	docs     []byte
+
+	devices   Devices
+	inbox     Inbox
+	guardians Guardians
+	lookups   LookupRecorder
+	erasers   []Eraser
 
 	anonIPs   *limiterSet // per client IP, requests without a token
 	signedIPs *limiterSet // per client IP, requests with a token
@@ -154,7 +170,14 @@ func New(cfg Config) (*Server, error) {
 		signedIPs: newLimiterSet(l.SignedInRequestsPerMinute, l.SignedInRequestBurst),
 		reporters: newLimiterSet(l.ReportsPerMinute, l.ReportBurst),
 		quota:     newDailyQuota(l.DailyReports),
+		devices:   cfg.Devices,
+		inbox:     cfg.Inbox,
+		guardians: cfg.Guardians,
+		lookups:   cfg.Lookups,
 	}
+	// Everything DELETE /v1/me erases, in one list: the labels first, so
+	// that reputations drop the user's labels before anything else.
+	s.erasers = append([]Eraser{s.eraseLabels}, cfg.Erasers...)
 	if err := s.buildEngine(cfg.TrustedProxies); err != nil {
 		return nil, err
 	}
@@ -251,6 +274,14 @@ func (s *Server) buildEngine(trustedProxies []string) error {
 	signed.DELETE("/reports/:number", s.retractReport)
 	signed.GET("/me/reports", s.listMyLabels)
 	signed.DELETE("/me", s.eraseMe)
+	signed.GET("/me/notifications", s.listNotifications)
+	signed.POST("/devices", s.registerDevice)
+	signed.GET("/devices", s.listDevices)
+	signed.DELETE("/devices/:id", s.deleteDevice)
+	signed.GET("/guardians", s.listGuardians)
+	signed.POST("/guardians/invites", s.createInvite)
+	signed.POST("/guardians/accept", s.acceptInvite)
+	signed.DELETE("/guardians/:id", s.endGuardianLink)
 	signed.GET("/numbers/:number/explain", s.explainNumber)
 	signed.POST("/filters/rebuild", s.rebuildFilters)
 

@@ -253,6 +253,9 @@ type erasureJSON struct {
 	ErasedLabels         int `json:"erased_labels"`
 	ErasedDevices        int `json:"erased_devices"`
 	PseudonymisedReports int `json:"pseudonymised_reports"`
+	ErasedNotifications  int `json:"erased_notifications"`
+	ErasedLookupRecords  int `json:"erased_lookup_records"`
+	ErasedGuardianLinks  int `json:"erased_guardian_links"`
 }
 
 // numberType is the API's number_type, "unknown" when storage had none.

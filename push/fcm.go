@@ -95,7 +95,7 @@ func (f *FCM) Send(ctx context.Context, m Message) (string, error) {
 	}
 	id, err := f.client.Send(ctx, msg)
 	if err != nil {
-		return "", wrapSendError(m.Token, err)
+		return "", m.wrapSendError(err)
 	}
 	return id, nil
 }
@@ -133,7 +133,7 @@ func (f *FCM) SendEach(ctx context.Context, msgs []Message) []Result {
 func (f *FCM) sendChunk(ctx context.Context, msgs []Message, idx []int, batch []*messaging.Message, results []Result) {
 	fail := func(err error) {
 		for _, i := range idx {
-			results[i].Err = wrapSendError(msgs[i].Token, err)
+			results[i].Err = msgs[i].wrapSendError(err)
 		}
 	}
 	// Each message would fail on its own; spare FCM the requests.
@@ -153,7 +153,7 @@ func (f *FCM) sendChunk(ctx context.Context, msgs []Message, idx []int, batch []
 			results[i].ID = r.MessageID
 			continue
 		}
-		results[i].Err = wrapSendError(msgs[i].Token, r.Error)
+		results[i].Err = msgs[i].wrapSendError(r.Error)
 	}
 }
 
@@ -176,46 +176,74 @@ func (f *FCM) build(m Message, now time.Time) (*messaging.Message, error) {
 	}
 	expires := now.Add(ttl)
 
+	kind := w.kind()
 	data := map[string]string{
-		"type":      "caller_warning",
+		"type":      string(kind),
 		"v":         "1",
-		"number":    w.Number,
-		"verdict":   w.Verdict,
-		"category":  w.Category,
-		"score":     strconv.Itoa(w.Score),
-		"reporters": strconv.Itoa(w.Reporters),
 		"issued_at": issued.UTC().Format(time.RFC3339),
+	}
+	if kind.aboutNumber() {
+		data["number"] = w.Number
+		data["verdict"] = w.Verdict
+		data["category"] = w.Category
+		data["score"] = strconv.Itoa(w.Score)
+		data["reporters"] = strconv.Itoa(w.Reporters)
 	}
 	if r := w.shortReason(); r != "" {
 		data["reason"] = r
 	}
+	for k, v := range w.Data {
+		data[k] = v
+	}
 	collapse := m.CollapseKey()
-	return &messaging.Message{
+	msg := &messaging.Message{
 		Token: m.Token,
+		// The SDK strips a /topics/ prefix itself.
+		Topic: m.Topic,
 		Data:  data,
 		Android: &messaging.AndroidConfig{
 			CollapseKey: collapse,
 			Priority:    "high",
 			TTL:         &ttl,
 		},
-		APNS: &messaging.APNSConfig{
-			Headers: map[string]string{
-				"apns-push-type":   "alert",
-				"apns-priority":    "10",
-				"apns-expiration":  strconv.FormatInt(expires.Unix(), 10),
-				"apns-collapse-id": collapse,
-			},
-			Payload: &messaging.APNSPayload{
-				Aps: &messaging.Aps{
-					Alert: &messaging.ApsAlert{
-						Title: "Caller warning",
-						Body:  w.Number + ": " + verdictText(w.Verdict),
-					},
-					MutableContent: true,
-				},
+	}
+	headers := map[string]string{
+		"apns-push-type":   "alert",
+		"apns-priority":    "10",
+		"apns-expiration":  strconv.FormatInt(expires.Unix(), 10),
+		"apns-collapse-id": collapse,
+	}
+	if !kind.urgent() {
+		// Normal priority: delivered when the phone next wakes, without
+		// counting against the app's high-priority budget.
+		msg.Android.Priority = "normal"
+		headers["apns-priority"] = "5"
+	}
+	if kind == KindFilterRefresh {
+		// Nothing to show: a background push that lets the app fetch.
+		headers["apns-push-type"] = "background"
+		msg.APNS = &messaging.APNSConfig{Headers: headers, Payload: &messaging.APNSPayload{Aps: &messaging.Aps{ContentAvailable: true}}}
+		return msg, nil
+	}
+	title, body := w.Title, w.Body
+	if title == "" && body == "" {
+		title, body = "Caller warning", w.Number+": "+verdictText(w.Verdict)
+	}
+	msg.APNS = &messaging.APNSConfig{
+		Headers: headers,
+		Payload: &messaging.APNSPayload{
+			Aps: &messaging.Aps{
+				Alert:          &messaging.ApsAlert{Title: title, Body: body},
+				MutableContent: true,
 			},
 		},
-	}, nil
+	}
+	if w.Title != "" || w.Body != "" {
+		// Android shows data messages through the app, which reads the
+		// texts from the data keys.
+		data["title"], data["body"] = w.Title, w.Body
+	}
+	return msg, nil
 }
 
 // verdictText is the fallback wording of a verdict on iOS, shown only if the
@@ -244,6 +272,15 @@ type sendError struct {
 
 func (e *sendError) Error() string { return e.msg }
 func (e *sendError) Unwrap() error { return e.err }
+
+// wrapSendError wraps err from sending m: to a topic, named, or to a device,
+// by its token prefix.
+func (m Message) wrapSendError(err error) error {
+	if m.Token == "" && m.Topic != "" {
+		return &sendError{msg: "push: send to topic " + m.Topic + ": " + err.Error(), err: err}
+	}
+	return wrapSendError(m.Token, err)
+}
 
 // wrapSendError wraps err from sending to token. FCM's error texts do not
 // quote the token today, but one that quotes the request could; the token is

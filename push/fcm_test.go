@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -110,9 +111,19 @@ func (f *fakeFCM) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	msg, _ := body["message"].(map[string]any)
 	token, _ := msg["token"].(string)
-	if token == "" {
-		f.reject(w, http.StatusBadRequest, "message.token missing in %s", raw)
+	topic, hasTopic := msg["topic"].(string)
+	switch {
+	case token == "" && !hasTopic:
+		f.reject(w, http.StatusBadRequest, "message.token or message.topic missing in %s", raw)
 		return
+	case token != "" && hasTopic:
+		f.reject(w, http.StatusBadRequest, "message has both token and topic: %s", raw)
+		return
+	case hasTopic && !topicPattern.MatchString(topic):
+		f.reject(w, http.StatusBadRequest, "message.topic %q is not a topic name", topic)
+		return
+	case hasTopic:
+		token = "/topics/" + topic
 	}
 	data, _ := msg["data"].(map[string]any)
 	for k, v := range data {
@@ -144,6 +155,9 @@ func (f *fakeFCM) serve(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(a.status)
 	io.WriteString(w, a.body)
 }
+
+// topicPattern is what FCM takes as a topic name, without /topics/.
+var topicPattern = regexp.MustCompile(`^[a-zA-Z0-9-_.~%]+$`)
 
 // messageID is the message id the fake assigns to a message for token.
 func messageID(token string) string { return "0:" + strings.TrimPrefix(token, "tok-") }
@@ -680,5 +694,92 @@ func TestCollapseKey(t *testing.T) {
 				t.Errorf("got %q, want %q", got, sc.want)
 			}
 		})
+	}
+}
+
+func TestSendToTopic(t *testing.T) {
+	fake := newFakeFCM(t)
+	s := mustFCM(t, fake)
+	w := push.Warning{
+		Kind: push.KindFilterRefresh, IssuedAt: now, TTL: time.Hour,
+		Data: map[string]string{"filter": "fraud", "version": "7"}, Collapse: "filters:fraud",
+	}
+	for _, topic := range []string{"filter-fraud", "/topics/filter-fraud"} {
+		if _, err := s.Send(context.Background(), push.Message{Topic: topic, Warning: w}); err != nil {
+			t.Fatalf("Send to %s: %v", topic, err)
+		}
+	}
+	sent := fake.sent()
+	if len(sent) != 2 {
+		t.Fatalf("got %d requests, want 2", len(sent))
+	}
+	want := map[string]any{"message": map[string]any{
+		"topic": "filter-fraud",
+		"data":  map[string]any{"type": "filter_refresh", "v": "1", "issued_at": "2026-03-01T12:00:00Z", "filter": "fraud", "version": "7"},
+		"android": map[string]any{
+			"priority": "normal", "ttl": "3600s", "collapse_key": "filters:fraud",
+		},
+		"apns": map[string]any{
+			"headers": map[string]any{
+				"apns-push-type": "background", "apns-priority": "5",
+				"apns-expiration":  strconv.FormatInt(now.Add(time.Hour).Unix(), 10),
+				"apns-collapse-id": "filters:fraud",
+			},
+			"payload": map[string]any{"aps": map[string]any{"content-available": float64(1)}},
+		},
+	}}
+	for i := range sent {
+		if !reflect.DeepEqual(sent[i], want) {
+			got, _ := json.MarshalIndent(sent[i], "", "  ")
+			exp, _ := json.MarshalIndent(want, "", "  ")
+			t.Errorf("request %d: got\n%s\nwant\n%s", i, got, exp)
+		}
+	}
+
+	t.Run("Refused", func(t *testing.T) {
+		for _, m := range []push.Message{
+			{Topic: "bad topic", Warning: w},
+			{Topic: "福建", Warning: w},
+			{Token: "tok-x", Topic: "filter-fraud", Warning: w},
+			{Topic: "x", Warning: push.Warning{Kind: push.KindFraudWave, Data: map[string]string{"type": "other"}}},
+		} {
+			if _, err := s.Send(context.Background(), m); !errors.Is(err, push.ErrInvalid) {
+				t.Errorf("%+v: got %v, want ErrInvalid", m, err)
+			}
+		}
+	})
+}
+
+func TestSendLocalisedKinds(t *testing.T) {
+	fake := newFakeFCM(t)
+	s := mustFCM(t, fake)
+	w := warning()
+	w.Kind, w.Title, w.Body, w.TTL = push.KindRetroWarning, "来电提醒", "号码 +86 138 0013 8000 现被 12 人标记为诈骗", 24*time.Hour
+	if _, err := s.Send(context.Background(), push.Message{Token: "tok-retro", Warning: w}); err != nil {
+		t.Fatal(err)
+	}
+	g := warning()
+	g.Kind, g.Title, g.Body = push.KindGuardianAlert, "Mum's phone is ringing", "+86 138 0013 8000, reported as fraud by 17 people"
+	if _, err := s.Send(context.Background(), push.Message{Token: "tok-guard", Warning: g}); err != nil {
+		t.Fatal(err)
+	}
+	sent := fake.sent()
+	scenarios := []struct {
+		priority, apnsPriority, collapse, title, typ string
+	}{
+		{"normal", "5", "rw:+8613800138000", w.Title, "retro_warning"},
+		{"high", "10", "ga:+8613800138000", g.Title, "guardian_alert"},
+	}
+	for i, sc := range scenarios {
+		msg := sent[i]["message"].(map[string]any)
+		android := msg["android"].(map[string]any)
+		apns := msg["apns"].(map[string]any)
+		data := msg["data"].(map[string]any)
+		alert := apns["payload"].(map[string]any)["aps"].(map[string]any)["alert"].(map[string]any)
+		if android["priority"] != sc.priority || android["collapse_key"] != sc.collapse ||
+			apns["headers"].(map[string]any)["apns-priority"] != sc.apnsPriority ||
+			alert["title"] != sc.title || data["title"] != sc.title || data["type"] != sc.typ || data["number"] != "+8613800138000" {
+			t.Errorf("message %d: got %v", i, msg)
+		}
 	}
 }

@@ -16,6 +16,8 @@ package push
 import (
 	"errors"
 	"fmt"
+	"regexp"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -43,8 +45,50 @@ var ErrInvalid = errors.New("push: invalid message")
 // already run out when it was about to be sent. Nothing was sent.
 var ErrExpired = errors.New("push: warning expired")
 
-// Warning is what callrep tells a phone about a calling number.
+// Kind is what a message is about; it is the "type" data key phones switch
+// on. Phones treat a kind they do not know as one to ignore.
+type Kind string
+
+// The kinds of message callrep sends.
+const (
+	// KindCallerWarning is a live warning about a ringing number.
+	KindCallerWarning Kind = "caller_warning"
+	// KindRetroWarning tells a user that a number they looked up or
+	// reported earlier is now flagged.
+	KindRetroWarning Kind = "retro_warning"
+	// KindGuardianAlert tells a guardian that the phone of someone they
+	// look after is being called by a fraud number.
+	KindGuardianAlert Kind = "guardian_alert"
+	// KindFilterRefresh tells the phones on a filter topic that a new
+	// snapshot is published; it shows nothing.
+	KindFilterRefresh Kind = "filter_refresh"
+	// KindFraudWave tells the phones of a region that many new fraud
+	// numbers of that region appeared.
+	KindFraudWave Kind = "fraud_wave"
+	// KindDisputeOutcome tells the user who disputed a number's flag what
+	// moderation decided. Nothing sends it yet: it is the moderation
+	// issue's seam.
+	KindDisputeOutcome Kind = "dispute_outcome"
+	// KindNumberFlagged tells a number's verified owner that it was
+	// flagged; also a seam for moderation.
+	KindNumberFlagged Kind = "number_flagged"
+)
+
+// aboutNumber reports whether messages of kind k carry a number and its
+// reputation.
+func (k Kind) aboutNumber() bool {
+	return k != KindFilterRefresh && k != KindFraudWave
+}
+
+// urgent reports whether messages of kind k must wake a phone now: they
+// are about a call that is ringing.
+func (k Kind) urgent() bool { return k == KindCallerWarning || k == KindGuardianAlert }
+
+// Warning is what callrep tells a phone: about a calling number (every kind
+// but filter refreshes and fraud waves), or about what is new for it.
 type Warning struct {
+	// Kind is what the message is about; "" means KindCallerWarning.
+	Kind Kind
 	// Number is the normalised key of the number, as labels.Number.Key:
 	// "+8613800138000", or "CN:95588" for a region-scoped service number.
 	Number string
@@ -65,38 +109,100 @@ type Warning struct {
 	// TTL is how long after IssuedAt the warning is still worth delivering.
 	// Zero means DefaultTTL.
 	TTL time.Duration
+	// Title and Body are the text shown to the user, already in the
+	// device's language. Empty means the English fallback of a caller
+	// warning; filter refreshes show nothing.
+	Title, Body string
+	// Data are further data keys of the kind ("filter", "version", "area",
+	// "count"); they cannot replace the standard keys.
+	Data map[string]string
+	// Collapse replaces the default collapse key of the kind (see
+	// Message.CollapseKey).
+	Collapse string
 }
 
-// Message is one warning addressed to one device.
+// kind is the warning's kind with the default applied.
+func (w Warning) kind() Kind {
+	if w.Kind == "" {
+		return KindCallerWarning
+	}
+	return w.Kind
+}
+
+// Message is one warning addressed to one device or to one topic.
 type Message struct {
 	// Token is the FCM registration token of the device. It is a bearer
 	// secret of sorts: anyone holding it and the project's credentials can
 	// push to that phone, so it never appears in errors.
 	Token string
+	// Topic is the FCM topic to send to instead of a device: the phones
+	// that subscribed themselves to it. Exactly one of Token and Topic is
+	// set. Topics carry nothing personal.
+	Topic string
 	// Warning is what to tell the device.
 	Warning Warning
 }
 
 // CollapseKey is the key under which FCM and APNs keep only the newest of
-// several undelivered warnings for the same number, so a phone coming back
-// online sees the latest verdict once rather than a backlog.
-func (m Message) CollapseKey() string { return "cw:" + m.Warning.Number }
+// several undelivered messages, so a phone coming back online sees the latest
+// verdict once rather than a backlog: per number and kind of warning, or
+// Warning.Collapse when set.
+func (m Message) CollapseKey() string {
+	w := m.Warning
+	if w.Collapse != "" {
+		return w.Collapse
+	}
+	switch w.kind() {
+	case KindCallerWarning:
+		return "cw:" + w.Number
+	case KindGuardianAlert:
+		return "ga:" + w.Number
+	case KindRetroWarning:
+		return "rw:" + w.Number
+	case KindFilterRefresh:
+		return "filters"
+	default:
+		return string(w.kind()) + ":" + w.Number
+	}
+}
+
+// topicName is what FCM takes as a topic name.
+var topicName = regexp.MustCompile(`^[a-zA-Z0-9\-_.~%]{1,900}$`)
+
+// ValidTopic reports whether name can be sent to as an FCM topic.
+func ValidTopic(name string) bool { return topicName.MatchString(name) }
+
+// standardKeys are the data keys Warning.Data cannot replace.
+var standardKeys = map[string]bool{
+	"type": true, "v": true, "number": true, "verdict": true, "category": true,
+	"score": true, "reporters": true, "issued_at": true, "reason": true, "title": true, "body": true,
+}
 
 // validate checks what FCM cannot check for us. Its errors never contain the
 // token.
 func (m Message) validate() error {
 	w := m.Warning
+	about := w.kind().aboutNumber()
 	switch {
-	case m.Token == "":
+	case m.Token == "" && m.Topic == "":
 		return fmt.Errorf("%w: device token is required", ErrInvalid)
-	case w.Number == "":
+	case m.Token != "" && m.Topic != "":
+		return fmt.Errorf("%w: a message goes to a device token or a topic, not both", ErrInvalid)
+	case m.Topic != "" && !ValidTopic(strings.TrimPrefix(m.Topic, "/topics/")):
+		return fmt.Errorf("%w: topic %q is not [a-zA-Z0-9-_.~%%]+", ErrInvalid, m.Topic)
+	case about && w.Number == "":
 		return fmt.Errorf("%w: number is required", ErrInvalid)
 	case len(w.Number) > maxNumberLen:
 		return fmt.Errorf("%w: number %q is longer than %d bytes", ErrInvalid, w.Number, maxNumberLen)
-	case w.Verdict == "":
+	case about && w.Verdict == "":
 		return fmt.Errorf("%w: verdict is required", ErrInvalid)
 	case w.TTL < 0 || w.TTL > maxTTL:
 		return fmt.Errorf("%w: ttl %v is out of range", ErrInvalid, w.TTL)
+	}
+	for k := range w.Data {
+		if standardKeys[k] {
+			return fmt.Errorf("%w: data key %q is reserved", ErrInvalid, k)
+		}
 	}
 	return nil
 }

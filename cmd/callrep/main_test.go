@@ -23,7 +23,11 @@ import (
 // Tests that want a deployment pass --mongodb-uri.
 func TestMain(m *testing.M) {
 	os.Unsetenv("MONGODB_URI")
-	os.Exit(m.Run())
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
 }
 
 // syncBuffer is a goroutine-safe log sink.

@@ -24,6 +24,7 @@ import (
 
 	"github.com/callrep/callrep/api"
 	"github.com/callrep/callrep/labels"
+	"github.com/callrep/callrep/push"
 	"github.com/callrep/callrep/reputation"
 )
 
@@ -34,6 +35,7 @@ type storeFlags struct {
 	database string
 	region   string
 	logLevel string
+	ramp     time.Duration
 }
 
 func (sf *storeFlags) register(fs *flag.FlagSet) {
@@ -42,6 +44,7 @@ func (sf *storeFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&sf.database, "database", "callrep", "database name (env CALLREP_DATABASE)")
 	fs.StringVar(&sf.region, "region", "CN", "default region for national-format numbers (env CALLREP_REGION)")
 	fs.StringVar(&sf.logLevel, "log-level", "info", "debug, info, warn or error (env CALLREP_LOG_LEVEL)")
+	fs.DurationVar(&sf.ramp, "account-ramp", reputation.DefaultConfig().Ramp, "how long a new app account takes to reach full weight; 0 weighs every account fully at once (env CALLREP_ACCOUNT_RAMP)")
 }
 
 func (sf *storeFlags) logger(w io.Writer) (*slog.Logger, error) {
@@ -62,6 +65,7 @@ type stack struct {
 	pubs     *reputation.Publisher
 	changes  *reputation.ChangeLog
 	blobs    *reputation.BlobStore
+	pushObs  *pushObserver
 }
 
 // openStack connects to storage, loads the live labels and builds the
@@ -71,7 +75,7 @@ func openStack(ctx context.Context, sf *storeFlags, log *slog.Logger) (*stack, e
 	if err != nil {
 		return nil, err
 	}
-	st := &stack{mongo: m}
+	st := &stack{mongo: m, pushObs: &pushObserver{}}
 	fail := func(err error) (*stack, error) {
 		m.Close(context.Background())
 		return nil, err
@@ -85,9 +89,10 @@ func openStack(ctx context.Context, sf *storeFlags, log *slog.Logger) (*stack, e
 		return fail(err)
 	}
 	keys := labels.NewKeys() // one interner for the labels and the engine
-	cfg := reputation.DefaultConfig()
-	cfg.Keys = keys
-	st.index = reputation.NewEngine(cfg)
+	engineCfg := reputation.DefaultConfig()
+	engineCfg.Ramp = sf.ramp
+	engineCfg.Keys = keys
+	st.index = reputation.NewEngine(engineCfg)
 	blobs, err := reputation.OpenBlobStore(ctx, m.DB)
 	if err != nil {
 		return fail(err)
@@ -110,7 +115,7 @@ func openStack(ctx context.Context, sf *storeFlags, log *slog.Logger) (*stack, e
 	st.changes = reputation.NewChangeLog(st.index, st.repStore, log)
 	st.labels, err = labels.Open(ctx, store, labels.Options{
 		DefaultRegion: sf.region,
-		Observers:     []labels.Observer{st.index, st.changes},
+		Observers:     []labels.Observer{st.index, st.changes, st.pushObs},
 		Logger:        log,
 		Keys:          keys,
 	})
@@ -173,6 +178,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	role := fs.String("role", "writer", "writer (labels and engine in memory) or lookup (stateless: lookups from storage through a guard and a bounded cache, filters from storage) (env CALLREP_ROLE)")
 	limits := api.DefaultLimits()
 	registerLimits(fs, &limits)
+	var pf pushFlags
+	pf.register(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -196,10 +203,12 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	start := time.Now()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	var be *backend
 	switch *role {
 	case "writer":
-		be, err = writerBackend(ctx, &sf, pubCfg, *rescoreEvery, *filterEvery, log)
+		be, err = writerBackend(ctx, &sf, pubCfg, *rescoreEvery, *filterEvery, &pf, *firebaseProject, reg, log)
 	case "lookup":
 		be, err = lookupBackend(ctx, &sf, pubCfg, *filterEvery, log)
 	default:
@@ -210,9 +219,12 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	defer be.close()
 
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	srv, err := api.New(api.Config{
+		Devices:        be.devices,
+		Inbox:          be.inbox,
+		Guardians:      be.guardians,
+		Lookups:        be.lookups,
+		Erasers:        be.erasers,
 		Labels:         be.labels,
 		Reputation:     be.rep,
 		Verifier:       verifier,
@@ -313,14 +325,20 @@ func (st *stack) rewriteReputations(ctx context.Context, progress func(done, tot
 	return st.repStore.TrimLog(ctx, start.Add(-logRetention))
 }
 
-// filterJob rebuilds the filter snapshots on the lease holder; the other
-// replicas refresh from storage.
-func (st *stack) filterJob(every time.Duration, log *slog.Logger) *labels.Job {
+// filterJob rebuilds the filter snapshots on the lease holder, which then
+// tells the phones on the filter topics; the other replicas refresh from
+// storage.
+func (st *stack) filterJob(every time.Duration, published func(context.Context) error, log *slog.Logger) *labels.Job {
 	host, _ := os.Hostname()
 	return &labels.Job{
 		Name: "filters", Interval: every, First: every, Leases: st.store.Leases(),
 		Holder: fmt.Sprintf("%s/%d/%d", host, os.Getpid(), time.Now().UnixNano()), Logger: log,
-		Run:      st.pubs.Rebuild,
+		Run: func(ctx context.Context) error {
+			if err := st.pubs.Rebuild(ctx); err != nil {
+				return err
+			}
+			return published(ctx)
+		},
 		Follower: st.pubs.Refresh,
 	}
 }
@@ -335,11 +353,18 @@ type backend struct {
 	close    func()
 	numbers  func() int
 	embedded bool
+
+	devices   api.Devices
+	inbox     api.Inbox
+	guardians api.Guardians
+	lookups   api.LookupRecorder
+	erasers   []api.Eraser
 }
 
 // writerBackend holds the labels and the engine in memory and runs the
 // leased jobs.
-func writerBackend(ctx context.Context, sf *storeFlags, pubCfg reputation.PublisherConfig, rescoreEvery, filterEvery time.Duration, log *slog.Logger) (*backend, error) {
+func writerBackend(ctx context.Context, sf *storeFlags, pubCfg reputation.PublisherConfig, rescoreEvery, filterEvery time.Duration,
+	pf *pushFlags, firebaseProject string, reg prometheus.Registerer, log *slog.Logger) (*backend, error) {
 	st, err := openStack(ctx, sf, log)
 	if err != nil {
 		return nil, err
@@ -355,8 +380,19 @@ func writerBackend(ctx context.Context, sf *storeFlags, pubCfg reputation.Publis
 		st.closeLogged(log)
 		return nil, err
 	}
+	ps, err := st.openPush(ctx, pf, firebaseProject, sf.region, reg, log)
+	if err != nil {
+		st.closeLogged(log)
+		return nil, err
+	}
+	published := func(ctx context.Context) error { return filtersPublished(ctx, ps, st.pubs) }
+	if err := published(ctx); err != nil {
+		st.closeLogged(log)
+		return nil, err
+	}
 	releaseLoadGarbage(log)
 	return &backend{
+		devices: ps, inbox: ps, guardians: ps, lookups: ps, erasers: []api.Eraser{pushEraser(ps)},
 		labels: st.labels, rep: st.index, pubs: st.pubs, embedded: st.mongo.Embedded, numbers: st.index.Len,
 		ready: func(ctx context.Context) error {
 			if !st.labels.Loaded() || !st.pubs.Ready() {
@@ -366,8 +402,9 @@ func writerBackend(ctx context.Context, sf *storeFlags, pubCfg reputation.Publis
 		},
 		jobs: []func(context.Context){
 			st.rescoreJob(rescoreEvery, log).Loop,
-			st.filterJob(filterEvery, log).Loop,
+			st.filterJob(filterEvery, published, log).Loop,
 			func(ctx context.Context) { st.changes.Run(ctx, 500*time.Millisecond) },
+			ps.Run,
 		},
 		close: func() { st.closeLogged(log) },
 	}, nil
@@ -414,8 +451,14 @@ func lookupBackend(ctx context.Context, sf *storeFlags, pubCfg reputation.Publis
 	if err := pubs.Refresh(ctx); err != nil {
 		return fail(err)
 	}
+	pushStore, err := push.OpenStore(ctx, m.DB)
+	if err != nil {
+		return fail(err)
+	}
+	handoff := push.NewHandoff(pushStore, log)
 	return &backend{
-		labels: labels.ReadOnly{DefaultRegion: sf.region}, rep: replica, pubs: pubs, embedded: m.Embedded,
+		lookups: handoff,
+		labels:  labels.ReadOnly{DefaultRegion: sf.region}, rep: replica, pubs: pubs, embedded: m.Embedded,
 		numbers: func() int { return -1 },
 		ready: func(ctx context.Context) error {
 			if !pubs.Ready() {
@@ -425,6 +468,7 @@ func lookupBackend(ctx context.Context, sf *storeFlags, pubCfg reputation.Publis
 		},
 		jobs: []func(context.Context){
 			func(ctx context.Context) { replica.Run(ctx, log) },
+			func(ctx context.Context) { handoff.Run(ctx, 250*time.Millisecond) },
 			func(ctx context.Context) {
 				labels.Every(ctx, filterEvery/2, func(ctx context.Context) {
 					if err := pubs.Refresh(ctx); err != nil && ctx.Err() == nil {

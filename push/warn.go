@@ -1,0 +1,541 @@
+package push
+
+import (
+	"context"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/callrep/callrep/labels"
+	"github.com/callrep/callrep/reputation"
+)
+
+// Record says that User looked up (or reported) the number Key at At,
+// when its verdict was Seen. Only users who opted in to retroactive
+// warnings are recorded, and only for RecordFor.
+type Record struct {
+	User     string
+	Key      string
+	Seen     string
+	Reported bool
+	At       time.Time
+}
+
+// severity orders verdicts by how strongly they warn.
+func severity(v string) int {
+	switch reputation.Verdict(v) {
+	case reputation.VerdictFraud:
+		return 2
+	case reputation.VerdictSpam:
+		return 1
+	}
+	return 0
+}
+
+var _ labels.LoadObserver = (*Service)(nil)
+
+// LabelLoaded ignores labels loaded from the snapshot at start: they
+// changed no verdict now.
+func (s *Service) LabelLoaded(*labels.Label) {}
+
+// LabelChanged notes the number for the watcher, and records a report as
+// a lookup of its reporter. It runs under the labels write lock, so it
+// only appends.
+func (s *Service) LabelChanged(old, cur *labels.Label) {
+	s.bufMu.Lock()
+	defer s.bufMu.Unlock()
+	if old != nil {
+		s.changed[old.Key] = struct{}{}
+	}
+	if cur != nil {
+		s.changed[cur.Key] = struct{}{}
+		if cur.Source == labels.SourceApp && cur.Category != "safe" && len(s.buf) < maxBuffered {
+			s.buf = append(s.buf, Record{User: cur.Reporter, Key: cur.Key, Reported: true, At: cur.CreatedAt})
+		}
+	}
+}
+
+// RecordLookup notes that user looked up n and saw r. It never waits: the
+// record goes into a bounded buffer that Flush applies a moment later.
+func (s *Service) RecordLookup(user string, n labels.Number, r reputation.Result) {
+	s.bufMu.Lock()
+	defer s.bufMu.Unlock()
+	if len(s.buf) >= maxBuffered {
+		s.m.dropped.Inc()
+		return
+	}
+	s.buf = append(s.buf, Record{User: user, Key: n.Key, Seen: string(r.Verdict), At: s.cfg.Now()})
+}
+
+// Flush applies what was recorded and evaluates the numbers whose labels
+// changed since the last flush: retroactive warnings, guardian alerts and
+// fraud waves go to the outbox.
+func (s *Service) Flush(ctx context.Context) error {
+	s.bufMu.Lock()
+	recs, changed := s.buf, s.changed
+	s.buf, s.changed = nil, map[string]struct{}{}
+	s.bufMu.Unlock()
+	var batches []*Batch
+	if len(recs) > 0 {
+		bs, err := s.applyRecords(ctx, recs)
+		if err != nil {
+			s.bufMu.Lock()
+			s.buf = append(recs, s.buf...)
+			s.bufMu.Unlock()
+			return err
+		}
+		batches = append(batches, bs...)
+	}
+	keys := slices.Sorted(maps.Keys(changed))
+	for _, key := range keys {
+		bs, err := s.evaluate(ctx, key)
+		if err != nil {
+			s.bufMu.Lock()
+			for _, k := range keys {
+				s.changed[k] = struct{}{}
+			}
+			s.bufMu.Unlock()
+			return err
+		}
+		batches = append(batches, bs...)
+	}
+	return s.enqueue(ctx, batches)
+}
+
+// applyRecords keeps the records of opted-in users, stores the new ones
+// and returns the guardian alerts they call for.
+func (s *Service) applyRecords(ctx context.Context, recs []Record) ([]*Batch, error) {
+	var (
+		keep    []Record
+		alerts  []Record
+		cutoff  = s.cfg.Now().Add(-s.cfg.RecordFor)
+		persist []Record
+	)
+	s.mu.Lock()
+	for _, r := range recs {
+		if r.Seen == string(reputation.VerdictFraud) && !r.Reported && s.hasGuardiansLocked(r.User) {
+			alerts = append(alerts, r)
+		}
+		if r.At.Before(cutoff) || !s.optedLocked(r.User, func(o OptIns) bool { return o.Retro }) {
+			continue
+		}
+		keep = append(keep, r)
+	}
+	for _, r := range keep {
+		if s.addRecordLocked(r) {
+			persist = append(persist, r)
+		} else if _, ok := s.records[r.Key][r.User]; !ok {
+			s.m.dropped.Inc()
+		}
+	}
+	s.mu.Unlock()
+	if err := s.st.PutRecords(ctx, persist); err != nil {
+		return nil, err
+	}
+	var out []*Batch
+	for _, r := range alerts {
+		bs, err := s.guardianAlert(ctx, r)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, bs...)
+	}
+	return out, nil
+}
+
+// addRecordLocked merges r into the records and reports whether storage
+// needs it: a new number for the user, or a worse verdict seen.
+func (s *Service) addRecordLocked(r Record) bool {
+	users := s.records[r.Key]
+	old, ok := users[r.User]
+	if ok {
+		if severity(r.Seen) <= severity(old.Seen) {
+			return false
+		}
+		old.Seen = r.Seen
+		users[r.User] = old
+		return true
+	}
+	if s.perUser[r.User] >= s.cfg.RecordMax {
+		return false
+	}
+	if users == nil {
+		users = map[string]Record{}
+		s.records[r.Key] = users
+	}
+	users[r.User] = r
+	s.perUser[r.User]++
+	return true
+}
+
+// optedLocked reports whether any device of user opted in by f.
+func (s *Service) optedLocked(user string, f func(OptIns) bool) bool {
+	for _, id := range s.byUser[user] {
+		if f(s.devices[id].OptIns) {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Service) hasGuardiansLocked(user string) bool {
+	for _, l := range s.links {
+		if l.Protected == user {
+			return true
+		}
+	}
+	return false
+}
+
+// evaluate looks at key's verdict now and returns the warnings a rise
+// to spam or fraud calls for.
+func (s *Service) evaluate(ctx context.Context, key string) ([]*Batch, error) {
+	num, err := labels.Normalize(key, "", s.cfg.Region)
+	if err != nil {
+		return nil, nil // a stored key that no longer parses warns nobody
+	}
+	res, err := s.cfg.Reputation.Reputation(ctx, num)
+	if err != nil {
+		return nil, err
+	}
+	v := string(res.Verdict)
+	s.mu.Lock()
+	prev := s.verdicts[key]
+	if severity(v) == 0 {
+		delete(s.verdicts, key)
+	} else {
+		s.verdicts[key] = res.Verdict
+	}
+	s.mu.Unlock()
+	if severity(v) == 0 || string(prev) == v {
+		return nil, nil
+	}
+	out := s.retro(num, res)
+	if res.Verdict == reputation.VerdictFraud {
+		out = append(out, s.wave(num, res)...)
+	}
+	return out, nil
+}
+
+// retro builds the retroactive warnings of num's new verdict: one to each
+// recorded user who saw it less flagged, unless their own label says safe.
+func (s *Service) retro(num labels.Number, res reputation.Result) []*Batch {
+	v := string(res.Verdict)
+	trig := "retro|" + num.Key + "|" + v
+	now := s.cfg.Now()
+	s.mu.Lock()
+	if s.once[trig] {
+		s.mu.Unlock()
+		return nil
+	}
+	var items []Item
+	texts := map[string]Text{}
+	users := slices.Sorted(maps.Keys(s.records[num.Key]))
+	for _, u := range users {
+		r := s.records[num.Key][u]
+		if severity(r.Seen) >= severity(v) {
+			continue
+		}
+		if l, ok := s.cfg.Labels.LabelOf(u, num.Key); ok && l.Category == "safe" {
+			continue
+		}
+		it := Item{User: u, Since: r.At}
+		if r.Reported {
+			it.Data = map[string]string{"how": "reported"}
+		}
+		n := Notification{Kind: KindRetroWarning, Number: num.Key, Verdict: v, Reporters: res.Reporters, Since: r.At, Data: it.Data}
+		sent := false
+		for _, id := range s.byUser[u] {
+			d := s.devices[id]
+			if !d.OptIns.Retro {
+				continue
+			}
+			it := it
+			it.Device = d.ID
+			it.Text = d.Locale + "|" + r.At.UTC().Format("20060102") + "|" + it.Data["how"]
+			if _, ok := texts[it.Text]; !ok {
+				t, b := n.Text(d.Locale)
+				texts[it.Text] = Text{Title: t, Body: b}
+			}
+			items = append(items, it)
+			sent = true
+		}
+		if !sent {
+			items = append(items, it)
+		}
+	}
+	s.mu.Unlock()
+	w := Warning{Kind: KindRetroWarning, Number: num.Key, Verdict: v, Category: res.TopCategory, Score: res.Score,
+		Reporters: res.Reporters, IssuedAt: now, TTL: s.cfg.RetroTTL}
+	return split(trig, now, w, texts, items)
+}
+
+// split cuts items into batches of at most maxBatch. A trigger without
+// recipients still gets one empty batch, which records that it was
+// handled.
+func split(trig string, now time.Time, w Warning, texts map[string]Text, items []Item) []*Batch {
+	var out []*Batch
+	for i := 0; i == 0 || i*maxBatch < len(items); i++ {
+		chunk := items[i*maxBatch : min((i+1)*maxBatch, len(items))]
+		b := &Batch{ID: trig + "|" + strconv.Itoa(i), Trigger: trig, Created: now, Warning: w, Items: chunk, Texts: map[string]Text{}}
+		for _, it := range chunk {
+			if it.Text != "" {
+				b.Texts[it.Text] = texts[it.Text]
+			}
+		}
+		out = append(out, b)
+	}
+	return out
+}
+
+// guardianAlert builds the alert to the guardians of r.User, whose lookup
+// hit a fraud number: at most one per protected user and number per
+// GuardianGap.
+func (s *Service) guardianAlert(ctx context.Context, r Record) ([]*Batch, error) {
+	num, err := labels.Normalize(r.Key, "", s.cfg.Region)
+	if err != nil {
+		return nil, nil
+	}
+	res, err := s.cfg.Reputation.Reputation(ctx, num)
+	if err != nil {
+		return nil, err
+	}
+	trig := "ga|" + r.User + "|" + r.Key + "|" + strconv.FormatInt(r.At.Truncate(s.cfg.GuardianGap).Unix(), 10)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k := r.User + "|" + r.Key
+	if last, ok := s.lastAlrt[k]; (ok && r.At.Sub(last) < s.cfg.GuardianGap) || s.once[trig] {
+		return nil, nil
+	}
+	s.lastAlrt[k] = r.At
+	var items []Item
+	texts := map[string]Text{}
+	for _, l := range s.links {
+		if l.Protected != r.User {
+			continue
+		}
+		it := Item{User: l.Guardian, Data: map[string]string{"name": l.Name}}
+		n := Notification{Kind: KindGuardianAlert, Number: r.Key, Verdict: string(res.Verdict), Reporters: res.Reporters, Data: it.Data}
+		sent := false
+		for _, id := range s.byUser[l.Guardian] {
+			d := s.devices[id]
+			if !d.OptIns.Guardian {
+				continue
+			}
+			it := it
+			it.Device, it.Text = d.ID, d.Locale+"|"+l.ID
+			t, b := n.Text(d.Locale)
+			texts[it.Text] = Text{Title: t, Body: b}
+			items = append(items, it)
+			sent = true
+		}
+		if !sent {
+			items = append(items, it)
+		}
+	}
+	slices.SortFunc(items, func(a, b Item) int { return strings.Compare(a.User+a.Device, b.User+b.Device) })
+	w := Warning{Kind: KindGuardianAlert, Number: r.Key, Verdict: string(res.Verdict), Category: res.TopCategory,
+		Score: res.Score, Reporters: res.Reporters, IssuedAt: r.At, TTL: DefaultTTL}
+	return split(trig, s.cfg.Now(), w, texts, items), nil
+}
+
+// waveTTL is how long a wave message is worth delivering.
+const waveTTL = 6 * time.Hour
+
+// wave counts a new fraud number in its area and, when the area reaches
+// WaveMin within WaveWindow, returns one message per locale to the area's
+// topics.
+func (s *Service) wave(num labels.Number, res reputation.Result) []*Batch {
+	if num.E164 == "" {
+		return nil
+	}
+	a, ok := AreaOf(num.E164)
+	if !ok {
+		return nil
+	}
+	now := s.cfg.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	w := s.waves[a.ID]
+	if w == nil || now.Sub(w.start) > s.cfg.WaveWindow {
+		w = &wave{area: a, start: now, keys: map[string]string{}}
+		s.waves[a.ID] = w
+	}
+	w.keys[num.Key] = res.TopCategory
+	if len(w.keys) < s.cfg.WaveMin || w.sent {
+		return nil
+	}
+	w.sent = true
+	counts := map[string]int{}
+	for _, c := range w.keys {
+		counts[c]++
+	}
+	top := ""
+	for _, c := range slices.Sorted(maps.Keys(counts)) {
+		if top == "" || counts[c] > counts[top] {
+			top = c
+		}
+	}
+	trig := "wave|" + a.ID + "|" + strconv.FormatInt(w.start.Unix(), 10)
+	if s.once[trig] {
+		return nil
+	}
+	var out []*Batch
+	for _, loc := range locales {
+		vars := map[string]string{"area": a.Names[loc], "count": strconv.Itoa(len(w.keys)), "category": categoryIn(loc, top)}
+		msg := Warning{Kind: KindFraudWave, IssuedAt: now, TTL: waveTTL, Category: top, Collapse: "wave:" + a.ID,
+			Title: text(loc, "wave_title", vars), Body: text(loc, "wave_body", vars),
+			Data: map[string]string{"area": a.ID, "count": strconv.Itoa(len(w.keys))}}
+		out = append(out, &Batch{ID: trig + "|" + loc, Trigger: trig, Created: now, Warning: msg, Topic: AreaTopic(a.ID, loc)})
+	}
+	return out
+}
+
+// FilterVersion is the version of a published filter snapshot.
+type FilterVersion struct {
+	Name    string
+	Version uint64
+}
+
+// filterTTL is how long a filter refresh is worth delivering: a phone that
+// was offline longer polls anyway.
+const filterTTL = time.Hour
+
+// FiltersPublished sends one data message per filter whose version is new
+// to its topic, normal priority, collapsed per filter so that only the
+// newest wakes a phone.
+func (s *Service) FiltersPublished(ctx context.Context, fs []FilterVersion) error {
+	now := s.cfg.Now()
+	var out []*Batch
+	s.mu.Lock()
+	for _, f := range fs {
+		if s.filters[f.Name] >= f.Version {
+			continue
+		}
+		s.filters[f.Name] = f.Version
+		v := strconv.FormatUint(f.Version, 10)
+		trig := "filter|" + f.Name + "|" + v
+		w := Warning{Kind: KindFilterRefresh, IssuedAt: now, TTL: filterTTL, Collapse: "filters:" + f.Name,
+			Data: map[string]string{"filter": f.Name, "version": v}}
+		out = append(out, &Batch{ID: trig, Trigger: trig, Created: now, Warning: w, Topic: FilterTopic(f.Name)})
+	}
+	s.mu.Unlock()
+	return s.enqueue(ctx, out)
+}
+
+// enqueue records batches in the outbox, keeps their notifications in the
+// inbox and hands them to the sender. A batch recorded before (by another
+// replica, or before a restart) is skipped.
+func (s *Service) enqueue(ctx context.Context, bs []*Batch) error {
+	if len(bs) == 0 {
+		return nil
+	}
+	dup, err := s.st.PutBatches(ctx, bs)
+	if err != nil {
+		return err
+	}
+	var fresh []*Batch
+	trigs := map[string]bool{}
+	for i, b := range bs {
+		trigs[b.Trigger] = true
+		if !dup[i] {
+			fresh = append(fresh, b)
+		}
+	}
+	s.out.add(fresh)
+	ids := slices.Sorted(maps.Keys(trigs))
+	if _, err := s.st.Once(ctx, ids, s.cfg.Now()); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	for _, id := range ids {
+		s.once[id] = true
+	}
+	s.mu.Unlock()
+	return nil
+}
+
+// EraseResult counts what EraseUser removed.
+type EraseResult struct {
+	Devices, Notifications, Records, GuardianLinks int
+}
+
+// EraseUser removes everything push keeps about user: devices, inbox,
+// lookup records, guardian links on either side and open invites.
+// Outbox batches still name the user until they are trimmed, but nothing
+// more is sent to the erased devices.
+func (s *Service) EraseUser(ctx context.Context, user string) (EraseResult, error) {
+	var (
+		res                      EraseResult
+		devs, notes, links, invs []string
+	)
+	s.bufMu.Lock()
+	s.buf = slices.DeleteFunc(s.buf, func(r Record) bool { return r.User == user })
+	s.bufMu.Unlock()
+	s.mu.Lock()
+	devs = slices.Clone(s.byUser[user])
+	for _, id := range devs {
+		s.removeDeviceLocked(id)
+	}
+	for _, n := range s.inbox[user] {
+		notes = append(notes, n.ID)
+	}
+	delete(s.inbox, user)
+	for key, users := range s.records {
+		if _, ok := users[user]; ok {
+			delete(users, user)
+			res.Records++
+			if len(users) == 0 {
+				delete(s.records, key)
+			}
+		}
+	}
+	delete(s.perUser, user)
+	for id, l := range s.links {
+		if l.Protected == user || l.Guardian == user {
+			links = append(links, id)
+			delete(s.links, id)
+		}
+	}
+	for h, in := range s.invites {
+		if in.User == user {
+			invs = append(invs, h)
+			delete(s.invites, h)
+		}
+	}
+	for k := range s.lastAlrt {
+		if strings.HasPrefix(k, user+"|") {
+			delete(s.lastAlrt, k)
+		}
+	}
+	s.mu.Unlock()
+	res.Devices, res.Notifications, res.GuardianLinks = len(devs), len(notes), len(links)
+	if _, err := s.st.DeleteDevices(ctx, devs); err != nil {
+		return res, err
+	}
+	if _, err := s.st.DeleteInbox(ctx, notes); err != nil {
+		return res, err
+	}
+	if _, err := s.st.DeleteUserRecords(ctx, user); err != nil {
+		return res, err
+	}
+	if _, err := s.st.DeleteLinks(ctx, links); err != nil {
+		return res, err
+	}
+	return res, s.st.DeleteInvites(ctx, invs, s.cfg.Now())
+}
+
+// takeHandoffs applies the lookup records that lookup replicas handed
+// on.
+func (s *Service) takeHandoffs(ctx context.Context) error {
+	ids, recs, err := s.st.TakeHandoffs(ctx)
+	if err != nil || len(ids) == 0 {
+		return err
+	}
+	s.bufMu.Lock()
+	s.buf = append(s.buf, recs...)
+	s.bufMu.Unlock()
+	return s.st.DeleteHandoffs(ctx, ids)
+}
