@@ -82,6 +82,22 @@ func TestFastPathAgrees(t *testing.T) {
 	a.report(t, 0.6)
 }
 
+// TestFastPathAgrees_Production compares the paths on the production mix
+// (prodGen), where the fast path must decide nearly everything.
+func TestFastPathAgrees_Production(t *testing.T) {
+	n := *fastpathN
+	if testing.Short() {
+		n /= 10
+	}
+	g := newProdGen(t, 13)
+	var a agreement
+	for range n {
+		raw, region := g.next()
+		a.compare(t, raw, region, "CN")
+	}
+	a.report(t, 0.5)
+}
+
 // TestFastPathAgrees_Vectors runs the shared normalisation vectors through
 // both paths.
 func TestFastPathAgrees_Vectors(t *testing.T) {
