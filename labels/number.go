@@ -182,7 +182,11 @@ func settle(raw, region, defaultRegion string, n Number, pn *phonenumbers.PhoneN
 		}
 		n, pn = m, pm
 	}
-	return Number{}, nil, Errorf(EInvalidNumber, "%q reads as another number once written as %s; it has a national prefix too many", raw, n.Key)
+	return Number{}, nil, errPrefixTooMany(raw, n.Key)
+}
+
+func errPrefixTooMany(raw, key string) error {
+	return Errorf(EInvalidNumber, "%q reads as another number once written as %s; it has a national prefix too many", raw, key)
 }
 
 // mayStripNationalPrefix reports whether parsing pn's E.164 form could strip

@@ -249,6 +249,8 @@ func (g *prodGen) next() (raw, region string) {
 		return g.prodNational(m, nsn), region
 	case k < 21:
 		return g.oddShape(m, nsn), region
+	case k < 23:
+		return g.nextShort()
 	case k < 45:
 		// A user abroad, or a Chinese user called from abroad.
 		if g.rng.IntN(2) == 0 {
@@ -329,4 +331,47 @@ func (g *prodGen) oddShape(m *phonenumbers.PhoneMetadata, nsn string) string {
 	default:
 		return "+" + cc + " (0)" + nsn
 	}
+}
+
+// nextShort returns a short number: a region's example short code,
+// emergency or carrier number with digits changed, China's 95xxx, 96xxx and
+// 12xxx lines, or a few random digits, dialled as such, with the country
+// code or after a national prefix.
+func (g *numberGen) nextShort() (raw, region string) {
+	coll, err := phonenumbers.ShortNumberMetadataCollection()
+	if err != nil {
+		panic(err)
+	}
+	metas := coll.GetMetadata()
+	sm := metas[g.rng.IntN(len(metas))]
+	region = sm.GetId()
+	var b []byte
+	switch k := g.rng.IntN(6); {
+	case k == 0 && region == "CN" || k == 1 && g.rng.IntN(10) == 0:
+		region = "CN"
+		b = append(b, []string{"95", "96", "12", "10"}[g.rng.IntN(4)]...)
+		for range 3 {
+			b = append(b, g.digit())
+		}
+	case k < 4:
+		descs := []*phonenumbers.PhoneNumberDesc{sm.GetShortCode(), sm.GetEmergency(), sm.GetCarrierSpecific(), sm.GetStandardRate(), sm.GetTollFree()}
+		b = append(b, descs[g.rng.IntN(len(descs))].GetExampleNumber()...)
+		if len(b) > 2 && g.rng.IntN(2) == 0 {
+			b[len(b)-1] = g.digit()
+		}
+	default:
+		for range 2 + g.rng.IntN(6) {
+			b = append(b, g.digit())
+		}
+	}
+	cc := phonenumbers.GetCountryCodeForRegion(region)
+	switch g.rng.IntN(4) {
+	case 0:
+		return "+" + strconv.Itoa(cc) + " " + string(b), region
+	case 1:
+		if p := phonenumbers.GetNddPrefixForRegion(region, true); p != "" {
+			return p + string(b), region
+		}
+	}
+	return string(b), region
 }

@@ -11,7 +11,7 @@ var fastpathN = flag.Int("fastpath.n", 100_000, "how many generated numbers Test
 
 // agreement counts what the fast path decided and how it compared.
 type agreement struct {
-	inputs, decided, valid, invalid, errors, mismatches int
+	inputs, decided, valid, invalid, scoped, errors, emergency, mismatches int
 }
 
 // compare runs raw through both paths; a decided fast path must give the
@@ -36,8 +36,12 @@ func (a *agreement) compare(t *testing.T, raw, region, defaultRegion string) {
 		if a.mismatches <= 20 {
 			t.Errorf("%q in %q (default %q): fast path got %+v; want %+v", raw, region, defaultRegion, fast, slow)
 		}
+	case labels.ErrorCode(ferr) == labels.ENotLabelable:
+		a.emergency++
 	case ferr != nil:
 		a.errors++
+	case fast.Scoped:
+		a.scoped++
 	case fast.Valid:
 		a.valid++
 	default:
@@ -47,8 +51,8 @@ func (a *agreement) compare(t *testing.T, raw, region, defaultRegion string) {
 
 func (a *agreement) report(t *testing.T, minDecided float64) {
 	t.Helper()
-	t.Logf("%d inputs: fast path decided %d (%d valid, %d invalid, %d errors), %d mismatches",
-		a.inputs, a.decided, a.valid, a.invalid, a.errors, a.mismatches)
+	t.Logf("%d inputs: fast path decided %d (%d valid, %d invalid, %d service, %d emergency, %d errors), %d mismatches",
+		a.inputs, a.decided, a.valid, a.invalid, a.scoped, a.emergency, a.errors, a.mismatches)
 	if got := float64(a.decided) / float64(a.inputs); got < minDecided {
 		t.Errorf("fast path decided %.0f%% of inputs, want at least %.0f%%", 100*got, 100*minDecided)
 	}
@@ -76,6 +80,8 @@ func TestFastPathAgrees(t *testing.T) {
 			region, def = "", region
 		case 2:
 			raw, region = g.nextPrefixed()
+		case 3:
+			raw, region = g.nextShort()
 		}
 		a.compare(t, raw, region, def)
 	}
@@ -102,6 +108,9 @@ func TestFastPathAgrees_Production(t *testing.T) {
 // both paths.
 func TestFastPathAgrees_Vectors(t *testing.T) {
 	var a agreement
+	for _, c := range roundTripCases {
+		a.compare(t, c.input, c.region, "")
+	}
 	for _, v := range readVectors(t) {
 		a.compare(t, v.input, v.region, "")
 		if got, err := labels.NormalizeKey(v.input, v.region, ""); err == nil {
