@@ -59,6 +59,11 @@ type regionRules struct {
 	// transform rule, and of the prefixes of a number that the pattern
 	// matches, the library's regexp always picks the longest.
 	stripPrefix bool
+	// prefixRE and transformRule are the library's national prefix
+	// matcher and transform rule, for the regions that do not strip on the
+	// automaton alone.
+	prefixRE      *regexp.Regexp
+	transformRule string
 	// strippable[l] is true when parseHelper keeps the stripping of a
 	// national prefix that leaves l digits: testNumberLength says neither
 	// TOO_SHORT, IS_POSSIBLE_LOCAL_ONLY nor INVALID_LENGTH.
@@ -296,8 +301,17 @@ func buildRegionRules(region string, cc int) (*regionRules, bool) {
 		if r.nationalPrefix, err = compileDFA(p); err != nil {
 			return nil, false
 		}
-		r.stripPrefix = m.GetNationalPrefixTransformRule() == "" && len(general.GetPossibleLength()) > 0 &&
-			longestIsFirst(p, r.nationalPrefix)
+		r.stripPrefix = m.GetNationalPrefixTransformRule() == "" && longestIsFirst(p, r.nationalPrefix)
+		if !r.stripPrefix {
+			if r.prefixRE, err = regexp.Compile("^(?:" + p + ")"); err != nil {
+				return nil, false
+			}
+			r.transformRule = m.GetNationalPrefixTransformRule()
+		}
+	}
+	if len(general.GetPossibleLength()) == 0 {
+		// testNumberLength would fail on it.
+		return nil, false
 	}
 	if p := m.GetInternationalPrefix(); p != "" {
 		if idd, err := compileDFA(p); err == nil && idd.accept[dfaStart] == 0 {
@@ -566,31 +580,69 @@ func (c *codeRules) read(parse *regionRules, national []byte, short int) (f fast
 	if len(national) < 2 || len(national) > maxNSNLen {
 		return fastRead{}, false
 	}
+	// parseHelper keeps the stripping of a national prefix only if what is
+	// left has a possible length.
 	nsn := national
-	if parse.nationalPrefix != nil && parse.nationalPrefix.matchPrefix(national) {
-		// maybeStripNationalPrefixAndCarrierCode: strip the prefix unless
-		// that turns a number of the general pattern into one outside it,
-		// and, back in parseHelper, unless what is left has no possible
-		// length.
-		if !parse.stripPrefix {
-			return fastRead{}, false
-		}
-		stripped := national[parse.nationalPrefix.longestPrefix(national):]
-		viable := parse.types.match(national)&(1<<descGeneral) != 0
-		if (!viable || parse.types.match(stripped)&(1<<descGeneral) != 0) && parse.strippable[len(stripped)] {
-			nsn = stripped
-		}
+	if potential := parse.stripNationalPrefix(national); len(potential) <= maxNSNLen && parse.strippable[len(potential)] {
+		nsn = potential
+	} else if len(potential) > maxNSNLen {
+		return fastRead{}, false
 	}
-
 	if len(nsn) < 2 {
 		return fastRead{}, false
 	}
-	f = fastRead{nsn: nsn, at: c.regionFor(nsn), typ: phonenumbers.UNKNOWN, reason: phonenumbers.IS_POSSIBLE}
+	return c.classify(nsn, short), true
+}
+
+// stripNationalPrefix is maybeStripNationalPrefixAndCarrierCode: national
+// without its national prefix, unless that turns a number of the general
+// pattern into one outside it. The result may share national's memory.
+func (r *regionRules) stripNationalPrefix(national []byte) []byte {
+	if r.nationalPrefix == nil || !r.nationalPrefix.matchPrefix(national) {
+		return national
+	}
+	viable := r.general(national)
+	if r.stripPrefix {
+		stripped := national[r.nationalPrefix.longestPrefix(national):]
+		if viable && !r.general(stripped) {
+			return national
+		}
+		return stripped
+	}
+	// A transform rule, or a pattern whose longest match is not always the
+	// one package regexp picks: the library's own steps. They allocate, but
+	// few regions need them.
+	groups := r.prefixRE.FindSubmatchIndex(national)
+	last := len(groups)/2 - 1
+	if r.transformRule == "" || groups[last*2] < 0 {
+		if viable && !r.general(national[groups[1]:]) {
+			return national
+		}
+		return national[groups[1]:]
+	}
+	transformed := []byte(r.prefixRE.ReplaceAllString(string(national), r.transformRule))
+	if viable && !r.general(transformed) {
+		return national
+	}
+	return transformed
+}
+
+// general reports whether the general description's pattern matches all of
+// digits, as the library's nationalNumberRule does.
+func (r *regionRules) general(digits []byte) bool {
+	return r.types.match(digits)&(1<<descGeneral) != 0
+}
+
+// classify is normalizeOnce after the parse: the type and region of a full
+// number of c, or what else its national significant number is, for a
+// caller in the region of index short (-1 for none).
+func (c *codeRules) classify(nsn []byte, short int) fastRead {
+	f := fastRead{nsn: nsn, at: c.regionFor(nsn), typ: phonenumbers.UNKNOWN, reason: phonenumbers.IS_POSSIBLE}
 	if f.at >= 0 {
 		f.typ = c.rules[f.at].typeOf(nsn)
 	}
 	if f.typ != phonenumbers.UNKNOWN {
-		return f, true
+		return f
 	}
 	// Not valid: an emergency or service number of shortRegion, a
 	// possible number, or an error.
@@ -598,15 +650,15 @@ func (c *codeRules) read(parse *regionRules, national []byte, short int) (f fast
 		s := c.rules[short]
 		if len(nsn) <= maxEmergencyDigits && s.isEmergency(nsn) {
 			f.emergency = true
-			return f, true
+			return f
 		}
 		if s.isService(nsn) {
 			f.scoped = true
-			return f, true
+			return f
 		}
 	}
 	f.reason = c.rules[0].possibility[len(nsn)]
-	return f, true
+	return f
 }
 
 // failed reports whether normalizeOnce gives no full number: an error, an
