@@ -67,7 +67,42 @@ func (g *numberGen) next() (raw, region string) {
 	if region == m.GetId() && g.rng.IntN(5) == 0 {
 		return g.national(m, nsn), region
 	}
+	if g.rng.IntN(10) == 0 {
+		// Dialled from region with its IDD, or with the country code and
+		// no plus.
+		cc := strconv.Itoa(int(m.GetCountryCode()))
+		if idd := g.idd(region); idd != "" && g.rng.IntN(2) == 0 {
+			return idd + " " + cc + " " + nsn, region
+		}
+		return cc + nsn, region
+	}
 	return g.international(m, nsn), region
+}
+
+// idd returns an international prefix of region, "" if none is plain
+// digits.
+func (g *numberGen) idd(region string) string {
+	for _, m := range g.metas {
+		if m.GetId() != region {
+			continue
+		}
+		if p := m.GetPreferredInternationalPrefix(); p != "" && allDigits(p) {
+			return p
+		}
+		if p := m.GetInternationalPrefix(); allDigits(p) {
+			return p
+		}
+	}
+	return ""
+}
+
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 func (g *numberGen) digit() byte { return byte('0' + g.rng.IntN(10)) }

@@ -70,7 +70,12 @@ type regionRules struct {
 	strippable [maxNSNLen + 1]bool
 	// idd is the international prefix; nil when the region has none or one
 	// that matches the empty string, which the fast path does not take.
-	idd *digitDFA
+	// iddLongest is true when the longest match is the one package regexp
+	// picks (see longestIsFirst).
+	idd        *digitDFA
+	iddLongest bool
+	// generalDesc is the general description of the region's numbers.
+	generalDesc *phonenumbers.PhoneNumberDesc
 	// possibility[l] is testNumberLength's verdict on l digits.
 	possibility [maxNSNLen + 1]phonenumbers.ValidationResult
 	// short matches the short-number metadata's general description (bit
@@ -297,6 +302,7 @@ func buildRegionRules(region string, cc int) (*regionRules, bool) {
 		}
 	}
 	general := m.GetGeneralDesc()
+	r.generalDesc = general
 	if p := m.GetNationalPrefixForParsing(); p != "" {
 		if r.nationalPrefix, err = compileDFA(p); err != nil {
 			return nil, false
@@ -316,6 +322,7 @@ func buildRegionRules(region string, cc int) (*regionRules, bool) {
 	if p := m.GetInternationalPrefix(); p != "" {
 		if idd, err := compileDFA(p); err == nil && idd.accept[dfaStart] == 0 {
 			r.idd = idd
+			r.iddLongest = longestIsFirst(p, idd)
 		}
 	}
 	for l := range r.possibility {
@@ -526,14 +533,9 @@ func fastNormalizeKey(raw, region, defaultRegion string) (n Number, decided bool
 			return Number{}, false, nil
 		}
 		parse = c.rules[c.index(region)]
-		if parse.idd == nil || parse.idd.matchPrefix(digits) {
+		if c, parse, national, ok = c.extractCountryCode(parse, digits); !ok {
 			return Number{}, false, nil
 		}
-		if len(digits) >= len(c.digits) && string(digits[:len(c.digits)]) == c.digits {
-			// Maybe the country code without a plus.
-			return Number{}, false, nil
-		}
-		national = digits
 	}
 	short := c.index(region)
 	if short < 0 && c.regions[0] != phonenumbers.REGION_CODE_FOR_NON_GEO_ENTITY {
@@ -555,6 +557,55 @@ func fastNormalizeKey(raw, region, defaultRegion string) (n Number, decided bool
 		return Number{}, ok, err
 	}
 	return c.number(f), true, nil
+}
+
+// extractCountryCode is maybeExtractCountryCode for digits without a plus,
+// dialled in the region of home whose rules are parse: after an IDD, the
+// country code that follows; digits that start with home's code and read
+// better without it, that code; else none. It returns the rules of the
+// code, those libphonenumber then parses with, and the digits after the
+// code; ok is false when the fast path cannot tell.
+func (home *codeRules) extractCountryCode(parse *regionRules, digits []byte) (c *codeRules, rules *regionRules, national []byte, ok bool) {
+	if parse.idd == nil {
+		return nil, nil, nil, false
+	}
+	if parse.idd.matchPrefix(digits) {
+		// parsePrefixAsIdd, which keeps the IDD when a 0 follows it.
+		if !parse.iddLongest {
+			return nil, nil, nil, false
+		}
+		// With nothing after it, the IDD is stripped too.
+		if end := parse.idd.longestPrefix(digits); end == len(digits) || digits[end] != '0' {
+			rest := digits[end:]
+			if len(rest) <= 2 {
+				return nil, nil, nil, false // ErrTooShortAfterIDD
+			}
+			for l := 1; l <= 3 && l <= len(rest); l++ {
+				cc := 0
+				for _, d := range rest[:l] {
+					cc = cc*10 + int(d-'0')
+				}
+				if c = rulesFor(cc); c != nil {
+					if !c.ok {
+						return nil, nil, nil, false
+					}
+					return c, c.rules[0], rest[l:], true
+				}
+			}
+			return nil, nil, nil, false // ErrInvalidCountryCode
+		}
+	}
+	if len(digits) > len(home.digits) && string(digits[:len(home.digits)]) == home.digits {
+		// The code without a plus, taken if the number without it, and
+		// without its national prefix, matches the general pattern where
+		// the whole did not, or if the whole is too long.
+		potential := parse.stripNationalPrefix(digits[len(home.digits):])
+		fullValid := parse.general(digits)
+		if !fullValid && parse.general(potential) || testLength(parse.generalDesc, len(digits)) == phonenumbers.TOO_LONG {
+			return home, home.rules[0], potential, true
+		}
+	}
+	return home, parse, digits, true
 }
 
 // fastRead is one reading of a number on the fast path, normalizeOnce's

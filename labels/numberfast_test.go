@@ -2,6 +2,7 @@ package labels_test
 
 import (
 	"flag"
+	"slices"
 	"testing"
 
 	"github.com/callrep/callrep/labels"
@@ -120,4 +121,24 @@ func TestFastPathAgrees_Vectors(t *testing.T) {
 		}
 	}
 	a.report(t, 0.3)
+}
+
+// FuzzFastPathAgrees: whatever the fast path decides, the slow path
+// decides alike, on any input in any region.
+func FuzzFastPathAgrees(f *testing.F) {
+	regions := sortedRegions()
+	for _, c := range roundTripCases {
+		f.Add(c.input, uint16(slices.Index(regions, c.region)))
+	}
+	for _, s := range []struct{ input, region string }{
+		{"0086 138 0013 8000", "CN"}, {"011 44 20 7946 0958", "US"}, {"86 10 6552 9988", "CN"},
+		{"+86 12345 678901", "CN"}, {"020 7946 0958", "GB"}, {"0154", "UY"}, {"95588", "CN"},
+		{"110", "CN"}, {"+44 (0)20 7946 0958", "GB"}, {"0 90 1234 5678", "JP"},
+	} {
+		f.Add(s.input, uint16(slices.Index(regions, s.region)))
+	}
+	f.Fuzz(func(t *testing.T, raw string, r uint16) {
+		var a agreement
+		a.compare(t, raw, regions[int(r)%len(regions)], "")
+	})
 }
