@@ -4,8 +4,9 @@ import "github.com/nyaruka/phonenumbers"
 
 // Hooks for the external tests of the fast path.
 var (
-	SlowNormalizeKey = slowNormalizeKey
-	FastNormalizeKey = fastNormalizeKey
+	SlowNormalizeKey      = slowNormalizeKey
+	ReferenceNormalizeKey = referenceNormalizeKey
+	FastNormalizeKey      = fastNormalizeKey
 )
 
 // BuildAllRules builds the automata of every country calling code, which

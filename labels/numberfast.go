@@ -537,20 +537,14 @@ func fastNormalizeKey(raw, region, defaultRegion string) (n Number, decided bool
 			return Number{}, false, nil
 		}
 	}
-	short := c.index(region)
-	if short < 0 && c.regions[0] != phonenumbers.REGION_CODE_FOR_NON_GEO_ENTITY {
-		short = 0
-	}
+	short := c.shortIndex(region)
 	f, ok := c.read(parse, national, short)
-	switch {
-	case !ok:
+	if !ok {
 		return Number{}, false, nil
-	case f.emergency:
-		return Number{}, true, errEmergency()
-	case f.scoped:
-		return scopedNumber(c.regions[short], string(f.nsn)), true, nil
-	case f.typ == phonenumbers.UNKNOWN && f.reason != phonenumbers.IS_POSSIBLE:
-		return Number{}, true, possibilityError(raw, f.reason, c.cc)
+	}
+	if f.failed() {
+		n, err := c.result(raw, f, short)
+		return n, true, err
 	}
 	f, ok, err = c.settle(orig, f, short)
 	if !ok || err != nil {
@@ -741,6 +735,30 @@ func (c *codeRules) settle(orig string, f fastRead, short int) (fastRead, bool, 
 		f = g
 	}
 	return fastRead{}, true, errPrefixTooMany(orig, c.key(f.nsn))
+}
+
+// shortIndex is shortRegion: the index of the region whose short numbers
+// a number of c may be for a caller in region, -1 for none.
+func (c *codeRules) shortIndex(region string) int {
+	short := c.index(region)
+	if short < 0 && c.regions[0] != phonenumbers.REGION_CODE_FOR_NON_GEO_ENTITY {
+		short = 0
+	}
+	return short
+}
+
+// result is normalizeOnce's answer for f, read from raw by a caller in the
+// region at short.
+func (c *codeRules) result(raw string, f fastRead, short int) (Number, error) {
+	switch {
+	case f.emergency:
+		return Number{}, errEmergency()
+	case f.scoped:
+		return scopedNumber(c.regions[short], string(f.nsn)), nil
+	case f.failed():
+		return Number{}, possibilityError(raw, f.reason, c.cc)
+	}
+	return c.number(f), nil
 }
 
 // key is the E.164 key of a national significant number of c.

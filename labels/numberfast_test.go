@@ -13,29 +13,40 @@ var fastpathN = flag.Int("fastpath.n", 100_000, "how many generated numbers Test
 // agreement counts what the fast path decided and how it compared.
 type agreement struct {
 	inputs, decided, valid, invalid, scoped, errors, emergency, mismatches int
+	// slowChecked counts the inputs whose slow path (libphonenumber's parse,
+	// classified on the automata) was compared too; slowMismatches the
+	// differences.
+	slowChecked, slowMismatches int
 }
 
-// compare runs raw through both paths; a decided fast path must give the
-// slow path's number or error code.
+// compare runs raw through the paths: a decided fast path, and the slow
+// path for every input the fast path leaves and for one in four it
+// decides, must give the reference's number or error (libphonenumber
+// alone).
 func (a *agreement) compare(t *testing.T, raw, region, defaultRegion string) {
 	t.Helper()
 	a.inputs++
+	ref, rerr := labels.ReferenceNormalizeKey(raw, region, defaultRegion)
 	fast, decided, ferr := labels.FastNormalizeKey(raw, region, defaultRegion)
+	if !decided || a.inputs%4 == 0 {
+		a.slowChecked++
+		slow, serr := labels.SlowNormalizeKey(raw, region, defaultRegion)
+		if !sameResult(slow, serr, ref, rerr) {
+			a.slowMismatches++
+			if a.slowMismatches <= 20 {
+				t.Errorf("%q in %q (default %q): slow path got %+v, %v; want %+v, %v", raw, region, defaultRegion, slow, serr, ref, rerr)
+			}
+		}
+	}
 	if !decided {
 		return
 	}
 	a.decided++
-	slow, serr := labels.SlowNormalizeKey(raw, region, defaultRegion)
 	switch {
-	case labels.ErrorCode(ferr) != labels.ErrorCode(serr) || labels.ErrorMessage(ferr) != labels.ErrorMessage(serr) && ferr != nil:
+	case !sameResult(fast, ferr, ref, rerr):
 		a.mismatches++
 		if a.mismatches <= 20 {
-			t.Errorf("%q in %q (default %q): fast path got %+v, %v; want %+v, %v", raw, region, defaultRegion, fast, ferr, slow, serr)
-		}
-	case fast != slow:
-		a.mismatches++
-		if a.mismatches <= 20 {
-			t.Errorf("%q in %q (default %q): fast path got %+v; want %+v", raw, region, defaultRegion, fast, slow)
+			t.Errorf("%q in %q (default %q): fast path got %+v, %v; want %+v, %v", raw, region, defaultRegion, fast, ferr, ref, rerr)
 		}
 	case labels.ErrorCode(ferr) == labels.ENotLabelable:
 		a.emergency++
@@ -50,10 +61,18 @@ func (a *agreement) compare(t *testing.T, raw, region, defaultRegion string) {
 	}
 }
 
+// sameResult compares numbers, and errors by code and message.
+func sameResult(n labels.Number, err error, want labels.Number, wantErr error) bool {
+	if err != nil || wantErr != nil {
+		return labels.ErrorCode(err) == labels.ErrorCode(wantErr) && labels.ErrorMessage(err) == labels.ErrorMessage(wantErr)
+	}
+	return n == want
+}
+
 func (a *agreement) report(t *testing.T, minDecided float64) {
 	t.Helper()
-	t.Logf("%d inputs: fast path decided %d (%d valid, %d invalid, %d service, %d emergency, %d errors), %d mismatches",
-		a.inputs, a.decided, a.valid, a.invalid, a.scoped, a.emergency, a.errors, a.mismatches)
+	t.Logf("%d inputs: fast path decided %d (%d valid, %d invalid, %d service, %d emergency, %d errors), %d mismatches; slow path checked on %d, %d mismatches",
+		a.inputs, a.decided, a.valid, a.invalid, a.scoped, a.emergency, a.errors, a.mismatches, a.slowChecked, a.slowMismatches)
 	if got := float64(a.decided) / float64(a.inputs); got < minDecided {
 		t.Errorf("fast path decided %.0f%% of inputs, want at least %.0f%%", 100*got, 100*minDecided)
 	}
