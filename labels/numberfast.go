@@ -169,22 +169,24 @@ type codeRules struct {
 	ok bool
 }
 
-// regionFor is GetRegionCodeForNumber: the index of the region nsn belongs
-// to, -1 for none.
-func (c *codeRules) regionFor(nsn []byte) int {
+// regionFor is GetRegionCodeForNumber and GetNumberType: the index of the
+// region nsn belongs to, -1 for none, and its type there. Regions without
+// a leading digits pattern are told apart by type, so the type of the one
+// found comes with it.
+func (c *codeRules) regionFor(nsn []byte) (int, phonenumbers.PhoneNumberType) {
 	if len(c.regions) == 1 {
-		return 0
+		return 0, c.rules[0].typeOf(nsn)
 	}
 	for i, r := range c.rules {
 		if r.leading != nil {
 			if r.leading.matchPrefix(nsn) {
-				return i
+				return i, r.typeOf(nsn)
 			}
-		} else if r.typeOf(nsn) != phonenumbers.UNKNOWN {
-			return i
+		} else if typ := r.typeOf(nsn); typ != phonenumbers.UNKNOWN {
+			return i, typ
 		}
 	}
-	return -1
+	return -1, phonenumbers.UNKNOWN
 }
 
 func (c *codeRules) index(region string) int {
@@ -656,8 +658,10 @@ func (r *regionRules) stripNationalPrefix(national []byte) []byte {
 	}
 	// A transform rule, or a pattern whose longest match is not always the
 	// one package regexp picks: the library's own steps. They allocate, but
-	// few regions need them.
-	groups := r.prefixRE.FindSubmatchIndex(national)
+	// few regions need them. (A copy in a string keeps national, which is
+	// on the caller's stack, from escaping through package regexp.)
+	number := string(national)
+	groups := r.prefixRE.FindStringSubmatchIndex(number)
 	last := len(groups)/2 - 1
 	if r.transformRule == "" || groups[last*2] < 0 {
 		if viable && !r.general(national[groups[1]:]) {
@@ -665,7 +669,7 @@ func (r *regionRules) stripNationalPrefix(national []byte) []byte {
 		}
 		return national[groups[1]:]
 	}
-	transformed := []byte(r.prefixRE.ReplaceAllString(string(national), r.transformRule))
+	transformed := []byte(r.prefixRE.ReplaceAllString(number, r.transformRule))
 	if viable && !r.general(transformed) {
 		return national
 	}
@@ -682,10 +686,8 @@ func (r *regionRules) general(digits []byte) bool {
 // number of c, or what else its national significant number is, for a
 // caller in the region of index short (-1 for none).
 func (c *codeRules) classify(nsn []byte, short int) fastRead {
-	f := fastRead{nsn: nsn, at: c.regionFor(nsn), typ: phonenumbers.UNKNOWN, reason: phonenumbers.IS_POSSIBLE}
-	if f.at >= 0 {
-		f.typ = c.rules[f.at].typeOf(nsn)
-	}
+	f := fastRead{nsn: nsn, reason: phonenumbers.IS_POSSIBLE}
+	f.at, f.typ = c.regionFor(nsn)
 	if f.typ != phonenumbers.UNKNOWN {
 		return f
 	}
