@@ -15,12 +15,14 @@ import (
 // general and per-type national number patterns, and the type patterns of
 // every region that shares a country code, twice. Here the patterns of a
 // country calling code are compiled once into digit automata (digitDFA) and
-// the parse is redone for the inputs that need none of its subtleties:
-// ASCII digits with common punctuation, in E.164 or in national format
-// without a national prefix, IDD or carrier code. Anything else, and every
-// case where libphonenumber or callrep's own rules would do more than the
-// fast path knows (short, service and emergency numbers, national
-// prefixes, errors other than length), goes to normalize, which stays the
+// the parse is redone for inputs of ASCII digits with common punctuation:
+// E.164, national format with or without a national prefix (stripped as
+// maybeStripNationalPrefixAndCarrierCode does), an IDD or a country code
+// without a plus; short, service and emergency numbers are checked on the
+// short-number metadata's automata, and keys are settled as settle does.
+// Anything else (letters, extensions, tel: URIs, other scripts' digits, a
+// plus inside, more than 17 national digits, errors other than length) goes
+// to the slow path; libphonenumber alone (referenceNormalizeKey) stays the
 // reference: the fast path returns what it would, or declines.
 
 // Bits of the type automaton's accept masks, in the order in which
