@@ -61,6 +61,55 @@ func (d *digitDFA) matchPrefix(digits []byte) bool {
 	return d.acceptEnd[s] != 0
 }
 
+// longestPrefix returns the length of the longest prefix of digits that
+// pattern 0 matches, -1 if none does. It ignores matches through a "$".
+func (d *digitDFA) longestPrefix(digits []byte) int {
+	s := uint16(dfaStart)
+	longest := -1
+	if d.accept[s] != 0 {
+		longest = 0
+	}
+	for i, c := range digits {
+		if s = d.next[int(s)*10+int(c-'0')]; s == dfaDead {
+			break
+		}
+		if d.accept[s] != 0 {
+			longest = i + 1
+		}
+	}
+	return longest
+}
+
+// prefixLanguage lists the digit strings that pattern 0 matches, if there
+// are at most limit of them and none of them needs a "$"; ok is false
+// otherwise.
+func (d *digitDFA) prefixLanguage(limit int) (words []string, ok bool) {
+	const maxDepth = 24
+	var walk func(s uint16, w []byte) bool
+	walk = func(s uint16, w []byte) bool {
+		if d.acceptEnd[s] != 0 || len(w) > maxDepth {
+			return false
+		}
+		if d.accept[s] != 0 {
+			if words = append(words, string(w)); len(words) > limit {
+				return false
+			}
+		}
+		for digit := range 10 {
+			if t := d.next[int(s)*10+digit]; t != dfaDead {
+				if !walk(t, append(w, byte('0'+digit))) {
+					return false
+				}
+			}
+		}
+		return true
+	}
+	if !walk(dfaStart, nil) {
+		return nil, false
+	}
+	return words, true
+}
+
 // size is the memory the tables take, in bytes.
 func (d *digitDFA) size() int { return 2*len(d.next) + 4*len(d.accept) }
 

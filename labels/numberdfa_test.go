@@ -48,6 +48,11 @@ func TestCompileDFA(t *testing.T) {
 			t.Errorf("matchPrefix(%q) of a pattern with $: got %v, want %v", digits, got, want)
 		}
 	}
+	for digits, want := range map[string]int{"0": 1, "0123": 1, "17900": 5, "179001": 5, "1790": -1, "": -1} {
+		if got := p.longestPrefix([]byte(digits)); got != want {
+			t.Errorf("longestPrefix(%q): got %d, want %d", digits, got, want)
+		}
+	}
 	if _, err := compileDFA(`^1\d$`); err == nil {
 		t.Errorf("compileDFA with anchors: got no error, want one")
 	}
@@ -105,7 +110,7 @@ func TestBuildAllCodes(t *testing.T) {
 			continue
 		}
 		for _, r := range c.rules {
-			for _, d := range []*digitDFA{r.types, r.leading, r.nationalPrefix, r.idd} {
+			for _, d := range []*digitDFA{r.types, r.leading, r.nationalPrefix, r.idd, r.short, r.emergency} {
 				if d != nil {
 					size += d.size()
 					states += len(d.accept)
@@ -114,4 +119,48 @@ func TestBuildAllCodes(t *testing.T) {
 		}
 	}
 	t.Logf("%d codes: %d DFA states, %d KiB of tables, %d failed", len(phonenumbers.GetSupportedCallingCodes()), states, size/1024, failed)
+}
+
+// TestLongestIsFirst: the fast path strips a national prefix only where
+// the longest match is the one package regexp picks.
+func TestLongestIsFirst(t *testing.T) {
+	scenarios := []struct {
+		pattern string
+		want    bool
+	}{
+		{`0`, true},
+		{`(1(?:[12]\d|79)\d\d)|0`, true},
+		// Greedy: "80" wins over "8", "012" over "0".
+		{`0|80?`, true},
+		{`0(1\d)?`, true},
+		// The first alternative wins over a longer second.
+		{`0|01`, false},
+		{`0(1\d)??`, false},
+		// Infinite languages and "$" are not taken.
+		{`0+`, false},
+		{`0|([2-9]\d{6})$`, false},
+	}
+	for _, s := range scenarios {
+		d, err := compileDFA(s.pattern)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := longestIsFirst(s.pattern, d); got != s.want {
+			t.Errorf("longestIsFirst(%q): got %v, want %v", s.pattern, got, s.want)
+		}
+	}
+}
+
+// TestStripPrefix: every region whose national prefix has no transform
+// rule strips it on the fast path.
+func TestStripPrefix(t *testing.T) {
+	for cc := range phonenumbers.GetSupportedCallingCodes() {
+		c := rulesFor(cc)
+		for i, r := range c.rules {
+			m := regionMetadata(c.regions[i], cc)
+			if r.nationalPrefix != nil && !r.stripPrefix && m.GetNationalPrefixTransformRule() == "" {
+				t.Errorf("%s: national prefix %q is not stripped on the fast path", c.regions[i], m.GetNationalPrefixForParsing())
+			}
+		}
+	}
 }

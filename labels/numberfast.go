@@ -1,6 +1,7 @@
 package labels
 
 import (
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -14,12 +15,14 @@ import (
 // general and per-type national number patterns, and the type patterns of
 // every region that shares a country code, twice. Here the patterns of a
 // country calling code are compiled once into digit automata (digitDFA) and
-// the parse is redone for the inputs that need none of its subtleties:
-// ASCII digits with common punctuation, in E.164 or in national format
-// without a national prefix, IDD or carrier code. Anything else, and every
-// case where libphonenumber or callrep's own rules would do more than the
-// fast path knows (short, service and emergency numbers, national
-// prefixes, errors other than length), goes to normalize, which stays the
+// the parse is redone for inputs of ASCII digits with common punctuation:
+// E.164, national format with or without a national prefix (stripped as
+// maybeStripNationalPrefixAndCarrierCode does), an IDD or a country code
+// without a plus; short, service and emergency numbers are checked on the
+// short-number metadata's automata, and keys are settled as settle does.
+// Anything else (letters, extensions, tel: URIs, other scripts' digits, a
+// plus inside, more than 17 national digits, errors other than length) goes
+// to the slow path; libphonenumber alone (referenceNormalizeKey) stays the
 // reference: the fast path returns what it would, or declines.
 
 // Bits of the type automaton's accept masks, in the order in which
@@ -53,14 +56,72 @@ type regionRules struct {
 	leading *digitDFA
 	// nationalPrefix is the national prefix for parsing, nil when none.
 	nationalPrefix *digitDFA
+	// stripPrefix is true when the fast path may strip a national prefix
+	// as maybeStripNationalPrefixAndCarrierCode does: the region has no
+	// transform rule, and of the prefixes of a number that the pattern
+	// matches, the library's regexp always picks the longest.
+	stripPrefix bool
+	// prefixRE and transformRule are the library's national prefix
+	// matcher and transform rule, for the regions that do not strip on the
+	// automaton alone.
+	prefixRE      *regexp.Regexp
+	transformRule string
+	// strippable[l] is true when parseHelper keeps the stripping of a
+	// national prefix that leaves l digits: testNumberLength says neither
+	// TOO_SHORT, IS_POSSIBLE_LOCAL_ONLY nor INVALID_LENGTH.
+	strippable [maxNSNLen + 1]bool
 	// idd is the international prefix; nil when the region has none or one
 	// that matches the empty string, which the fast path does not take.
-	idd *digitDFA
+	// iddLongest is true when the longest match is the one package regexp
+	// picks (see longestIsFirst).
+	idd        *digitDFA
+	iddLongest bool
+	// generalDesc is the general description of the region's numbers.
+	generalDesc *phonenumbers.PhoneNumberDesc
 	// possibility[l] is testNumberLength's verdict on l digits.
 	possibility [maxNSNLen + 1]phonenumbers.ValidationResult
-	// shortLengths has bit l set when a short number of l digits may be
-	// valid in the region.
-	shortLengths uint32
+	// short matches the short-number metadata's general description (bit
+	// 0) and short codes (bit 1), nil when the region has no short
+	// numbers; shortLengths[i] has bit l set when description i admits l
+	// digits.
+	short        *digitDFA
+	shortLengths [2]uint32
+	// emergency matches the region's emergency numbers, nil for none.
+	emergency *digitDFA
+	// extraEmergency lists callrep's own emergency numbers of the region.
+	extraEmergency []string
+}
+
+// isEmergency is isEmergencyDigits: whether the digits, at most
+// maxEmergencyDigits of them, are an emergency number of the region.
+func (r *regionRules) isEmergency(digits []byte) bool {
+	// IsEmergencyNumber matches the emergency pattern whatever the length.
+	if r.emergency != nil && r.emergency.match(digits)&1 != 0 {
+		return true
+	}
+	for _, n := range r.extraEmergency {
+		if string(digits) == n {
+			return true
+		}
+	}
+	return false
+}
+
+// isService is isService of number.go for a national significant number.
+func (r *regionRules) isService(nsn []byte) bool {
+	if r.id == "CN" && len(nsn) == 5 {
+		switch string(nsn[:2]) {
+		case "95", "96", "12":
+			return true
+		}
+	}
+	// IsValidShortNumberForRegion: the possible lengths and the pattern of
+	// the general description, then of the short codes.
+	if r.short == nil || len(nsn) >= 32 {
+		return false
+	}
+	bit := uint32(1) << len(nsn)
+	return r.shortLengths[0]&bit != 0 && r.shortLengths[1]&bit != 0 && r.short.match(nsn) == 3
 }
 
 // typeOf is getNumberTypeHelper on the automaton.
@@ -110,22 +171,24 @@ type codeRules struct {
 	ok bool
 }
 
-// regionFor is GetRegionCodeForNumber: the index of the region nsn belongs
-// to, -1 for none.
-func (c *codeRules) regionFor(nsn []byte) int {
+// regionFor is GetRegionCodeForNumber and GetNumberType: the index of the
+// region nsn belongs to, -1 for none, and its type there. Regions without
+// a leading digits pattern are told apart by type, so the type of the one
+// found comes with it.
+func (c *codeRules) regionFor(nsn []byte) (int, phonenumbers.PhoneNumberType) {
 	if len(c.regions) == 1 {
-		return 0
+		return 0, c.rules[0].typeOf(nsn)
 	}
 	for i, r := range c.rules {
 		if r.leading != nil {
 			if r.leading.matchPrefix(nsn) {
-				return i
+				return i, r.typeOf(nsn)
 			}
-		} else if r.typeOf(nsn) != phonenumbers.UNKNOWN {
-			return i
+		} else if typ := r.typeOf(nsn); typ != phonenumbers.UNKNOWN {
+			return i, typ
 		}
 	}
-	return -1
+	return -1, phonenumbers.UNKNOWN
 }
 
 func (c *codeRules) index(region string) int {
@@ -242,31 +305,65 @@ func buildRegionRules(region string, cc int) (*regionRules, bool) {
 			return nil, false
 		}
 	}
+	general := m.GetGeneralDesc()
+	r.generalDesc = general
 	if p := m.GetNationalPrefixForParsing(); p != "" {
 		if r.nationalPrefix, err = compileDFA(p); err != nil {
 			return nil, false
 		}
+		r.stripPrefix = m.GetNationalPrefixTransformRule() == "" && longestIsFirst(p, r.nationalPrefix)
+		if !r.stripPrefix {
+			if r.prefixRE, err = regexp.Compile("^(?:" + p + ")"); err != nil {
+				return nil, false
+			}
+			r.transformRule = m.GetNationalPrefixTransformRule()
+		}
+	}
+	if len(general.GetPossibleLength()) == 0 {
+		// testNumberLength would fail on it.
+		return nil, false
 	}
 	if p := m.GetInternationalPrefix(); p != "" {
 		if idd, err := compileDFA(p); err == nil && idd.accept[dfaStart] == 0 {
 			r.idd = idd
+			r.iddLongest = longestIsFirst(p, idd)
 		}
 	}
-	general := m.GetGeneralDesc()
 	for l := range r.possibility {
 		r.possibility[l] = possibility(general, l)
+		switch testLength(general, l) {
+		case phonenumbers.TOO_SHORT, phonenumbers.IS_POSSIBLE_LOCAL_ONLY, phonenumbers.INVALID_LENGTH:
+		default:
+			r.strippable[l] = true
+		}
 	}
 	if sm := shortMetadata()[region]; sm != nil {
-		lengths := sm.GetGeneralDesc().GetPossibleLength()
-		if len(lengths) == 0 {
-			r.shortLengths = ^uint32(0)
+		// MatchNationalNumber finds no match in an empty pattern, and a
+		// pattern "" compiles to one that matches only no digits.
+		if r.short, err = compileDFA(sm.GetGeneralDesc().GetNationalNumberPattern(), sm.GetShortCode().GetNationalNumberPattern()); err != nil {
+			return nil, false
 		}
-		for _, l := range lengths {
-			if 0 <= l && l < 32 {
-				r.shortLengths |= 1 << l
+		for i, d := range []*phonenumbers.PhoneNumberDesc{sm.GetGeneralDesc(), sm.GetShortCode()} {
+			if d == nil {
+				continue // no pattern: the automaton matches nothing
+			}
+			lengths := d.GetPossibleLength()
+			if len(lengths) == 0 {
+				r.shortLengths[i] = ^uint32(0)
+			}
+			for _, l := range lengths {
+				if 0 <= l && l < 32 {
+					r.shortLengths[i] |= 1 << l
+				}
+			}
+		}
+		if e := sm.GetEmergency(); e.GetNationalNumberPattern() != "" {
+			if r.emergency, err = compileDFA(e.GetNationalNumberPattern()); err != nil {
+				return nil, false
 			}
 		}
 	}
+	r.extraEmergency = extraEmergency[region]
 	return r, true
 }
 
@@ -292,6 +389,12 @@ func possibility(general *phonenumbers.PhoneNumberDesc, l int) phonenumbers.Vali
 		}
 		return phonenumbers.IS_POSSIBLE
 	}
+	return testLength(general, l)
+}
+
+// testLength is the library's testNumberLength for the type UNKNOWN: the
+// general description's lengths alone.
+func testLength(general *phonenumbers.PhoneNumberDesc, l int) phonenumbers.ValidationResult {
 	lengths := general.GetPossibleLength()
 	if len(lengths) == 0 || lengths[0] == -1 {
 		return phonenumbers.INVALID_LENGTH
@@ -312,6 +415,30 @@ func possibility(general *phonenumbers.PhoneNumberDesc, l int) phonenumbers.Vali
 	return phonenumbers.INVALID_LENGTH
 }
 
+// longestIsFirst reports whether, on any digits, the national prefix
+// pattern p (compiled as d) matches the longest of the prefixes it could
+// match, as d.longestPrefix finds it, when run as libphonenumber runs it:
+// "^(?:p)" in package regexp, which takes the first alternative that
+// matches, not the longest. Checking each word of the pattern's finite
+// language suffices: on any input the candidates are the words that
+// prefix it, and those are the words that prefix the longest of them.
+func longestIsFirst(p string, d *digitDFA) bool {
+	words, ok := d.prefixLanguage(4096)
+	if !ok {
+		return false
+	}
+	re, err := regexp.Compile("^(?:" + p + ")")
+	if err != nil {
+		return false
+	}
+	for _, w := range words {
+		if loc := re.FindStringIndex(w); loc == nil || loc[1] != len(w) {
+			return false
+		}
+	}
+	return true
+}
+
 // regionCodes maps each supported region to its country calling code.
 var regionCodes = sync.OnceValue(func() map[string]int {
 	codes := map[string]int{}
@@ -324,6 +451,7 @@ var regionCodes = sync.OnceValue(func() map[string]int {
 // fastNormalizeKey is NormalizeKey for the inputs it knows. decided is
 // false when the input needs normalize; n and err are then zero.
 func fastNormalizeKey(raw, region, defaultRegion string) (n Number, decided bool, err error) {
+	orig := raw
 	raw = strings.TrimSpace(raw)
 	if raw == "" || len(raw) > maxRawLen {
 		return Number{}, false, nil
@@ -347,8 +475,8 @@ func fastNormalizeKey(raw, region, defaultRegion string) (n Number, decided bool
 			return Number{}, false, nil
 		}
 	}
-	if len(digits) <= maxEmergencyDigits {
-		// Emergency and short numbers.
+	if len(digits) < 3 {
+		// libphonenumber's errors for too few digits.
 		return Number{}, false, nil
 	}
 
@@ -393,67 +521,268 @@ func fastNormalizeKey(raw, region, defaultRegion string) (n Number, decided bool
 	if !ok {
 		return Number{}, false, nil
 	}
+	if len(digits) <= maxEmergencyDigits && !plus {
+		// isEmergency on the input, in the caller's region; libphonenumber
+		// knows no emergency number after a plus.
+		home := rulesFor(cc)
+		if home == nil || !home.ok {
+			return Number{}, false, nil
+		}
+		if home.rules[home.index(region)].isEmergency(digits) {
+			return Number{}, true, errEmergency()
+		}
+	}
 	if !plus {
 		if c = rulesFor(cc); c == nil || !c.ok {
 			return Number{}, false, nil
 		}
 		parse = c.rules[c.index(region)]
-		if parse.idd == nil || parse.idd.matchPrefix(digits) {
+		if c, parse, national, ok = c.extractCountryCode(parse, digits); !ok {
 			return Number{}, false, nil
 		}
-		if len(digits) >= len(c.digits) && string(digits[:len(c.digits)]) == c.digits {
-			// Maybe the country code without a plus.
-			return Number{}, false, nil
-		}
-		national = digits
 	}
-	if len(national) < 2 || len(national) > maxNSNLen {
+	short := c.shortIndex(region)
+	f, ok := c.read(parse, national, short)
+	if !ok {
 		return Number{}, false, nil
 	}
-	// A national prefix to strip, in the rules of the parse or in those of
-	// the main region, which parse the key again.
-	if parse.nationalPrefix != nil && parse.nationalPrefix.matchPrefix(national) {
-		return Number{}, false, nil
+	if f.failed() {
+		n, err := c.result(raw, f, short)
+		return n, true, err
 	}
-	if main := c.rules[0]; main != parse && main.nationalPrefix != nil && main.nationalPrefix.matchPrefix(national) {
-		return Number{}, false, nil
+	f, ok, err = c.settle(orig, f, short)
+	if !ok || err != nil {
+		return Number{}, ok, err
 	}
-	nsn := national
+	return c.number(f), true, nil
+}
 
-	at := c.regionFor(nsn)
-	typ := phonenumbers.UNKNOWN
-	numberRegion := ""
-	if at >= 0 {
-		typ = c.rules[at].typeOf(nsn)
-		if r := c.regions[at]; r != phonenumbers.REGION_CODE_FOR_NON_GEO_ENTITY {
-			numberRegion = r
+// extractCountryCode is maybeExtractCountryCode for digits without a plus,
+// dialled in the region of home whose rules are parse: after an IDD, the
+// country code that follows; digits that start with home's code and read
+// better without it, that code; else none. It returns the rules of the
+// code, those libphonenumber then parses with, and the digits after the
+// code; ok is false when the fast path cannot tell.
+func (home *codeRules) extractCountryCode(parse *regionRules, digits []byte) (c *codeRules, rules *regionRules, national []byte, ok bool) {
+	if parse.idd == nil {
+		return nil, nil, nil, false
+	}
+	if parse.idd.matchPrefix(digits) {
+		// parsePrefixAsIdd, which keeps the IDD when a 0 follows it.
+		if !parse.iddLongest {
+			return nil, nil, nil, false
+		}
+		// With nothing after it, the IDD is stripped too.
+		if end := parse.idd.longestPrefix(digits); end == len(digits) || digits[end] != '0' {
+			rest := digits[end:]
+			if len(rest) <= 2 {
+				return nil, nil, nil, false // ErrTooShortAfterIDD
+			}
+			for l := 1; l <= 3 && l <= len(rest); l++ {
+				cc := 0
+				for _, d := range rest[:l] {
+					cc = cc*10 + int(d-'0')
+				}
+				if c = rulesFor(cc); c != nil {
+					if !c.ok {
+						return nil, nil, nil, false
+					}
+					return c, c.rules[0], rest[l:], true
+				}
+			}
+			return nil, nil, nil, false // ErrInvalidCountryCode
 		}
 	}
-	if typ == phonenumbers.UNKNOWN {
-		// shortRegion, then the checks normalize makes of a short number.
-		short := c.index(region)
-		if short < 0 && c.regions[0] != phonenumbers.REGION_CODE_FOR_NON_GEO_ENTITY {
-			short = 0
-		}
-		if short >= 0 {
-			if len(nsn) <= maxEmergencyDigits || c.regions[short] == "CN" && len(nsn) == 5 {
-				return Number{}, false, nil
-			}
-			if c.rules[short].shortLengths&(1<<len(nsn)) != 0 {
-				return Number{}, false, nil
-			}
-		}
-		if r := c.rules[0].possibility[len(nsn)]; r != phonenumbers.IS_POSSIBLE {
-			return Number{}, true, possibilityError(raw, r, c.cc)
+	if len(digits) > len(home.digits) && string(digits[:len(home.digits)]) == home.digits {
+		// The code without a plus, taken if the number without it, and
+		// without its national prefix, matches the general pattern where
+		// the whole did not, or if the whole is too long.
+		potential := parse.stripNationalPrefix(digits[len(home.digits):])
+		fullValid := parse.general(digits)
+		if !fullValid && parse.general(potential) || testLength(parse.generalDesc, len(digits)) == phonenumbers.TOO_LONG {
+			return home, home.rules[0], potential, true
 		}
 	}
+	return home, parse, digits, true
+}
+
+// fastRead is one reading of a number on the fast path, normalizeOnce's
+// answer for a full number.
+type fastRead struct {
+	// nsn is the national significant number.
+	nsn []byte
+	// at is the index of the number's region, -1 for none.
+	at  int
+	typ phonenumbers.PhoneNumberType
+	// reason is IsPossibleNumberWithReason's verdict when typ is UNKNOWN.
+	reason phonenumbers.ValidationResult
+	// emergency and scoped are set for an emergency number and a service
+	// number of the caller's region (the region at short).
+	emergency, scoped bool
+}
+
+// read is normalizeOnce from ParseToNumber on: national, the digits after
+// any country code, as libphonenumber parses them in the rules of parse,
+// for a caller in the region of index short (-1 for none). ok is false
+// when the fast path cannot tell.
+func (c *codeRules) read(parse *regionRules, national []byte, short int) (f fastRead, ok bool) {
+	if len(national) < 2 || len(national) > maxNSNLen {
+		return fastRead{}, false
+	}
+	// parseHelper keeps the stripping of a national prefix only if what is
+	// left has a possible length.
+	nsn := national
+	if potential := parse.stripNationalPrefix(national); len(potential) <= maxNSNLen && parse.strippable[len(potential)] {
+		nsn = potential
+	} else if len(potential) > maxNSNLen {
+		return fastRead{}, false
+	}
+	if len(nsn) < 2 {
+		return fastRead{}, false
+	}
+	return c.classify(nsn, short), true
+}
+
+// stripNationalPrefix is maybeStripNationalPrefixAndCarrierCode: national
+// without its national prefix, unless that turns a number of the general
+// pattern into one outside it. The result may share national's memory.
+func (r *regionRules) stripNationalPrefix(national []byte) []byte {
+	if r.nationalPrefix == nil || !r.nationalPrefix.matchPrefix(national) {
+		return national
+	}
+	viable := r.general(national)
+	if r.stripPrefix {
+		stripped := national[r.nationalPrefix.longestPrefix(national):]
+		if viable && !r.general(stripped) {
+			return national
+		}
+		return stripped
+	}
+	// A transform rule, or a pattern whose longest match is not always the
+	// one package regexp picks: the library's own steps. They allocate, but
+	// few regions need them. (A copy in a string keeps national, which is
+	// on the caller's stack, from escaping through package regexp.)
+	number := string(national)
+	groups := r.prefixRE.FindStringSubmatchIndex(number)
+	last := len(groups)/2 - 1
+	if r.transformRule == "" || groups[last*2] < 0 {
+		if viable && !r.general(national[groups[1]:]) {
+			return national
+		}
+		return national[groups[1]:]
+	}
+	transformed := []byte(r.prefixRE.ReplaceAllString(number, r.transformRule))
+	if viable && !r.general(transformed) {
+		return national
+	}
+	return transformed
+}
+
+// general reports whether the general description's pattern matches all of
+// digits, as the library's nationalNumberRule does.
+func (r *regionRules) general(digits []byte) bool {
+	return r.types.match(digits)&(1<<descGeneral) != 0
+}
+
+// classify is normalizeOnce after the parse: the type and region of a full
+// number of c, or what else its national significant number is, for a
+// caller in the region of index short (-1 for none).
+func (c *codeRules) classify(nsn []byte, short int) fastRead {
+	f := fastRead{nsn: nsn, reason: phonenumbers.IS_POSSIBLE}
+	f.at, f.typ = c.regionFor(nsn)
+	if f.typ != phonenumbers.UNKNOWN {
+		return f
+	}
+	// Not valid: an emergency or service number of shortRegion, a
+	// possible number, or an error.
+	if short >= 0 {
+		s := c.rules[short]
+		if len(nsn) <= maxEmergencyDigits && s.isEmergency(nsn) {
+			f.emergency = true
+			return f
+		}
+		if s.isService(nsn) {
+			f.scoped = true
+			return f
+		}
+	}
+	f.reason = c.rules[0].possibility[len(nsn)]
+	return f
+}
+
+// failed reports whether normalizeOnce gives no full number: an error, an
+// emergency or a service number.
+func (f *fastRead) failed() bool {
+	return f.emergency || f.scoped || f.typ == phonenumbers.UNKNOWN && f.reason != phonenumbers.IS_POSSIBLE
+}
+
+// settle is settle of number.go on the fast path: while the national
+// prefix pattern of the main region matches the start of f's national
+// significant number, its key is read again, as normalize would read it.
+// orig is the input as given, for the error.
+func (c *codeRules) settle(orig string, f fastRead, short int) (fastRead, bool, error) {
+	main := c.rules[0]
+	for range maxSettle {
+		if main.nationalPrefix == nil || !main.nationalPrefix.matchPrefix(f.nsn) {
+			return f, true, nil
+		}
+		g, ok := c.read(main, f.nsn, short)
+		if !ok {
+			return fastRead{}, false, nil
+		}
+		if !g.failed() && string(g.nsn) == string(f.nsn) && g.typ == f.typ {
+			return f, true, nil
+		}
+		if g.failed() || f.typ != phonenumbers.UNKNOWN || g.typ != phonenumbers.UNKNOWN {
+			break
+		}
+		f = g
+	}
+	return fastRead{}, true, errPrefixTooMany(orig, c.key(f.nsn))
+}
+
+// shortIndex is shortRegion: the index of the region whose short numbers
+// a number of c may be for a caller in region, -1 for none.
+func (c *codeRules) shortIndex(region string) int {
+	short := c.index(region)
+	if short < 0 && c.regions[0] != phonenumbers.REGION_CODE_FOR_NON_GEO_ENTITY {
+		short = 0
+	}
+	return short
+}
+
+// result is normalizeOnce's answer for f, read from raw by a caller in the
+// region at short.
+func (c *codeRules) result(raw string, f fastRead, short int) (Number, error) {
+	switch {
+	case f.emergency:
+		return Number{}, errEmergency()
+	case f.scoped:
+		return scopedNumber(c.regions[short], string(f.nsn)), nil
+	case f.failed():
+		return Number{}, possibilityError(raw, f.reason, c.cc)
+	}
+	return c.number(f), nil
+}
+
+// key is the E.164 key of a national significant number of c.
+func (c *codeRules) key(nsn []byte) string {
 	var kb [1 + 3 + maxNSNLen]byte
-	key := string(append(append(append(kb[:0], '+'), c.digits...), nsn...))
+	return string(append(append(append(kb[:0], '+'), c.digits...), nsn...))
+}
+
+// number is the Number of a full number read on the fast path.
+func (c *codeRules) number(f fastRead) Number {
+	region := ""
+	if f.at >= 0 && c.regions[f.at] != phonenumbers.REGION_CODE_FOR_NON_GEO_ENTITY {
+		region = c.regions[f.at]
+	}
+	key := c.key(f.nsn)
 	return Number{
 		Key:    key,
 		E164:   key,
-		Region: numberRegion,
-		Type:   numberType(typ),
-		Valid:  typ != phonenumbers.UNKNOWN,
-	}, true, nil
+		Region: region,
+		Type:   numberType(f.typ),
+		Valid:  f.typ != phonenumbers.UNKNOWN,
+	}
 }
