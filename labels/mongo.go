@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/FerretDB/FerretDB/ferretdb"
+	"go.mongodb.org/mongo-driver/bson"
 	"go.mongodb.org/mongo-driver/mongo"
 	"go.mongodb.org/mongo-driver/mongo/options"
 	"go.mongodb.org/mongo-driver/mongo/readpref"
@@ -208,4 +209,15 @@ func (h levelFilter) WithGroup(name string) slog.Handler {
 		return h
 	}
 	return levelFilter{Handler: h.Handler, min: h.min, with: append(slices.Clip(h.with), withOp{group: name})}
+}
+
+// IsFerretDB tells whether db is served by FerretDB (embedded or not),
+// whose v1 backends use indexes only for _id lookups.
+func IsFerretDB(ctx context.Context, db *mongo.Database) (bool, error) {
+	var info bson.M
+	if err := db.RunCommand(ctx, bson.D{{Key: "buildInfo", Value: 1}}).Decode(&info); err != nil {
+		return false, fmt.Errorf("labels: unable to ask the server what it is: %w", err)
+	}
+	_, ok := info["ferretdbVersion"]
+	return ok, nil
 }

@@ -102,3 +102,38 @@ func TestEmbeddedLogsQuiet(t *testing.T) {
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// TestFerretDBStoreIndexes: on FerretDB, whose queries use an index only
+// for _id, the store makes no secondary indexes on the history: each would
+// cost every insert and serve nothing.
+func TestFerretDBStoreIndexes(t *testing.T) {
+	ctx := context.Background()
+	m := mongotest.Open(t)
+	ferret, err := labels.IsFerretDB(ctx, m.DB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !ferret && os.Getenv("MONGODB_URI") == "" {
+		t.Fatal("IsFerretDB: got false for the embedded FerretDB")
+	}
+	if _, err := labels.OpenStore(ctx, m.DB); err != nil {
+		t.Fatal(err)
+	}
+	cur, err := m.DB.Collection("reports").Indexes().List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var idx []bson.M
+	if err := cur.All(ctx, &idx); err != nil {
+		t.Fatal(err)
+	}
+	var secondary int
+	for _, ix := range idx {
+		if ix["name"] != "_id_" {
+			secondary++
+		}
+	}
+	if want := map[bool]int{true: 0, false: 3}[ferret]; secondary != want {
+		t.Errorf("secondary indexes on reports: got %v, want %d (FerretDB %v)", idx, want, ferret)
+	}
+}
