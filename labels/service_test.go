@@ -520,7 +520,7 @@ func TestJournalReplay(t *testing.T) {
 	}
 	sn, _ := f.store.CurrentSnapshot(ctx)
 	if n := f.count(t, fmt.Sprint("journal_", sn.Journal), bson.M{}); n != 3 {
-		t.Fatalf("current journal holds %d reports, want the 3 since the snapshot", n)
+		t.Fatalf("current journal holds %d commits, want the 3 since the snapshot", n)
 	}
 	rec := &recorder{}
 	s2 := f.open(t, time.Hour, rec)

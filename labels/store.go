@@ -112,25 +112,32 @@ func (st *Store) currentJournal() (*mongo.Collection, int64) {
 	return st.journal, st.journalN
 }
 
-// writeJournal copies stored reports into the journal. Duplicates are
-// skipped, so a retried batch journals each report once; rs must be the
-// stored versions. The journal is written after the history: a report
-// there is in the history too.
+// writeJournal copies stored reports into the journal, all of them in
+// one document: the cost of an insert is mostly per document, so the
+// journal adds one small insert per commit rather than one per report.
+// rs must be the stored versions. The journal is written after the
+// history: a report there is in the history too. A retried write may
+// journal a report twice, which the idempotent replay does not mind.
 func (st *Store) writeJournal(ctx context.Context, rs []reportDoc) error {
 	if len(rs) == 0 {
 		return nil
 	}
 	j, _ := st.currentJournal()
-	docs := make([]any, len(rs))
+	d := journalDoc{ID: randomID(12), Reports: make([]reportDoc, len(rs))}
 	for i := range rs {
-		d := rs[i]
-		d.Comment, d.ClientReportID = "", "" // memory needs neither
-		docs[i] = d
+		d.Reports[i] = rs[i]
+		d.Reports[i].Comment, d.Reports[i].ClientReportID = "", "" // memory needs neither
 	}
-	if _, err := InsertNew(ctx, j, docs); err != nil {
+	if _, err := j.InsertOne(ctx, d); err != nil {
 		return fmt.Errorf("labels: unable to journal reports: %w", err)
 	}
 	return nil
+}
+
+// journalDoc is one commit's reports in a journal.
+type journalDoc struct {
+	ID      string      `bson:"_id"`
+	Reports []reportDoc `bson:"reports"`
 }
 
 type callDoc struct {
@@ -321,10 +328,14 @@ func (st *Store) eachJournaled(ctx context.Context, n int64, since time.Time, fn
 		if j < n {
 			continue
 		}
-		err := each(ctx, st.db.Collection(journalName(j)), bson.M{}, options.Find().SetBatchSize(5000), "journal",
-			func(d reportDoc) {
-				if !d.StoredAt.Before(since) {
-					fn(d.report())
+		// A document holds up to a commit's or an import batch's reports
+		// (a few hundred KB): a few to a reply.
+		err := each(ctx, st.db.Collection(journalName(j)), bson.M{}, options.Find().SetBatchSize(16), "journal",
+			func(d journalDoc) {
+				for _, r := range d.Reports {
+					if !r.StoredAt.Before(since) {
+						fn(r.report())
+					}
 				}
 			})
 		if err != nil {
