@@ -20,11 +20,16 @@ import (
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
+// jsonContentType is shared by every answer: headers are only read.
+var jsonContentType = []string{"application/json; charset=utf-8"}
+
 // writeJSON answers 200 with the bytes that fill appends.
 func writeJSON(c *gin.Context, fill func([]byte) []byte) {
 	bp := bufPool.Get().(*[]byte)
 	b := fill((*bp)[:0])
-	c.Data(200, "application/json; charset=utf-8", b)
+	c.Writer.Header()["Content-Type"] = jsonContentType
+	c.Writer.WriteHeader(200)
+	_, _ = c.Writer.Write(b)
 	if cap(b) <= 64<<10 {
 		*bp = b
 		bufPool.Put(bp)
@@ -56,8 +61,9 @@ func appendReputationFields(b []byte, r *reputationJSON) []byte {
 	}
 	b = append(b, `,"reporters":`...)
 	b = strconv.AppendInt(b, int64(r.Reporters), 10)
+	var kb [16]string
 	b = append(b, `,"categories":{`...)
-	for i, k := range sortedKeys(r.Categories) {
+	for i, k := range sortedKeys(kb[:0], r.Categories) {
 		if i > 0 {
 			b = append(b, ',')
 		}
@@ -82,7 +88,7 @@ func appendReputationFields(b []byte, r *reputationJSON) []byte {
 		b = appendString(b, s)
 	}
 	b = append(b, `],"evidence":{`...)
-	for i, k := range sortedKeys(r.Evidence) {
+	for i, k := range sortedKeys(kb[:0], r.Evidence) {
 		if i > 0 {
 			b = append(b, ',')
 		}
@@ -134,12 +140,8 @@ func appendLookupResponse(b []byte, out *lookupResponseJSON) []byte {
 	return append(b, "]}"...)
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	if len(m) == 0 {
-		return nil
-	}
-	var arr [16]string
-	keys := arr[:0]
+// sortedKeys appends m's keys to keys, sorted.
+func sortedKeys[V any](keys []string, m map[string]V) []string {
 	for k := range m {
 		keys = append(keys, k)
 	}
