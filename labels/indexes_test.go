@@ -22,7 +22,8 @@ func TestCreateIndexesExisting(t *testing.T) {
 	ctx := context.Background()
 	coll := m.DB.Collection("idx")
 	index := func(name string) mongo.IndexModel {
-		return mongo.IndexModel{Keys: bson.D{{Key: name, Value: 1}}, Options: options.Index().SetName(name)}
+		// Unique, so that FerretDB builds them too (see CreateIndexes).
+		return mongo.IndexModel{Keys: bson.D{{Key: name, Value: 1}}, Options: options.Index().SetName(name).SetUnique(true)}
 	}
 	models := []mongo.IndexModel{index("a"), index("b")}
 

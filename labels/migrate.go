@@ -264,7 +264,8 @@ func copyIndexes(ctx context.Context, from, to *mongo.Collection) (int, error) {
 	if len(models) == 0 {
 		return 0, nil
 	}
-	if err := CreateIndexes(ctx, to, models); err != nil {
+	// A copy keeps every index, whatever serves the destination.
+	if err := createIndexes(ctx, to, models); err != nil {
 		return 0, err
 	}
 	return len(models), nil

@@ -59,15 +59,6 @@ func OpenStore(ctx context.Context, db *mongo.Database) (*Store, error) {
 			{Keys: bson.D{{Key: "key", Value: 1}, {Key: "created_at", Value: 1}}},
 		}},
 	}
-	if ferret, err := IsFerretDB(ctx, db); err != nil {
-		return nil, err
-	} else if ferret {
-		// FerretDB answers only _id lookups from an index and scans for
-		// everything else, so these would cost every insert (a JSON
-		// parse each) and serve no query. Against MongoDB they are made
-		// at the first start there, as after a migration.
-		idx = nil
-	}
 	for _, x := range idx {
 		if err := CreateIndexes(ctx, x.coll, x.models); err != nil {
 			return nil, err

@@ -228,8 +228,7 @@ func (st *Store) Rebuild(ctx context.Context, ix *Engine, progress func(done, to
 	if err != nil {
 		return err
 	}
-	_, err = st.coll.Indexes().CreateOne(ctx, mongo.IndexModel{Keys: bson.D{{Key: "verdict", Value: 1}}})
-	return err
+	return labels.CreateIndexes(ctx, st.coll, []mongo.IndexModel{{Keys: bson.D{{Key: "verdict", Value: 1}}}})
 }
 
 // Count returns how many aggregates are stored.
