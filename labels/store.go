@@ -466,16 +466,32 @@ func (st *Store) eachSnapshot(ctx context.Context, sn Snapshot, fn func(Number, 
 			fn(numberFromKey(l.Key, l.Valid, l.NumberType, l.Region), recOfLabel(l))
 		})
 	}
-	var derr error
-	err := each(ctx, coll, bson.M{}, options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}).SetBatchSize(1), "labels snapshot",
-		func(d chunkDoc) {
-			if derr == nil {
-				if derr = decodeChunk(d.Data, fn); derr != nil {
-					derr = fmt.Errorf("%w (chunk %d of %s)", derr, d.Seq, sn.Collection)
-				}
+	// Chunks are read one per batch, in whatever order storage keeps
+	// them (a sort would make FerretDB read them all before the first),
+	// and the next is read while one is decoded.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	chunks := make(chan chunkDoc, 1)
+	read := make(chan error, 1)
+	go func() {
+		defer close(chunks)
+		read <- each(ctx, coll, bson.M{}, options.Find().SetBatchSize(1), "labels snapshot", func(d chunkDoc) {
+			select {
+			case chunks <- d:
+			case <-ctx.Done():
 			}
 		})
-	if err != nil {
+	}()
+	var derr error
+	for d := range chunks {
+		if derr == nil {
+			if derr = decodeChunk(d.Data, fn); derr != nil {
+				derr = fmt.Errorf("%w (chunk %d of %s)", derr, d.Seq, sn.Collection)
+				cancel()
+			}
+		}
+	}
+	if err := <-read; err != nil && derr == nil {
 		return err
 	}
 	return derr
