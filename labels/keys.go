@@ -100,16 +100,13 @@ func (k *Keys) Intern(key string) uint32 {
 	if id, ok := k.ids.get(c); ok {
 		return id
 	}
-	id := uint32(len(k.codes))
-	k.codes = append(k.codes, c)
-	k.ids.put(c, id)
-	return id
+	return k.ids.add(c)
 }
 
 // Key returns the key of id, which must come from Intern.
 func (k *Keys) Key(id uint32) string {
 	k.mu.RLock()
-	c := k.codes[id]
+	c := k.ids.codes[id]
 	if c&scopedBit != 0 {
 		name := k.names[c&^scopedBit]
 		k.mu.RUnlock()
@@ -123,7 +120,7 @@ func (k *Keys) Key(id uint32) string {
 func (k *Keys) Len() int {
 	k.mu.RLock()
 	defer k.mu.RUnlock()
-	return len(k.codes)
+	return len(k.ids.codes)
 }
 
 // ReporterKey is the 64-bit identity under which the live state holds a
@@ -162,53 +159,58 @@ func hash64(s string) uint64 {
 	return h
 }
 
-// idTable maps codes to ids by open addressing with linear probing: 12
-// bytes a slot at a load of at most 3/4, where a Go map costs 17 bytes a
-// slot at 7/8 and more between its doublings. Nothing is ever deleted.
+// idTable maps codes to dense ids: codes[id] is the code of id, and an
+// open-addressing table of ids (linear probing, load at most 3/4) finds
+// the id of a code. A slot is 4 bytes, where a Go map costs 17 at 7/8
+// and more between its doublings; a probe reads the code it compares
+// from codes. Nothing is ever deleted.
 type idTable struct {
-	codes []uint64 // code+1, 0 for an empty slot
-	ids   []uint32
-	n     int
+	codes []uint64 // id → code
+	slots []uint32 // id+1, 0 for an empty slot
 }
 
 func (t *idTable) slot(code uint64) int {
 	// Fibonacci hashing spreads consecutive numbers.
-	return int((code * 0x9e3779b97f4a7c15) >> 32 & uint64(len(t.codes)-1))
+	return int((code * 0x9e3779b97f4a7c15) >> 32 & uint64(len(t.slots)-1))
 }
 
 func (t *idTable) get(code uint64) (uint32, bool) {
-	if t.n == 0 {
+	if len(t.slots) == 0 {
 		return 0, false
 	}
-	for i := t.slot(code); ; i = (i + 1) & (len(t.codes) - 1) {
-		switch t.codes[i] {
-		case code + 1:
-			return t.ids[i], true
-		case 0:
+	for i := t.slot(code); ; i = (i + 1) & (len(t.slots) - 1) {
+		v := t.slots[i]
+		if v == 0 {
 			return 0, false
+		}
+		if t.codes[v-1] == code {
+			return v - 1, true
 		}
 	}
 }
 
-// put adds a code that is not in the table.
-func (t *idTable) put(code uint64, id uint32) {
-	if (t.n+1)*4 > len(t.codes)*3 {
-		t.resize(max(1024, 2*len(t.codes)))
+// add gives a code that is not in the table the next id.
+func (t *idTable) add(code uint64) uint32 {
+	if (len(t.codes)+1)*4 > len(t.slots)*3 {
+		t.resize(max(1024, 2*len(t.slots)))
 	}
+	id := uint32(len(t.codes))
+	t.codes = append(t.codes, code)
+	t.place(code, id)
+	return id
+}
+
+func (t *idTable) place(code uint64, id uint32) {
 	i := t.slot(code)
-	for t.codes[i] != 0 {
-		i = (i + 1) & (len(t.codes) - 1)
+	for t.slots[i] != 0 {
+		i = (i + 1) & (len(t.slots) - 1)
 	}
-	t.codes[i], t.ids[i] = code+1, id
-	t.n++
+	t.slots[i] = id + 1
 }
 
 func (t *idTable) resize(size int) {
-	old, oldIDs := t.codes, t.ids
-	t.codes, t.ids, t.n = make([]uint64, size), make([]uint32, size), 0
-	for i, c := range old {
-		if c != 0 {
-			t.put(c-1, oldIDs[i])
-		}
+	t.slots = make([]uint32, size)
+	for id, c := range t.codes {
+		t.place(c, uint32(id))
 	}
 }
