@@ -122,7 +122,9 @@ func lookupForm(n uint64, i int) (raw string, isNational bool) {
 // lookupPath is the path of GET /v1/numbers/{number} for the i-th number.
 func lookupPath(n uint64, i int) string {
 	raw, nat := lookupForm(n, i)
-	p := "/v1/numbers/" + url.PathEscape(raw)
+	// PathEscape leaves "+" alone, which a path may hold; phones and the
+	// README send it as %2B, so the bench does too.
+	p := "/v1/numbers/" + strings.ReplaceAll(url.PathEscape(raw), "+", "%2B")
 	if nat {
 		p += "?region=US"
 	}

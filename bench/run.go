@@ -46,6 +46,7 @@ type bench struct {
 	cleanups           []func()
 
 	callrepBin, ginBin string
+	empty              emptyReading
 	ds                 *dataset
 	coldSize           int
 	csvRows            int
@@ -115,6 +116,7 @@ func (b *bench) run(ctx context.Context) error {
 	if err := b.build(ctx); err != nil {
 		return err
 	}
+	b.emptyBaseline(ctx)
 	if err := b.generate(); err != nil {
 		return err
 	}
@@ -125,7 +127,7 @@ func (b *bench) run(ctx context.Context) error {
 
 	// First start after the import: start-up, memory at ready, then the
 	// leased rescore, then the loads.
-	first := b.startCallrep(ctx, "first start", "serve1")
+	first := b.startCallrep(ctx, "first start", "serve1", b.dataDir)
 	var mem1 memReading
 	var resc rescoreReading
 	if first.ready {
@@ -147,7 +149,7 @@ func (b *bench) run(ctx context.Context) error {
 	b.stopCallrep(first)
 
 	// The restart after the rescore.
-	second := b.startCallrep(ctx, "restart after the rescore", "serve2")
+	second := b.startCallrep(ctx, "restart after the rescore", "serve2", b.dataDir)
 	b.restartFigure(first, second, resc)
 	var mem2 memReading
 	if second.ready {
@@ -405,7 +407,7 @@ func freePort() (string, error) {
 
 // startCallrep starts callrep serve on the data directory and waits for
 // /readyz 200, the process to exit, or the timeout.
-func (b *bench) startCallrep(ctx context.Context, label, logName string) *server {
+func (b *bench) startCallrep(ctx context.Context, label, logName, dataDir string) *server {
 	s := &server{label: label, numbers: -1}
 	addr, err := freePort()
 	if err != nil {
@@ -413,7 +415,7 @@ func (b *bench) startCallrep(ctx context.Context, label, logName string) *server
 		return s
 	}
 	s.addr = addr
-	argv := append([]string{b.callrepBin, "serve", "--data", b.dataDir, "--listen", addr}, benchLimits...)
+	argv := append([]string{b.callrepBin, "serve", "--data", dataDir, "--listen", addr}, benchLimits...)
 	b.command(append([]string{"GODEBUG=gctrace=1"}, argv...)...)
 	timeout := b.scaled(time.Minute, 20*time.Minute)
 	b.logf("%s: starting callrep serve on %s (timeout %s)", label, addr, timeout)
@@ -689,19 +691,31 @@ func (b *bench) waitRescore(ctx context.Context, s *server) rescoreReading {
 
 // startupFigure is the time to /readyz on the first start.
 func (b *bench) startupFigure(s *server) {
-	const name = "start-up to `/readyz` 200 (first start of the populated data dir)"
+	const name = "start-up to `/readyz` 200 at 1M numbers (first start of the populated data dir)"
 	const target = "≤ 10 s per million numbers"
 	if !s.ready {
 		b.addFigure(notMeasured(name, target, "the server did not become ready: "+s.failure))
 		return
 	}
-	n := s.numbers
-	if n <= 0 {
-		n = b.cfg.numbers
+	desc, v := b.perMillion(s.readyIn.Seconds(), b.empty.readyS, s.count(b.cfg.numbers), "s")
+	b.addFigure(figure{name: name, measured: desc, baseline: b.emptyText(fmt.Sprintf("%.1f s", b.empty.readyS)),
+		ratio: "—", target: target, pass: v <= 10})
+}
+
+// count is the numbers the server reported, or n if it did not say.
+func (s *server) count(n int) int {
+	if s.numbers > 0 {
+		return s.numbers
 	}
-	perM := s.readyIn.Seconds() / (float64(n) / 1e6)
-	b.addFigure(figure{name: name, measured: fmt.Sprintf("%s for %s numbers = %.1f s per million", secs(s.readyIn), num(n), perM),
-		baseline: "—", ratio: "—", target: target, pass: perM <= 10})
+	return n
+}
+
+// emptyText is the baseline column of a per-million figure.
+func (b *bench) emptyText(v string) string {
+	if !b.empty.ok {
+		return "— (no empty start)"
+	}
+	return "empty start " + v
 }
 
 // restartFigure is whether the restart after the rescore became ready.
@@ -735,53 +749,53 @@ func (b *bench) memoryFigures(first, second *server, m1, m2 memReading, r rescor
 	const heapName = "live heap after GC per million numbers (2 labels each)"
 	const rssName = "RSS at ready per million numbers"
 	const rescoreName = "peak RSS during the rescore per million numbers"
+	const heapTarget, rssTarget, rescoreTarget = "≤ 250 MiB", "≤ 400 MiB", "≤ 600 MiB (1.5 × 400)"
 	src, m := second, m2
 	if !second.ready || !m2.ok {
 		src, m = first, m1
 	}
-	perM := func(s *server) float64 {
-		n := s.numbers
-		if n <= 0 {
-			n = b.cfg.numbers
-		}
-		return float64(n) / 1e6
-	}
+	emptyRSS := float64(b.empty.rss) / (1 << 20)
 	if !src.ready || !m.ok {
-		b.addFigure(notMeasured(heapName, "≤ 250 MiB", "no server became ready"))
-		b.addFigure(notMeasured(rssName, "≤ 400 MiB", "no server became ready"))
+		b.addFigure(notMeasured(heapName, heapTarget, "no server became ready"))
+		b.addFigure(notMeasured(rssName, rssTarget, "no server became ready"))
 	} else {
-		where := fmt.Sprintf("%s, %s numbers", src.label, num(src.numbers))
+		n := src.count(b.cfg.numbers)
+		emptyLive := "—"
+		if b.empty.haveLive {
+			emptyLive = fmt.Sprintf("%d MiB", b.empty.liveMB)
+		}
 		switch {
 		case m.haveLive:
-			v := float64(m.live.liveMB) / perM(src)
-			b.addFigure(figure{name: heapName, measured: fmt.Sprintf("%.0f MiB per million (%d MiB live at GC %d; %s)", v, m.live.liveMB, m.live.n, where),
-				baseline: "—", ratio: "—", target: "≤ 250 MiB", pass: v <= 250})
+			desc, v := b.perMillion(float64(m.live.liveMB), float64(b.empty.liveMB), n, "MiB")
+			b.addFigure(figure{name: heapName, measured: fmt.Sprintf("%s (GC %d, %s)", desc, m.live.n, src.label),
+				baseline: b.emptyText(emptyLive), ratio: "—", target: heapTarget, pass: v <= 250})
 		case m.haveLastBeforeReady:
-			v := float64(m.lastGCBeforeReady.liveMB) / perM(src)
-			b.addFigure(figure{name: heapName, measured: fmt.Sprintf("%.0f MiB per million, from the last GC before ready (no GC after it was seen; %s)", v, where),
-				baseline: "—", ratio: "—", target: "≤ 250 MiB", pass: v <= 250})
+			desc, v := b.perMillion(float64(m.lastGCBeforeReady.liveMB), float64(b.empty.liveMB), n, "MiB")
+			b.addFigure(figure{name: heapName, measured: fmt.Sprintf("%s (the last GC before ready; none after it was seen; %s)", desc, src.label),
+				baseline: b.emptyText(emptyLive), ratio: "—", target: heapTarget, pass: v <= 250})
 			b.note("the live heap comes from the last GC cycle before ready, which may have run before loading finished")
 		default:
-			b.addFigure(notMeasured(heapName, "≤ 250 MiB", "no GC cycle was seen"))
+			b.addFigure(notMeasured(heapName, heapTarget, "no GC cycle was seen"))
 		}
-		v := float64(m.rss) / (1 << 20) / perM(src)
-		b.addFigure(figure{name: rssName, measured: fmt.Sprintf("%.0f MiB per million (%s; %s)", v, mib(m.rss), where),
-			baseline: "—", ratio: "—", target: "≤ 400 MiB", pass: v <= 400})
-		b.detail("Memory at ready: %s: RSS %s, VmHWM %s, go_memstats_heap_alloc_bytes %s, heap_inuse %s.", src.label, mib(m.rss), mib(m.hwm), mibf(m.heapAlloc), mibf(m.heapUse))
+		desc, v := b.perMillion(float64(m.rss)/(1<<20), emptyRSS, n, "MiB")
+		b.addFigure(figure{name: rssName, measured: fmt.Sprintf("%s (%s)", desc, src.label),
+			baseline: b.emptyText(mib(b.empty.rss)), ratio: "—", target: rssTarget, pass: v <= 400})
+		b.detail("Memory at ready, %s (%s numbers): RSS %s, VmHWM %s, go_memstats_heap_alloc_bytes %s, heap_inuse %s.",
+			src.label, num(n), mib(m.rss), mib(m.hwm), mibf(m.heapAlloc), mibf(m.heapUse))
 		if src != first && m1.ok {
-			b.detail("Memory at ready: %s (%s numbers, before the rescore): RSS %s, VmHWM %s (peak during start-up), heap alloc %s, heap in use %s.",
-				first.label, num(first.numbers), mib(m1.rss), mib(m1.hwm), mibf(m1.heapAlloc), mibf(m1.heapUse))
+			b.detail("Memory at ready, %s (%s numbers, before its rescore): RSS %s, VmHWM %s (the peak of start-up), heap alloc %s, heap in use %s.",
+				first.label, num(first.count(b.cfg.numbers)), mib(m1.rss), mib(m1.hwm), mibf(m1.heapAlloc), mibf(m1.heapUse))
 		}
 	}
 	switch {
 	case !first.ready || !m1.ok:
-		b.addFigure(notMeasured(rescoreName, "≤ 600 MiB (1.5 × 400)", "the first start did not become ready"))
+		b.addFigure(notMeasured(rescoreName, rescoreTarget, "the first start did not become ready"))
 	case r.peakRSS == 0:
-		b.addFigure(notMeasured(rescoreName, "≤ 600 MiB (1.5 × 400)", "no RSS sample"))
+		b.addFigure(notMeasured(rescoreName, rescoreTarget, "no RSS sample"))
 	default:
-		v := float64(r.peakRSS) / (1 << 20) / perM(first)
-		f := figure{name: rescoreName, measured: fmt.Sprintf("%.0f MiB per million (peak %s)", v, mib(r.peakRSS)),
-			baseline: "RSS at ready " + mib(m1.rss), ratio: ratio(float64(r.peakRSS), float64(m1.rss)), target: "≤ 600 MiB (1.5 × 400)", pass: v <= 600 && !r.failed}
+		desc, v := b.perMillion(float64(r.peakRSS)/(1<<20), emptyRSS, first.count(b.cfg.numbers), "MiB")
+		f := figure{name: rescoreName, measured: desc + " (" + first.label + ")",
+			baseline: "RSS at ready " + mib(m1.rss), ratio: ratio(float64(r.peakRSS), float64(m1.rss)), target: rescoreTarget, pass: v <= 600 && !r.failed}
 		if r.failed {
 			f.measured += "; the rescore did not complete: " + r.why
 		}
