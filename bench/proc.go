@@ -257,6 +257,19 @@ func (w *logWatch) gcsFrom(i int) ([]gcTrace, int) {
 	return append([]gcTrace(nil), w.gcs[i:]...), len(w.gcs)
 }
 
+// lastLog returns the last line of output that is not a gctrace line, for
+// progress reports.
+func (w *logWatch) lastLog() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for i := len(w.tail) - 1; i >= 0; i-- {
+		if !strings.HasPrefix(w.tail[i], "gc ") {
+			return w.tail[i]
+		}
+	}
+	return ""
+}
+
 // lastLines returns the last lines of output, access log excluded.
 func (w *logWatch) lastLines() []string {
 	w.mu.Lock()

@@ -218,7 +218,8 @@ func (b *bench) method() []string {
 			"`GET /v1/numbers/:number` answering a constant 174-byte JSON body (callrep's answer for an unknown number), the same " +
 			"server timeouts as callrep. Redis: `redis-server --port N --bind 127.0.0.1 --save '' --appendonly no` from Debian, " +
 			"`redis-benchmark -t get -c 64 -P 1` (its own client, one request in flight per connection). `wrk -t2 -c64 --latency` " +
-			"repeats the peak runs as a cross-check, with a Lua script sending the same requests.",
+			"repeats the peak runs as a cross-check, with a Lua script sending the same requests (of the cold set, the first " +
+			"300,000, more than a wrk run sends: wrk loads the file in each thread before its clock starts).",
 		fmt.Sprintf("**Reports.** %d users with tokens from `callrep token --uid userN --data DIR` (the local Ed25519 issuer; new "+
 			"accounts, so low weights), %d connections, closed loop, `POST /v1/reports` with a fresh number per request, categories "+
 			"in turn from `GET /v1/categories`, a unique `client_report_id` each. Durable reports/s counts 2xx answers only, and "+

@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -457,7 +458,7 @@ func (b *bench) startCallrep(ctx context.Context, label, logName, dataDir string
 		if time.Since(lastProgress) >= 5*time.Second {
 			lastProgress = time.Now()
 			rss, _, _ := p.memory()
-			b.logf("%s: waiting for /readyz: %s, RSS %s; last log: %s", label, secs(time.Since(p.started)), mib(rss), lastOf(p.log.lastLines()))
+			b.logf("%s: waiting for /readyz: %s, RSS %s; last log: %s", label, secs(time.Since(p.started)), mib(rss), lastOf([]string{p.log.lastLog()}))
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -548,25 +549,40 @@ func (b *bench) liveHeap(ctx context.Context, s *server) (gcTrace, bool) {
 	}
 	_, next := s.p.log.gcsFrom(0)
 	b.logf("%s: scraping /metrics until a GC cycle ends (at most 150 s; the runtime forces one every 2 min)", s.label)
-	client := &http.Client{Timeout: 10 * time.Second}
 	start := time.Now()
+	var scrapes atomic.Int64
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Go(func() {
+			client := &http.Client{Timeout: 10 * time.Second}
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				resp, err := client.Get("http://" + s.addr + "/metrics")
+				if err == nil {
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
+				scrapes.Add(1)
+			}
+		})
+	}
+	defer func() { close(done); wg.Wait() }()
 	lastProgress := start
-	scrapes := 0
 	for time.Since(start) < 150*time.Second && ctx.Err() == nil && s.p.running() {
 		if g, _ := s.p.log.gcsFrom(next); len(g) > 0 {
-			b.logf("%s: GC %d ended after %d scrapes: %d MiB live", s.label, g[0].n, scrapes, g[0].liveMB)
+			b.logf("%s: GC %d ended after %d scrapes: %d MiB live", s.label, g[0].n, scrapes.Load(), g[0].liveMB)
 			return g[0], true
 		}
-		resp, err := client.Get("http://" + s.addr + "/metrics")
-		if err == nil {
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-		}
-		scrapes++
 		if time.Since(lastProgress) >= 5*time.Second {
 			lastProgress = time.Now()
-			b.logf("%s: waiting for a GC cycle: %s, %d scrapes", s.label, secs(time.Since(start)), scrapes)
+			b.logf("%s: waiting for a GC cycle: %s, %d scrapes", s.label, secs(time.Since(start)), scrapes.Load())
 		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	time.Sleep(200 * time.Millisecond)
 	if g, _ := s.p.log.gcsFrom(next); len(g) > 0 {
