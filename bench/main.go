@@ -126,6 +126,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	b := &bench{cfg: cfg, root: root, stdout: stdout, started: time.Now(), invocation: "go run ./bench " + strings.Join(args, " ")}
 	b.invocation = strings.TrimSpace(b.invocation)
 	err = b.run(ctx)
+	b.interrupted = ctx.Err() != nil
 	b.cleanup()
 	if err != nil {
 		b.logf("run failed: %v", err)

@@ -111,6 +111,9 @@ func (b *bench) writeResults() error {
 	var w bytes.Buffer
 	m := b.machine
 	fmt.Fprintf(&w, "# callrep benchmark results\n\n")
+	if b.interrupted {
+		fmt.Fprintf(&w, "**This run was interrupted; the figures not measured are marked so.**\n\n")
+	}
 	fmt.Fprintf(&w, "Written by `%s` on %s; the run took %s. Regenerate with the same command (see\n",
 		b.invocation, b.started.UTC().Format("2006-01-02 15:04 MST"), time.Since(b.started).Round(time.Second))
 	fmt.Fprintf(&w, "README.md, Benchmarks). Every figure is measured in this one run, each against its baseline measured in\n")
@@ -201,7 +204,8 @@ func (b *bench) method() []string {
 			"is done and starts it again on the same directory.",
 		"**Memory.** RSS is VmRSS from /proc/PID/status at the first `/readyz` 200; the peak during the rescore is the highest VmRSS " +
 			"sampled every 100 ms while it runs (VmHWM is reported too). The live heap is the heap marked live by the first GC cycle " +
-			"that ends after `/readyz` 200 on the restart (gctrace's third heap figure, in MiB); callrep has no endpoint that forces a " +
+			"that ends after `/readyz` 200 on the restart (gctrace's third heap figure, in MiB; if the restart fails, the first cycle " +
+			"after the first start's rescore); callrep has no endpoint that forces a " +
 			"GC, so the bench makes one happen by scraping `/metrics` until a cycle ends (the runtime forces one every 2 min at the " +
 			"latest). `go_memstats_heap_alloc_bytes`/`heap_inuse_bytes` from `/metrics` at ready are reported beside it. Figures " +
 			"per million numbers divide by the numbers the server reported at start-up (the `numbers` of its \"callrep serving\" line).",

@@ -32,11 +32,12 @@ var benchLimits = []string{
 
 // bench is one run.
 type bench struct {
-	cfg        config
-	root       string
-	stdout     io.Writer
-	started    time.Time
-	invocation string
+	cfg         config
+	root        string
+	stdout      io.Writer
+	started     time.Time
+	invocation  string
+	interrupted bool
 
 	work, bin, dataDir string
 	machine            machineInfo
@@ -134,6 +135,11 @@ func (b *bench) run(ctx context.Context) error {
 	if first.ready {
 		mem1 = b.readMemory(ctx, first)
 		resc = b.waitRescore(ctx, first)
+		if !resc.failed {
+			// For the record, and in case the restart fails: the live heap
+			// with the trust estimate in place, before any load.
+			mem1.live, mem1.haveLive = b.liveHeap(ctx, first, time.Now())
+		}
 	}
 	b.startupFigure(first)
 	if ctx.Err() != nil {
@@ -155,7 +161,7 @@ func (b *bench) run(ctx context.Context) error {
 	var mem2 memReading
 	if second.ready {
 		mem2 = b.readMemory(ctx, second)
-		mem2.live, mem2.haveLive = b.liveHeap(ctx, second)
+		mem2.live, mem2.haveLive = b.liveHeap(ctx, second, second.readyAt)
 		b.verifyReports(ctx, second, &rep)
 	} else if rep.attempted {
 		b.note("the restart did not become ready, so the stored reports could not be read back; " +
@@ -539,11 +545,11 @@ func (b *bench) readMemory(ctx context.Context, s *server) memReading {
 
 // liveHeap makes the server run a GC cycle by scraping /metrics (callrep
 // has no way to force one) and returns the live heap of the first cycle
-// that ends after ready.
-func (b *bench) liveHeap(ctx context.Context, s *server) (gcTrace, bool) {
+// that ends after since.
+func (b *bench) liveHeap(ctx context.Context, s *server, since time.Time) (gcTrace, bool) {
 	gcs, _ := s.p.log.gcsFrom(0)
 	for _, g := range gcs {
-		if g.at.After(s.readyAt) {
+		if g.at.After(since) {
 			return g, true
 		}
 	}
@@ -780,10 +786,14 @@ func (b *bench) memoryFigures(first, second *server, m1, m2 memReading, r rescor
 		if b.empty.haveLive {
 			emptyLive = fmt.Sprintf("%d MiB", b.empty.liveMB)
 		}
+		when := "after ready"
+		if src == first {
+			when = "after its rescore; the restart did not become ready"
+		}
 		switch {
 		case m.haveLive:
 			desc, v := b.perMillion(float64(m.live.liveMB), float64(b.empty.liveMB), n, "MiB")
-			b.addFigure(figure{name: heapName, measured: fmt.Sprintf("%s (GC %d, %s)", desc, m.live.n, src.label),
+			b.addFigure(figure{name: heapName, measured: fmt.Sprintf("%s (GC %d, %s, %s)", desc, m.live.n, src.label, when),
 				baseline: b.emptyText(emptyLive), ratio: "—", target: heapTarget, pass: v <= 250})
 		case m.haveLastBeforeReady:
 			desc, v := b.perMillion(float64(m.lastGCBeforeReady.liveMB), float64(b.empty.liveMB), n, "MiB")
@@ -801,6 +811,9 @@ func (b *bench) memoryFigures(first, second *server, m1, m2 memReading, r rescor
 		if src != first && m1.ok {
 			b.detail("Memory at ready, %s (%s numbers, before its rescore): RSS %s, VmHWM %s (the peak of start-up), heap alloc %s, heap in use %s.",
 				first.label, num(first.count(b.cfg.numbers)), mib(m1.rss), mib(m1.hwm), mibf(m1.heapAlloc), mibf(m1.heapUse))
+			if m1.haveLive {
+				b.detail("Live heap of the %s after its rescore, before any load: %d MiB (GC %d).", first.label, m1.live.liveMB, m1.live.n)
+			}
 		}
 	}
 	switch {

@@ -30,7 +30,7 @@ func (b *bench) emptyBaseline(ctx context.Context) {
 	if !m.ok {
 		return
 	}
-	live, ok := b.liveHeap(ctx, s)
+	live, ok := b.liveHeap(ctx, s, s.readyAt)
 	if b.cfg.numbers < 100_000 {
 		b.note("with %s numbers the per-million figures are extrapolated from a difference of a few MiB and a fraction of a second, "+
 			"so they are noise: a smoke run checks the instrument, not callrep", num(b.cfg.numbers))
