@@ -100,6 +100,7 @@ func rotate(reqs [][]byte) func(i int64, _ []byte) []byte {
 // closedLoad runs a closed-loop peak run.
 func (b *bench) closedLoad(ctx context.Context, name, addr string, conns int, reqs [][]byte) (*loadResult, error) {
 	b.logf("load %s: closed loop, %d connections, %s", name, conns, b.cfg.duration)
+	defer b.watch(name, addr)()
 	r, err := runLoad(ctx, loadSpec{
 		name: name, addr: addr, conns: conns, groups: 2, dur: b.cfg.duration,
 		max: int64(500_000 * b.cfg.duration.Seconds()), req: rotate(reqs), progress: b.logf,
@@ -114,6 +115,7 @@ func (b *bench) closedLoad(ctx context.Context, name, addr string, conns int, re
 // openLoad runs an open-loop run at a fixed rate.
 func (b *bench) openLoad(ctx context.Context, name, addr string, conns int, rps float64, reqs [][]byte) (*loadResult, error) {
 	b.logf("load %s: open loop at %s req/s, %d connections, %s", name, num(int64(rps)), conns, b.cfg.duration)
+	defer b.watch(name, addr)()
 	r, err := runLoad(ctx, loadSpec{
 		name: name, addr: addr, conns: conns, groups: 2, dur: b.cfg.duration, rate: rps,
 		max: int64(rps*b.cfg.duration.Seconds()) + 1, req: rotate(reqs), progress: b.logf,
@@ -139,6 +141,7 @@ func (b *bench) runWrk(ctx context.Context, name, addr, file string, post bool) 
 	}
 	b.command(argv...)
 	b.logf("wrk %s: %ds", name, d)
+	defer b.watch("wrk "+name, addr)()
 	cctx, cancel := context.WithTimeout(ctx, time.Duration(d)*time.Second+2*time.Minute)
 	defer cancel()
 	out, err := exec.CommandContext(cctx, argv[0], argv[1:]...).CombinedOutput()
@@ -259,6 +262,8 @@ func (b *bench) loads(ctx context.Context, s *server) {
 		failAll(err.Error())
 		return
 	}
+	b.under = s
+	defer func() { b.under = nil }()
 	b.detail("%s", b.sanity(ctx, s.addr, hot))
 	b.detail("%s", b.sanity(ctx, s.addr, cold))
 
@@ -346,6 +351,63 @@ func (b *bench) loads(ctx context.Context, s *server) {
 	}
 }
 
+// wrkErrs is wrk's socket error line, for the details; wrk counts a
+// request as timed out after 2 s.
+func wrkErrs(r *wrkResult) string {
+	if r.errors == "" {
+		return ""
+	}
+	return "; " + r.errors
+}
+
+// watch records the machine's load average at the start of a load run
+// and returns a function that, at its end, notes what callrep logged
+// meanwhile (background jobs, warnings), if the run was against callrep.
+func (b *bench) watch(name, addr string) func() {
+	if avg, err := os.ReadFile("/proc/loadavg"); err == nil {
+		if f := strings.Fields(string(avg)); len(f) > 0 {
+			if v, err := strconv.ParseFloat(f[0], 64); err == nil {
+				b.loadavgs = append(b.loadavgs, v)
+			}
+		}
+	}
+	s := b.under
+	if s == nil || s.p == nil || s.addr != addr {
+		return func() {}
+	}
+	_, from := s.p.log.from(1 << 62)
+	return func() {
+		lines, _ := s.p.log.from(from)
+		counts := map[string]int{}
+		var order []string
+		for _, l := range lines {
+			j, ok := parseJSONLog(l.text)
+			if !ok || j.Msg == "" {
+				continue
+			}
+			key := j.Msg
+			if j.Job != "" {
+				key += " (" + j.Job + ")"
+			}
+			if j.Level != "INFO" && j.Level != "" {
+				key = j.Level + " " + key
+			}
+			if counts[key] == 0 {
+				order = append(order, key)
+			}
+			counts[key]++
+		}
+		if len(order) == 0 {
+			return
+		}
+		parts := make([]string, len(order))
+		for i, k := range order {
+			parts[i] = fmt.Sprintf("%s ×%d", k, counts[k])
+		}
+		b.detail("During %s callrep logged (besides access logs and GC traces): %s.", name, strings.Join(parts, ", "))
+	}
+}
+
 func firstLine(out []byte, _ error) string {
 	s, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
 	return s
@@ -382,9 +444,9 @@ func (b *bench) singleFigure(name, target string, ls *lookupSet, r *singleRun) {
 		ratio(float64(r.callrep.lat.quantile(0.5)), float64(r.gin.lat.quantile(0.5))),
 		ratio(float64(r.callrep.lat.quantile(0.99)), float64(r.gin.lat.quantile(0.99))))
 	if r.wrkCallrep != nil && r.wrkGin != nil {
-		b.detail("Cross-check `wrk -t2 -c%d` single %s: callrep %s (p50 %s, p99 %s, non-2xx %d), gin no-op %s (p50 %s, p99 %s): ratio %s.",
-			b.cfg.conns, ls.name, rate(r.wrkCallrep.reqPerSec, "req/s"), ms(r.wrkCallrep.p50), ms(r.wrkCallrep.p99), r.wrkCallrep.non2xx,
-			rate(r.wrkGin.reqPerSec, "req/s"), ms(r.wrkGin.p50), ms(r.wrkGin.p99), ratio(r.wrkCallrep.reqPerSec, r.wrkGin.reqPerSec))
+		b.detail("Cross-check `wrk -t2 -c%d` single %s: callrep %s (p50 %s, p99 %s, non-2xx %d%s), gin no-op %s (p50 %s, p99 %s%s): ratio %s.",
+			b.cfg.conns, ls.name, rate(r.wrkCallrep.reqPerSec, "req/s"), ms(r.wrkCallrep.p50), ms(r.wrkCallrep.p99), r.wrkCallrep.non2xx, wrkErrs(r.wrkCallrep),
+			rate(r.wrkGin.reqPerSec, "req/s"), ms(r.wrkGin.p50), ms(r.wrkGin.p99), wrkErrs(r.wrkGin), ratio(r.wrkCallrep.reqPerSec, r.wrkGin.reqPerSec))
 	}
 }
 
@@ -407,9 +469,9 @@ func (b *bench) batchFigure(name, target string, ls *lookupSet, r *singleRun, re
 	b.detail("Batch %s: p50 ratio callrep batch/redis GET %s, p99 ratio %s.", ls.name,
 		ratio(float64(r.batch.lat.quantile(0.5)), float64(redis.p50)), ratio(float64(r.batch.lat.quantile(0.99)), float64(redis.p99)))
 	if r.wrkBatch != nil {
-		b.detail("Cross-check `wrk -t2 -c%d` batch %s: %s (%s; p50 %s, p99 %s, non-2xx %d): ratio to redis %s.", b.cfg.conns, ls.name,
+		b.detail("Cross-check `wrk -t2 -c%d` batch %s: %s (%s; p50 %s, p99 %s, non-2xx %d%s): ratio to redis %s.", b.cfg.conns, ls.name,
 			rate(r.wrkBatch.reqPerSec*batchSize, "numbers/s"), rate(r.wrkBatch.reqPerSec, "req/s"), ms(r.wrkBatch.p50), ms(r.wrkBatch.p99),
-			r.wrkBatch.non2xx, ratio(r.wrkBatch.reqPerSec*batchSize, redis.reqPerSec))
+			r.wrkBatch.non2xx, wrkErrs(r.wrkBatch), ratio(r.wrkBatch.reqPerSec*batchSize, redis.reqPerSec))
 	}
 }
 

@@ -165,6 +165,7 @@ type logWatch struct {
 	gcs      []gcTrace
 	requests int64
 	tail     []string // the last lines of any kind, for error reports
+	lastText string   // the last line that is not a gctrace line
 }
 
 // logLine is one kept line of output.
@@ -232,6 +233,7 @@ func (w *logWatch) add(line []byte, bw *bufio.Writer) {
 		w.gcs = append(w.gcs, g)
 		return
 	}
+	w.lastText = text
 	if len(w.lines) < 100_000 {
 		w.lines = append(w.lines, logLine{at: now, text: text})
 	}
@@ -262,12 +264,7 @@ func (w *logWatch) gcsFrom(i int) ([]gcTrace, int) {
 func (w *logWatch) lastLog() string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	for i := len(w.tail) - 1; i >= 0; i-- {
-		if !strings.HasPrefix(w.tail[i], "gc ") {
-			return w.tail[i]
-		}
-	}
-	return ""
+	return w.lastText
 }
 
 // lastLines returns the last lines of output, access log excluded.

@@ -77,6 +77,8 @@ func (b *bench) reports(ctx context.Context, s *server) reportRun {
 	rr.statuses = make([]int16, len(nums))
 	rr.attempted = true
 	b.logf("load reports: closed loop, %d connections, %d users, %s (at most %s reports)", b.cfg.reportConns, b.cfg.users, b.cfg.duration, num(len(nums)))
+	b.under = s
+	stopWatch := b.watch("the report load", s.addr)
 	rr.res, err = runLoad(ctx, loadSpec{
 		name: "callrep reports", addr: s.addr, conns: b.cfg.reportConns, groups: 2, dur: b.cfg.duration, max: int64(len(nums)),
 		req: func(i int64, buf []byte) []byte {
@@ -86,6 +88,8 @@ func (b *bench) reports(ctx context.Context, s *server) reportRun {
 		done:     func(i int64, status int) { rr.statuses[i] = int16(status) },
 		progress: b.logf,
 	})
+	stopWatch()
+	b.under = nil
 	if err != nil {
 		rr.err = err.Error()
 		return rr

@@ -49,6 +49,8 @@ type bench struct {
 
 	callrepBin, ginBin string
 	empty              emptyReading
+	under              *server   // the callrep under load, whose log watch notes
+	loadavgs           []float64 // 1-min load average at the start of each load run
 	ds                 *dataset
 	coldSize           int
 	csvRows            int
@@ -173,6 +175,14 @@ func (b *bench) run(ctx context.Context) error {
 	b.reportFigures(rep)
 	b.stopCallrep(second)
 	b.reorderFigures()
+	if len(b.loadavgs) > 0 {
+		lo, hi := b.loadavgs[0], b.loadavgs[0]
+		for _, v := range b.loadavgs {
+			lo, hi = min(lo, v), max(hi, v)
+		}
+		b.detail("Machine load: the 1-minute load average at the start of the %d load runs was %.1f to %.1f on %d CPUs "+
+			"(the bench's own load generator and servers included).", len(b.loadavgs), lo, hi, b.machine.nproc)
+	}
 	return ctx.Err()
 }
 
