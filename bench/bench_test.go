@@ -343,3 +343,41 @@ func TestSmoke(t *testing.T) {
 		t.Errorf("a figure was not measured:\n%s", b)
 	}
 }
+
+// TestWatch checks that what callrep logs during a load run lands in the
+// details, and that access logs and GC traces do not.
+func TestWatch(t *testing.T) {
+	f, err := os.Create(filepath.Join(t.TempDir(), "log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	lw := newLogWatch(f)
+	bw := bufio.NewWriter(io.Discard)
+	b := &bench{stdout: io.Discard, started: time.Now()}
+	b.under = &server{addr: "127.0.0.1:1", p: &proc{log: lw}}
+	lw.add([]byte(`{"level":"INFO","msg":"callrep serving"}`+"\n"), bw)
+	stop := b.watch("run", "127.0.0.1:1")
+	for _, l := range []string{
+		`{"level":"INFO","msg":"request","route":"/v1/numbers/:number"}`,
+		"gc 3 @1.0s 1%: 0.1+1+0.1 ms clock, 0.1+0/0/0+0.1 ms cpu, 4->5->2 MB, 5 MB goal, 0 MB stacks, 0 MB globals, 2 P",
+		`{"level":"INFO","msg":"labels snapshot","component":"labels"}`,
+		`{"level":"ERROR","msg":"job failed","job":"rescore","err":"x"}`,
+		`{"level":"INFO","msg":"labels snapshot","component":"labels"}`,
+	} {
+		lw.add([]byte(l+"\n"), bw)
+	}
+	stop()
+	want := "During run callrep logged (besides access logs and GC traces): labels snapshot ×2, ERROR job failed (rescore) ×1."
+	if len(b.details) != 1 || b.details[0] != want {
+		t.Errorf("got %q, want %q", b.details, want)
+	}
+	if lw.requests != 1 || len(lw.gcs) != 1 {
+		t.Errorf("got %d requests and %d GC traces, want 1 and 1", lw.requests, len(lw.gcs))
+	}
+	b.loadavgs = nil
+	b.watch("gin", "127.0.0.1:2")() // not the server under load: nothing noted
+	if len(b.details) != 1 {
+		t.Errorf("got %q for a run against another server", b.details[1:])
+	}
+}

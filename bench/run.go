@@ -205,8 +205,10 @@ func (b *bench) setup() error {
 	b.work, _ = filepath.Abs(b.work)
 	b.bin = filepath.Join(b.work, "bin")
 	b.dataDir = filepath.Join(b.work, "data")
-	if err := os.RemoveAll(b.dataDir); err != nil {
-		return err
+	for _, d := range []string{b.dataDir, filepath.Join(b.work, "empty")} { // a reused -work starts afresh
+		if err := os.RemoveAll(d); err != nil {
+			return err
+		}
 	}
 	if err := os.MkdirAll(b.bin, 0o755); err != nil {
 		return err

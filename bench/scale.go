@@ -31,6 +31,9 @@ func (b *bench) emptyBaseline(ctx context.Context) {
 		return
 	}
 	live, ok := b.liveHeap(ctx, s, s.readyAt)
+	if b.cfg.numbers < 1_000_000 {
+		b.note("this run imported %s numbers, not the issue's 1,000,000: the per-million figures are extrapolated to 1M", num(b.cfg.numbers))
+	}
 	if b.cfg.numbers < 100_000 {
 		b.note("with %s numbers the per-million figures are extrapolated from a difference of a few MiB and a fraction of a second, "+
 			"so they are noise: a smoke run checks the instrument, not callrep", num(b.cfg.numbers))
