@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -110,4 +111,45 @@ func BenchmarkReportHTTP(b *testing.B) {
 	b.ReportMetric(float64(len(lat))/elapsed.Seconds(), "reports/s")
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
+}
+
+// BenchmarkLookupBatch measures POST /v1/numbers/lookup with 100 numbers,
+// half labelled, a fifth in national format, through the in-process stack.
+func BenchmarkLookupBatch(b *testing.B) {
+	e := newEnv(b, withLimits(api.Limits{
+		RequestsPerMinute: 1e12, RequestBurst: 1 << 30, SignedInRequestsPerMinute: 1e12, SignedInRequestBurst: 1 << 30,
+		ReportsPerMinute: 100, ReportBurst: 100, MaxBodyBytes: 1 << 20,
+	}))
+	at := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	for i := range 100_000 {
+		for r := range 2 {
+			e.index.LabelChanged(nil, &labels.Label{Reporter: fmt.Sprint("ftc:", r), Key: fmt.Sprintf("+86138%08d", i),
+				Category: "fraud", Source: labels.ImportSource("ftc"), Valid: true, CreatedAt: at, FirstAt: at})
+		}
+	}
+	var nums []string
+	for i := range 100 {
+		switch {
+		case i%5 == 0:
+			nums = append(nums, fmt.Sprintf("138 %04d %04d", i/2, 4000+i))
+		case i%2 == 0:
+			nums = append(nums, fmt.Sprintf("+86138%08d", i*97))
+		default:
+			nums = append(nums, fmt.Sprintf("+86139%08d", i*97))
+		}
+	}
+	body, _ := json.Marshal(map[string]any{"numbers": nums, "region": "CN"})
+	h := e.api.Handler()
+	b.ReportAllocs()
+	for b.Loop() {
+		req := httptest.NewRequest(http.MethodPost, "/v1/numbers/lookup", bytes.NewReader(body))
+		req.RemoteAddr = "192.0.2.1:1234"
+		req.Header.Set("Content-Type", "application/json")
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		if w.Code != 200 {
+			b.Fatalf("status %d: %s", w.Code, w.Body)
+		}
+	}
+	b.ReportMetric(float64(b.N*len(nums))/b.Elapsed().Seconds(), "numbers/s")
 }

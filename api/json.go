@@ -60,6 +60,12 @@ func decodeStrict(r io.Reader, v any) error {
 	if _, err := dec.Token(); err != io.EOF {
 		return labels.Errorf(labels.EInvalidJSON, "request body has data after the JSON value")
 	}
+	if key, ok := inexactTopKey(raw, reflect.TypeOf(v)); ok {
+		if key != "" {
+			return labels.Errorf(labels.EInvalid, "unknown field %q", clip(key))
+		}
+		return nil
+	}
 	var generic any
 	if err := json.Unmarshal(raw, &generic); err != nil {
 		return decodeError(err)
@@ -68,6 +74,93 @@ func decodeStrict(r io.Reader, v any) error {
 		return labels.Errorf(labels.EInvalid, "unknown field %q", clip(key))
 	}
 	return nil
+}
+
+// inexactTopKey is inexactKey without decoding the values, for a struct
+// whose fields hold no objects (a batch lookup's hundred numbers): it
+// reads the top-level keys of raw, which decoded into t already. ok is
+// false when it cannot tell (nested objects, escaped keys), and the
+// generic pass decides.
+func inexactTopKey(raw []byte, t reflect.Type) (key string, ok bool) {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Struct {
+		return "", false
+	}
+	for i := 0; i < t.NumField(); i++ {
+		ft := t.Field(i).Type
+		for ft.Kind() == reflect.Pointer || ft.Kind() == reflect.Slice || ft.Kind() == reflect.Array {
+			ft = ft.Elem()
+		}
+		if k := ft.Kind(); k == reflect.Struct || k == reflect.Map || k == reflect.Interface {
+			return "", false
+		}
+	}
+	p := skipSpace(raw, 0)
+	if p >= len(raw) || raw[p] != '{' {
+		return "", false
+	}
+	p = skipSpace(raw, p+1)
+	if p < len(raw) && raw[p] == '}' {
+		return "", true
+	}
+	for p < len(raw) && raw[p] == '"' {
+		end := p + 1
+		for end < len(raw) && raw[end] != '"' {
+			if raw[end] == '\\' {
+				return "", false
+			}
+			end++
+		}
+		if end >= len(raw) {
+			return "", false
+		}
+		name := raw[p+1 : end]
+		if _, found := jsonField(t, string(name)); !found {
+			return string(name), true
+		}
+		p = skipSpace(raw, end+1)
+		if p >= len(raw) || raw[p] != ':' {
+			return "", false
+		}
+		// The value holds no object (the struct decoded), so it ends at
+		// the first comma or brace outside strings and brackets.
+		depth := 0
+		for p++; p < len(raw); p++ {
+			c := raw[p]
+			if c == '"' {
+				for p++; p < len(raw) && raw[p] != '"'; p++ {
+					if raw[p] == '\\' {
+						p++
+					}
+				}
+				continue
+			}
+			if c == '[' {
+				depth++
+			} else if c == ']' {
+				depth--
+			} else if depth == 0 && (c == ',' || c == '}') {
+				break
+			}
+		}
+		if p >= len(raw) {
+			return "", false
+		}
+		if raw[p] == '}' {
+			return "", true
+		}
+		p = skipSpace(raw, p+1)
+	}
+	return "", false
+}
+
+func skipSpace(b []byte, p int) int {
+	for p < len(b) && (b[p] == ' ' || b[p] == '\t' || b[p] == '\n' || b[p] == '\r') {
+		p++
+	}
+	return p
 }
 
 // inexactKey returns the first object key in val that is not spelt exactly

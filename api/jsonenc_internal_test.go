@@ -3,6 +3,8 @@ package api
 import (
 	"encoding/json"
 	"math/rand/v2"
+	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -55,5 +57,37 @@ func TestAppendReputationMatches(t *testing.T) {
 		if got := appendLookupResponse(nil, &batch); string(got) != string(want) {
 			t.Fatalf("batch: got  %s\nwant %s", got, want)
 		}
+	}
+}
+
+// TestInexactTopKey: the fast key check finds the same misspelt keys as
+// the generic pass, or declines.
+func TestInexactTopKey(t *testing.T) {
+	typ := reflect.TypeOf(&lookupRequestJSON{})
+	for _, tc := range []struct {
+		body, key string
+		ok        bool
+	}{
+		{`{"numbers":["+8613800138000","a,b]}"],"region":"CN"}`, "", true},
+		{` { "numbers" : [ "1" , "2" ] , "region" : "CN" } `, "", true},
+		{`{}`, "", true},
+		{`{"NUMBERS":["1"]}`, "NUMBERS", true},
+		{`{"numbers":["1"],"Region":"CN"}`, "Region", true},
+		{`{"numbers":["\"quoted\""],"regioN":"CN"}`, "regioN", true},
+		{`{"num\u0062ers":["1"]}`, "", false},
+		{`[1]`, "", false},
+	} {
+		key, ok := inexactTopKey([]byte(tc.body), typ)
+		if key != tc.key || ok != tc.ok {
+			t.Errorf("%s: got %q, %v; want %q, %v", tc.body, key, ok, tc.key, tc.ok)
+		}
+		var v lookupRequestJSON
+		err := decodeStrict(strings.NewReader(tc.body), &v)
+		if tc.key != "" && err == nil {
+			t.Errorf("%s: decoded, want unknown field %q", tc.body, tc.key)
+		}
+	}
+	if _, ok := inexactTopKey([]byte(`{"reports":[]}`), reflect.TypeOf(&batchRequestJSON{})); !ok {
+		t.Error("batch request body declined")
 	}
 }

@@ -856,7 +856,7 @@ func (e *Engine) Lookup(n labels.Number) Result {
 	} else {
 		// Unlabelled: only signals speak, and they raise the score a
 		// little, never to a verdict.
-		res = Result{Verdict: VerdictUnknown, Categories: map[string]int{}, Evidence: map[string]float64{}}
+		res = Result{Verdict: VerdictUnknown, Categories: noCategories, Evidence: noEvidence}
 		boost := 0.0
 		if res.Signals = e.rangeSignal(n.Key, nil, false, now); len(res.Signals) > 0 {
 			boost++
@@ -871,6 +871,13 @@ func (e *Engine) Lookup(n labels.Number) Result {
 	e.mu.RUnlock()
 	return finish(res, n)
 }
+
+// noCategories and noEvidence are the empty maps of every unlabelled
+// number's result, shared: results are read, never written.
+var (
+	noCategories = map[string]int{}
+	noEvidence   = map[string]float64{}
+)
 
 // judgeCached is judge, through the cache of numbers with running sums;
 // e.mu is held for reading. Cached results share their maps: callers
