@@ -423,6 +423,10 @@ func (s *Service) FiltersPublished(ctx context.Context, fs []FilterVersion) erro
 	return s.enqueue(ctx, out)
 }
 
+// enqueueChunk is how many batches enqueue records in one insert after
+// the first: 10,000 recipients.
+const enqueueChunk = 20
+
 // enqueue records batches in the outbox, keeps their notifications in the
 // inbox and hands them to the sender. A batch recorded before (by another
 // replica, or before a restart) is skipped.
@@ -430,19 +434,26 @@ func (s *Service) enqueue(ctx context.Context, bs []*Batch) error {
 	if len(bs) == 0 {
 		return nil
 	}
-	dup, err := s.st.PutBatches(ctx, bs)
-	if err != nil {
-		return err
-	}
-	var fresh []*Batch
 	trigs := map[string]bool{}
-	for i, b := range bs {
-		trigs[b.Trigger] = true
-		if !dup[i] {
-			fresh = append(fresh, b)
+	// The first batch is recorded alone and handed to the sender at once,
+	// the rest in chunks while it sends: a fan-out's first messages leave
+	// while its later batches are being inserted, and every batch is still
+	// recorded before it is sent.
+	for start, n := 0, 1; start < len(bs); start, n = start+n, enqueueChunk {
+		chunk := bs[start:min(start+n, len(bs))]
+		dup, err := s.st.PutBatches(ctx, chunk)
+		if err != nil {
+			return err
 		}
+		var fresh []*Batch
+		for i, b := range chunk {
+			trigs[b.Trigger] = true
+			if !dup[i] {
+				fresh = append(fresh, b)
+			}
+		}
+		s.out.add(fresh)
 	}
-	s.out.add(fresh)
 	ids := slices.Sorted(maps.Keys(trigs))
 	if _, err := s.st.Once(ctx, ids, s.cfg.Now()); err != nil {
 		return err
