@@ -289,3 +289,38 @@ func TestOpenInvitesBounded(t *testing.T) {
 		t.Fatalf("stored invites: got %d, %v; want the one not used", n, err)
 	}
 }
+
+// TestPerUserBounds: what push holds per user stays within its caps however
+// much the user does: recorded numbers, inbox entries.
+func TestPerUserBounds(t *testing.T) {
+	e := newPushEnv(t)
+	s, _ := e.openWith(t, func(c *push.Config) { c.RecordMax, c.InboxMax = 5, 3 })
+	ctx := context.Background()
+	mustRegister(t, s, "u1", "tok-u1-abcdefgh")
+	var keys []string
+	for i := range 10 {
+		key := fmt.Sprintf("+86138001381%02d", i)
+		keys = append(keys, key)
+		s.RecordLookup("u1", labels.Number{Key: key}, reputation.Result{Verdict: reputation.VerdictUnknown})
+	}
+	if err := s.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range keys {
+		e.reps.set(key, reputation.VerdictSpam, 5)
+		s.LabelChanged(nil, &labels.Label{Key: key})
+		e.clock.Add(time.Second)
+		if err := s.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitUntil(t, "five warnings", func() bool { return e.fake.Count() == 5 })
+	time.Sleep(100 * time.Millisecond)
+	if n := e.fake.Count(); n != 5 {
+		t.Fatalf("warnings: got %d, want 5 (RecordMax)", n)
+	}
+	ns, _, err := s.Notifications("u1", 100, "")
+	if err != nil || len(ns) != 3 || ns[0].Number != keys[4] {
+		t.Fatalf("inbox: got %d (%v), want the newest 3 of 5, newest %s first", len(ns), err, keys[4])
+	}
+}
