@@ -6,6 +6,8 @@ import (
 	"unicode"
 
 	"github.com/nyaruka/phonenumbers"
+	"golang.org/x/text/language"
+	"golang.org/x/text/language/display"
 )
 
 // Area is a region that numbers are placed in by libphonenumber's geocoder,
@@ -37,6 +39,12 @@ func AreaOf(e164 string) (Area, bool) {
 	region := phonenumbers.GetRegionCodeForNumber(pn)
 	en, err := phonenumbers.GetGeocodingForNumber(pn, "en")
 	if err != nil || en == "" || region == "" || region == phonenumbers.UNKNOWN_REGION {
+		return Area{}, false
+	}
+	// Without data for the number's prefix the geocoder answers the
+	// country's name: toll-free and mobile ranges of a whole country are
+	// no area, and a wave there would go to everyone.
+	if reg, err := language.ParseRegion(region); err != nil || en == display.Regions(language.English).Name(reg) {
 		return Area{}, false
 	}
 	slug := strings.Trim(notSlug.ReplaceAllString(strings.ToLower(asciiOnly(en)), "-"), "-")

@@ -38,6 +38,11 @@ type Invite struct {
 // inviteTTL is how long an invite code can be accepted.
 const inviteTTL = 24 * time.Hour
 
+// maxOpenInvites is how many invites of one user can be open at once; a
+// new one beyond it revokes the oldest. Without it, a user could fill the
+// writer's memory with invites for a day.
+const maxOpenInvites = 3
+
 const maxLinkName = 40
 
 func hashCode(code string) string {
@@ -63,9 +68,44 @@ func (s *Service) Invite(ctx context.Context, user string) (code string, expires
 		return "", time.Time{}, err
 	}
 	s.mu.Lock()
-	s.invites[in.CodeHash] = &in
+	s.addInviteLocked(&in)
+	var revoked []string
+	for len(s.invitesOf[user]) > maxOpenInvites {
+		h := s.invitesOf[user][0]
+		s.removeInviteLocked(h)
+		revoked = append(revoked, h)
+	}
 	s.mu.Unlock()
+	if len(revoked) > 0 {
+		// Memory no longer holds them, so they cannot be accepted even if
+		// this delete fails; a restart before trimming would bring them
+		// back for the rest of their day.
+		if err := s.st.DeleteInvites(ctx, revoked, now); err != nil {
+			s.log.Warn("push: deleting revoked invites", "err", err)
+		}
+	}
 	return code, in.Expires, nil
+}
+
+// addInviteLocked keeps in; s.mu is held.
+func (s *Service) addInviteLocked(in *Invite) {
+	s.invites[in.CodeHash] = in
+	s.invitesOf[in.User] = append(s.invitesOf[in.User], in.CodeHash)
+}
+
+// removeInviteLocked forgets the invite with hash h; s.mu is held.
+func (s *Service) removeInviteLocked(h string) {
+	in := s.invites[h]
+	if in == nil {
+		return
+	}
+	delete(s.invites, h)
+	hs := slices.DeleteFunc(s.invitesOf[in.User], func(x string) bool { return x == h })
+	if len(hs) == 0 {
+		delete(s.invitesOf, in.User)
+	} else {
+		s.invitesOf[in.User] = hs
+	}
 }
 
 // Accept makes guardian the guardian of the user who made the invite code,
@@ -113,33 +153,70 @@ func (s *Service) Accept(ctx context.Context, guardian, code, name string) (Link
 		s.log.Warn("push: deleting a used invite", "err", err)
 	}
 	s.mu.Lock()
-	s.links[l.ID] = &l
-	delete(s.invites, h)
+	s.addLinkLocked(&l)
+	s.removeInviteLocked(h)
 	s.mu.Unlock()
 	return l, nil
 }
 
-// Guardians returns the links in which user is protected.
+// Guardians returns the links in which user is protected, oldest first.
 func (s *Service) Guardians(user string) []Link {
-	return s.linksWhere(func(l *Link) bool { return l.Protected == user })
-}
-
-// Protecting returns the links in which user is the guardian.
-func (s *Service) Protecting(user string) []Link {
-	return s.linksWhere(func(l *Link) bool { return l.Guardian == user })
-}
-
-func (s *Service) linksWhere(f func(*Link) bool) []Link {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []Link
-	for _, l := range s.links {
-		if f(l) {
-			out = append(out, *l)
+	return s.linksLocked(s.guardiansOf[user])
+}
+
+// Protecting returns the links in which user is the guardian, oldest
+// first.
+func (s *Service) Protecting(user string) []Link {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.linksLocked(s.protecting[user])
+}
+
+// linksLocked returns the links with ids, oldest first; s.mu is held.
+func (s *Service) linksLocked(ids []string) []Link {
+	out := make([]Link, 0, len(ids))
+	for _, id := range ids {
+		out = append(out, *s.links[id])
+	}
+	slices.SortFunc(out, func(a, b Link) int {
+		if c := a.Created.Compare(b.Created); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	return out
+}
+
+// addLinkLocked keeps l and indexes it by both sides; s.mu is held.
+func (s *Service) addLinkLocked(l *Link) {
+	if s.links[l.ID] != nil {
+		s.removeLinkLocked(l.ID)
+	}
+	s.links[l.ID] = l
+	s.guardiansOf[l.Protected] = append(s.guardiansOf[l.Protected], l.ID)
+	s.protecting[l.Guardian] = append(s.protecting[l.Guardian], l.ID)
+}
+
+// removeLinkLocked forgets the link id and its index entries; s.mu is
+// held.
+func (s *Service) removeLinkLocked(id string) {
+	l := s.links[id]
+	if l == nil {
+		return
+	}
+	delete(s.links, id)
+	unindex := func(m map[string][]string, user string) {
+		ids := slices.DeleteFunc(m[user], func(x string) bool { return x == id })
+		if len(ids) == 0 {
+			delete(m, user)
+		} else {
+			m[user] = ids
 		}
 	}
-	slices.SortFunc(out, func(a, b Link) int { return a.Created.Compare(b.Created) })
-	return out
+	unindex(s.guardiansOf, l.Protected)
+	unindex(s.protecting, l.Guardian)
 }
 
 // EndLink ends a link user is part of, on either side. Other links are
@@ -155,7 +232,7 @@ func (s *Service) EndLink(ctx context.Context, user, id string) error {
 		return err
 	}
 	s.mu.Lock()
-	delete(s.links, id)
+	s.removeLinkLocked(id)
 	s.mu.Unlock()
 	return nil
 }

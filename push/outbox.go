@@ -436,9 +436,13 @@ func (o *outbox) writeMarks(ctx context.Context) {
 					break more
 				}
 			}
-			if err := o.s.st.PutMarks(ctx, ms); err != nil && ctx.Err() == nil {
+			// A shutdown must not cancel marks already taken from the
+			// queue: their batches would be sent again after a restart.
+			wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			if err := o.s.st.PutMarks(wctx, ms); err != nil {
 				o.s.log.Warn("push: storing outbox marks", "err", err)
 			}
+			cancel()
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -127,19 +128,27 @@ type Service struct {
 	log *slog.Logger
 	m   *metrics
 
-	mu       sync.Mutex
-	devices  map[string]*Device
-	byUser   map[string][]string // user → device ids
-	links    map[string]*Link
-	invites  map[string]*Invite
-	records  map[string]map[string]Record // key → user → first record in the window
-	perUser  map[string]int               // user → records in the window
-	inbox    map[string][]Notification    // user → oldest first
-	once     map[string]bool
-	lastAlrt map[string]time.Time // protected user|number → last guardian alert
-	verdicts map[string]reputation.Verdict
-	waves    map[string]*wave
-	filters  map[string]uint64
+	mu      sync.Mutex
+	devices map[string]*Device
+	byUser  map[string][]string // user → device ids
+	links   map[string]*Link
+	// guardiansOf and protecting index links by either side (user → link
+	// ids), so that every fraud lookup finds its user's guardians without
+	// looking at every link.
+	guardiansOf map[string][]string
+	protecting  map[string][]string
+	invites     map[string]*Invite
+	// invitesOf lists each user's open invites, oldest first: at most
+	// maxOpenInvites.
+	invitesOf map[string][]string
+	records   map[string]map[string]Record // key → user → first record in the window
+	perUser   map[string]int               // user → records in the window
+	inbox     map[string][]Notification    // user → oldest first
+	once      map[string]time.Time         // trigger → when it was handled, within retention()
+	lastAlrt  map[string]time.Time         // protected user|number → last guardian alert
+	verdicts  map[string]reputation.Verdict
+	waves     map[string]*wave
+	filters   map[string]uint64
 
 	bufMu   sync.Mutex
 	buf     []Record            // recorded, not yet applied
@@ -169,9 +178,10 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	}
 	s := &Service{
 		cfg: cfg, st: cfg.Store, log: cfg.Logger, m: m,
-		devices: map[string]*Device{}, byUser: map[string][]string{}, links: map[string]*Link{}, invites: map[string]*Invite{},
+		devices: map[string]*Device{}, byUser: map[string][]string{}, links: map[string]*Link{},
+		guardiansOf: map[string][]string{}, protecting: map[string][]string{}, invites: map[string]*Invite{}, invitesOf: map[string][]string{},
 		records: map[string]map[string]Record{}, perUser: map[string]int{}, inbox: map[string][]Notification{},
-		once: map[string]bool{}, lastAlrt: map[string]time.Time{}, verdicts: map[string]reputation.Verdict{},
+		once: map[string]time.Time{}, lastAlrt: map[string]time.Time{}, verdicts: map[string]reputation.Verdict{},
 		waves: map[string]*wave{}, filters: map[string]uint64{}, changed: map[string]struct{}{},
 	}
 	s.out = newOutbox(s)
@@ -195,11 +205,14 @@ func (s *Service) load(ctx context.Context) error {
 	if err := s.st.EachDevice(ctx, func(d Device) { s.addDeviceLocked(&d) }); err != nil {
 		return err
 	}
-	if err := s.st.EachLink(ctx, func(l Link) { s.links[l.ID] = &l }); err != nil {
+	if err := s.st.EachLink(ctx, func(l Link) { s.addLinkLocked(&l) }); err != nil {
 		return err
 	}
-	if err := s.st.EachInvite(ctx, now, func(in Invite) { s.invites[in.CodeHash] = &in }); err != nil {
+	if err := s.st.EachInvite(ctx, now, func(in Invite) { s.addInviteLocked(&in) }); err != nil {
 		return err
+	}
+	for _, hs := range s.invitesOf {
+		slices.SortFunc(hs, func(a, b string) int { return s.invites[a].Created.Compare(s.invites[b].Created) })
 	}
 	if err := s.st.EachRecord(ctx, now.Add(-s.cfg.RecordFor), func(r Record) { s.addRecordLocked(r) }); err != nil {
 		return err
@@ -207,7 +220,7 @@ func (s *Service) load(ctx context.Context) error {
 	if err := s.st.EachInbox(ctx, now, func(n Notification) { s.addNotificationLocked(n) }); err != nil {
 		return err
 	}
-	if err := s.st.EachOnce(ctx, now.Add(-s.retention()), func(id string, _ time.Time) { s.once[id] = true }); err != nil {
+	if err := s.st.EachOnce(ctx, now.Add(-s.retention()), func(id string, at time.Time) { s.once[id] = at }); err != nil {
 		return err
 	}
 	return s.out.load(ctx, now)
@@ -273,6 +286,16 @@ func (s *Service) Trim(ctx context.Context) error {
 	for u, n := range s.perUser {
 		if n <= 0 {
 			delete(s.perUser, u)
+		}
+	}
+	for h, in := range s.invites {
+		if !in.Expires.After(now) {
+			s.removeInviteLocked(h)
+		}
+	}
+	for id, at := range s.once {
+		if at.Before(now.Add(-s.retention())) {
+			delete(s.once, id)
 		}
 	}
 	for k, at := range s.lastAlrt {

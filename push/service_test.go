@@ -78,6 +78,12 @@ func newPushEnv(t *testing.T) *pushEnv {
 // returned stop is called.
 func (e *pushEnv) open(t *testing.T) (*push.Service, func()) {
 	t.Helper()
+	return e.openWith(t, nil)
+}
+
+// openWith is open with the config adjusted by tweak.
+func (e *pushEnv) openWith(t *testing.T, tweak func(*push.Config)) (*push.Service, func()) {
+	t.Helper()
 	ctx := context.Background()
 	st, err := push.OpenStore(ctx, e.m.DB)
 	if err != nil {
@@ -97,6 +103,9 @@ func (e *pushEnv) open(t *testing.T) (*push.Service, func()) {
 	cfg.Leases, cfg.Holder, cfg.Now = lst.Leases(), "test", e.clock.Now
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	cfg.Poll = 20 * time.Millisecond
+	if tweak != nil {
+		tweak(&cfg)
+	}
 	s, err := push.Open(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)

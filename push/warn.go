@@ -180,14 +180,14 @@ func (s *Service) optedLocked(user string, f func(OptIns) bool) bool {
 	return false
 }
 
-func (s *Service) hasGuardiansLocked(user string) bool {
-	for _, l := range s.links {
-		if l.Protected == user {
-			return true
-		}
-	}
-	return false
+// handledLocked reports whether the trigger id was handled within the
+// dedupe window; s.mu is held.
+func (s *Service) handledLocked(id string) bool {
+	_, ok := s.once[id]
+	return ok
 }
+
+func (s *Service) hasGuardiansLocked(user string) bool { return len(s.guardiansOf[user]) > 0 }
 
 // evaluate looks at key's verdict now and returns the warnings a rise
 // to spam or fraud calls for.
@@ -226,7 +226,7 @@ func (s *Service) retro(num labels.Number, res reputation.Result) []*Batch {
 	trig := "retro|" + num.Key + "|" + v
 	now := s.cfg.Now()
 	s.mu.Lock()
-	if s.once[trig] {
+	if s.handledLocked(trig) {
 		s.mu.Unlock()
 		return nil
 	}
@@ -306,16 +306,14 @@ func (s *Service) guardianAlert(ctx context.Context, r Record) ([]*Batch, error)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	k := r.User + "|" + r.Key
-	if last, ok := s.lastAlrt[k]; (ok && r.At.Sub(last) < s.cfg.GuardianGap) || s.once[trig] {
+	if last, ok := s.lastAlrt[k]; (ok && r.At.Sub(last) < s.cfg.GuardianGap) || s.handledLocked(trig) {
 		return nil, nil
 	}
 	s.lastAlrt[k] = r.At
 	var items []Item
 	texts := map[string]Text{}
-	for _, l := range s.links {
-		if l.Protected != r.User {
-			continue
-		}
+	for _, id := range s.guardiansOf[r.User] {
+		l := s.links[id]
 		it := Item{User: l.Guardian, Data: map[string]string{"name": l.Name}}
 		n := Notification{Kind: KindGuardianAlert, Number: r.Key, Verdict: string(res.Verdict), Reporters: res.Reporters, Data: it.Data}
 		sent := false
@@ -379,7 +377,7 @@ func (s *Service) wave(num labels.Number, res reputation.Result) []*Batch {
 		}
 	}
 	trig := "wave|" + a.ID + "|" + strconv.FormatInt(w.start.Unix(), 10)
-	if s.once[trig] {
+	if s.handledLocked(trig) {
 		return nil
 	}
 	var out []*Batch
@@ -425,6 +423,10 @@ func (s *Service) FiltersPublished(ctx context.Context, fs []FilterVersion) erro
 	return s.enqueue(ctx, out)
 }
 
+// enqueueChunk is how many batches enqueue records in one insert after
+// the first: 10,000 recipients.
+const enqueueChunk = 20
+
 // enqueue records batches in the outbox, keeps their notifications in the
 // inbox and hands them to the sender. A batch recorded before (by another
 // replica, or before a restart) is skipped.
@@ -432,26 +434,34 @@ func (s *Service) enqueue(ctx context.Context, bs []*Batch) error {
 	if len(bs) == 0 {
 		return nil
 	}
-	dup, err := s.st.PutBatches(ctx, bs)
-	if err != nil {
-		return err
-	}
-	var fresh []*Batch
 	trigs := map[string]bool{}
-	for i, b := range bs {
-		trigs[b.Trigger] = true
-		if !dup[i] {
-			fresh = append(fresh, b)
+	// The first batch is recorded alone and handed to the sender at once,
+	// the rest in chunks while it sends: a fan-out's first messages leave
+	// while its later batches are being inserted, and every batch is still
+	// recorded before it is sent.
+	for start, n := 0, 1; start < len(bs); start, n = start+n, enqueueChunk {
+		chunk := bs[start:min(start+n, len(bs))]
+		dup, err := s.st.PutBatches(ctx, chunk)
+		if err != nil {
+			return err
 		}
+		var fresh []*Batch
+		for i, b := range chunk {
+			trigs[b.Trigger] = true
+			if !dup[i] {
+				fresh = append(fresh, b)
+			}
+		}
+		s.out.add(fresh)
 	}
-	s.out.add(fresh)
 	ids := slices.Sorted(maps.Keys(trigs))
 	if _, err := s.st.Once(ctx, ids, s.cfg.Now()); err != nil {
 		return err
 	}
+	at := s.cfg.Now()
 	s.mu.Lock()
 	for _, id := range ids {
-		s.once[id] = true
+		s.once[id] = at
 	}
 	s.mu.Unlock()
 	return nil
@@ -493,17 +503,13 @@ func (s *Service) EraseUser(ctx context.Context, user string) (EraseResult, erro
 		}
 	}
 	delete(s.perUser, user)
-	for id, l := range s.links {
-		if l.Protected == user || l.Guardian == user {
-			links = append(links, id)
-			delete(s.links, id)
-		}
+	links = append(slices.Clone(s.guardiansOf[user]), s.protecting[user]...)
+	for _, id := range links {
+		s.removeLinkLocked(id)
 	}
-	for h, in := range s.invites {
-		if in.User == user {
-			invs = append(invs, h)
-			delete(s.invites, h)
-		}
+	invs = slices.Clone(s.invitesOf[user])
+	for _, h := range invs {
+		s.removeInviteLocked(h)
 	}
 	for k := range s.lastAlrt {
 		if strings.HasPrefix(k, user+"|") {
