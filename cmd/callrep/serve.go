@@ -413,16 +413,25 @@ func writerBackend(ctx context.Context, sf *storeFlags, pubCfg reputation.Publis
 // releaseLoadGarbage collects what loading left behind (decoded chunks,
 // replayed reports: as much again as the state itself) and returns it to
 // the operating system, so that the process starts serving at about its
-// live size rather than at the peak of loading. GOGC and GOMEMLIMIT tune
-// the collector from there on.
+// live size rather than at the peak of loading. From there on the
+// collector lets the heap grow by half of what is live before it runs,
+// not Go's default of all of it, unless GOGC says otherwise: a writer's
+// heap is almost all live state, and jobs such as a rescore would
+// otherwise double the process; GOMEMLIMIT caps it further.
 func releaseLoadGarbage(log *slog.Logger) {
 	start := time.Now()
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(writerGCPercent)
+	}
 	debug.FreeOSMemory()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	log.Info("memory after load", "heap_live_mib", ms.HeapAlloc>>20, "heap_sys_mib", ms.HeapSys>>20,
 		"released_mib", ms.HeapReleased>>20, "took", time.Since(start).Round(time.Millisecond).String())
 }
+
+// writerGCPercent is a writer's default GOGC.
+const writerGCPercent = 50
 
 // lookupBackend is a stateless lookup replica: reputations come from
 // storage through a guard and a bounded cache, filters from storage.
