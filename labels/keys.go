@@ -36,6 +36,10 @@ func NewKeys() *Keys {
 	return &Keys{scoped: map[string]uint64{}}
 }
 
+// E164Digits returns the digits of a full number's key ("+8613800138000")
+// as an integer; ok is false for other keys and for more than 18 digits.
+func E164Digits(key string) (uint64, bool) { return digitCode(key) }
+
 // digitCode returns the integer code of a "+digits" key.
 func digitCode(key string) (uint64, bool) {
 	if len(key) < 2 || len(key) > maxDigitCode+1 || key[0] != '+' || key[1] == '0' {

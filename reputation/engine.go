@@ -425,14 +425,7 @@ func (e *Engine) removeAt(key string, st *numState, i int) {
 func harmful(r labels.Risk) bool { return r == labels.RiskDangerous || r == labels.RiskNuisance }
 
 // activeHarm reports whether st has an active harmful contribution.
-func (e *Engine) activeHarm(st *numState) bool {
-	for i := range st.contribs {
-		if c := &st.contribs[i]; c.active() && harmful(e.catRisk[c.cat]) {
-			return true
-		}
-	}
-	return false
-}
+func (e *Engine) activeHarm(st *numState) bool { return e.activeHarmExcept(st, -1) }
 
 // unapply subtracts an active contribution from the sums.
 func (e *Engine) unapply(key string, st *numState, c *contrib) {
@@ -778,19 +771,14 @@ func (e *Engine) reassign(key string, st *numState, c *contrib) {
 // different lengths differ. Scoped and short numbers have none.
 func (e *Engine) rangeKey(key string) (uint64, bool) {
 	d := e.cfg.RangeDigits
-	if d <= 0 || !strings.HasPrefix(key, "+") || len(key) < 9 || len(key)-1-d > 17 {
+	digits, ok := labels.E164Digits(key)
+	if d <= 0 || !ok || len(key) < 9 {
 		return 0, false
 	}
-	digits := key[1 : len(key)-d]
-	var v uint64
-	for i := 0; i < len(digits); i++ {
-		c := digits[i]
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		v = v*10 + uint64(c-'0')
+	for range d {
+		digits /= 10
 	}
-	return v | uint64(len(digits))<<58, true
+	return digits | uint64(len(key)-1-d)<<58, true
 }
 
 // evidence returns the decayed evidence per category index at now (ms)
