@@ -2,6 +2,8 @@ package api
 
 import (
 	"fmt"
+	"strconv"
+	"sync"
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
@@ -16,6 +18,36 @@ type metrics struct {
 	lookups   prometheus.Counter       // numbers looked up
 	cacheHits prometheus.Counter       // lookups answered from a cache
 	limited   *prometheus.CounterVec   // 429 answers by code
+
+	// served caches the children of requests and latency by route and
+	// status: resolving label values costs a hash of them and a lock on
+	// every request.
+	served sync.Map // routeStatus → *servedMetrics
+}
+
+type routeStatus struct {
+	route  string
+	status int
+}
+
+type servedMetrics struct {
+	count   prometheus.Counter
+	latency prometheus.Observer
+}
+
+// observe counts a request of route answered with status in seconds.
+func (m *metrics) observe(route string, status int, seconds float64) {
+	k := routeStatus{route, status}
+	v, ok := m.served.Load(k)
+	if !ok {
+		v, _ = m.served.LoadOrStore(k, &servedMetrics{
+			count:   m.requests.WithLabelValues(route, strconv.Itoa(status)),
+			latency: m.latency.WithLabelValues(route),
+		})
+	}
+	sm := v.(*servedMetrics)
+	sm.count.Inc()
+	sm.latency.Observe(seconds)
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {

@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
-	"strconv"
 	"strings"
 	"time"
 
@@ -23,8 +22,7 @@ func (s *Server) observe(c *gin.Context) {
 	took := time.Since(start)
 	route := routeOf(c)
 	status := c.Writer.Status()
-	s.metrics.requests.WithLabelValues(route, strconv.Itoa(status)).Inc()
-	s.metrics.latency.WithLabelValues(route).Observe(took.Seconds())
+	s.metrics.observe(route, status, took.Seconds())
 
 	level := slog.LevelInfo
 	switch {
