@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -64,13 +65,8 @@ func (s *Server) toDeviceJSON(d push.Device) deviceJSON {
 // registerDevice answers POST /v1/devices: the caller's device, stored or
 // refreshed, with the topics the app is to subscribe to.
 func (s *Server) registerDevice(c *gin.Context) {
-	who, err := s.reporter(c)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	if s.devices == nil {
-		s.fail(c, errWriterOnly())
+	who, ok := s.writerCaller(c, s.devices != nil)
+	if !ok {
 		return
 	}
 	var body deviceInputJSON
@@ -83,7 +79,7 @@ func (s *Server) registerDevice(c *gin.Context) {
 		AppVersion: body.AppVersion, Area: body.Area, AreaNumber: body.AreaNumber,
 	}
 	if body.OptIns != nil {
-		o, err := push.ParseOptIns(joinComma(*body.OptIns))
+		o, err := push.ParseOptIns(strings.Join(*body.OptIns, ","))
 		if err != nil {
 			s.fail(c, err)
 			return
@@ -98,26 +94,10 @@ func (s *Server) registerDevice(c *gin.Context) {
 	c.JSON(http.StatusOK, s.toDeviceJSON(d))
 }
 
-func joinComma(xs []string) string {
-	out := ""
-	for i, x := range xs {
-		if i > 0 {
-			out += ","
-		}
-		out += x
-	}
-	return out
-}
-
 // listDevices answers GET /v1/devices with the caller's own devices.
 func (s *Server) listDevices(c *gin.Context) {
-	who, err := s.reporter(c)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	if s.devices == nil {
-		s.fail(c, errWriterOnly())
+	who, ok := s.writerCaller(c, s.devices != nil)
+	if !ok {
 		return
 	}
 	out := deviceListJSON{Devices: []deviceJSON{}}
@@ -130,13 +110,8 @@ func (s *Server) listDevices(c *gin.Context) {
 // deleteDevice answers DELETE /v1/devices/{id}. Another user's device is a
 // 404 like one that does not exist, so that ids cannot be probed.
 func (s *Server) deleteDevice(c *gin.Context) {
-	who, err := s.reporter(c)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	if s.devices == nil {
-		s.fail(c, errWriterOnly())
+	who, ok := s.writerCaller(c, s.devices != nil)
+	if !ok {
 		return
 	}
 	if err := s.devices.DeleteDevice(c.Request.Context(), who.ID, c.Param("id")); err != nil {
@@ -144,4 +119,20 @@ func (s *Server) deleteDevice(c *gin.Context) {
 		return
 	}
 	c.Status(http.StatusNoContent)
+}
+
+// writerCaller returns the signed-in caller of a route that only the writer
+// serves (available: its push service is wired); otherwise it answers the
+// error and ok is false.
+func (s *Server) writerCaller(c *gin.Context, available bool) (labels.Reporter, bool) {
+	who, err := s.reporter(c)
+	if err != nil {
+		s.fail(c, err)
+		return labels.Reporter{}, false
+	}
+	if !available {
+		s.fail(c, errWriterOnly())
+		return labels.Reporter{}, false
+	}
+	return who, true
 }

@@ -44,13 +44,8 @@ type guardiansJSON struct {
 
 // createInvite answers POST /v1/guardians/invites with a one-time code.
 func (s *Server) createInvite(c *gin.Context) {
-	who, err := s.reporter(c)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	if s.guardians == nil {
-		s.fail(c, errWriterOnly())
+	who, ok := s.writerCaller(c, s.guardians != nil)
+	if !ok {
 		return
 	}
 	code, exp, err := s.guardians.Invite(c.Request.Context(), who.ID)
@@ -64,13 +59,8 @@ func (s *Server) createInvite(c *gin.Context) {
 // acceptInvite answers POST /v1/guardians/accept: the caller becomes the
 // guardian of the invite's maker.
 func (s *Server) acceptInvite(c *gin.Context) {
-	who, err := s.reporter(c)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	if s.guardians == nil {
-		s.fail(c, errWriterOnly())
+	who, ok := s.writerCaller(c, s.guardians != nil)
+	if !ok {
 		return
 	}
 	var body acceptJSON
@@ -89,13 +79,8 @@ func (s *Server) acceptInvite(c *gin.Context) {
 // listGuardians answers GET /v1/guardians: the caller's guardians (that
 // they exist) and the people the caller is a guardian of.
 func (s *Server) listGuardians(c *gin.Context) {
-	who, err := s.reporter(c)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	if s.guardians == nil {
-		s.fail(c, errWriterOnly())
+	who, ok := s.writerCaller(c, s.guardians != nil)
+	if !ok {
 		return
 	}
 	out := guardiansJSON{Guardians: []guardianLinkJSON{}, Protecting: []guardianLinkJSON{}}
@@ -110,13 +95,8 @@ func (s *Server) listGuardians(c *gin.Context) {
 
 // endGuardianLink answers DELETE /v1/guardians/{id}, from either side.
 func (s *Server) endGuardianLink(c *gin.Context) {
-	who, err := s.reporter(c)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	if s.guardians == nil {
-		s.fail(c, errWriterOnly())
+	who, ok := s.writerCaller(c, s.guardians != nil)
+	if !ok {
 		return
 	}
 	if err := s.guardians.EndLink(c.Request.Context(), who.ID, c.Param("id")); err != nil {

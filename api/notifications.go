@@ -50,13 +50,8 @@ type notificationPageJSON struct {
 // listNotifications answers GET /v1/me/notifications: the caller's
 // warnings, newest first, in the language asked for.
 func (s *Server) listNotifications(c *gin.Context) {
-	who, err := s.reporter(c)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	if s.inbox == nil {
-		s.fail(c, errWriterOnly())
+	who, ok := s.writerCaller(c, s.inbox != nil)
+	if !ok {
 		return
 	}
 	limit, err := queryInt(c, "limit", defaultInboxLimit, 1, maxInboxLimit)
