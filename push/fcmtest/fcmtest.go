@@ -154,7 +154,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	raw, err := io.ReadAll(r.Body)
 	if err != nil {
-		s.reject(w, "reading body: %v", err)
+		// The client hung up mid-body (a sender cancelled at shutdown):
+		// nothing arrived, so nothing is counted or refused.
 		return
 	}
 	var req request
