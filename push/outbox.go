@@ -311,7 +311,7 @@ func (o *outbox) sendOne(ctx context.Context) bool {
 		case o.perDev[d.ID] >= s.cfg.HourlyCap:
 			finish(i, "capped")
 		default:
-			m := Message{Token: d.Token, Warning: w}
+			m := Message{Token: d.Token, Platform: d.Platform, Warning: w}
 			if t, ok := b.Texts[it.Text]; ok {
 				m.Warning.Title, m.Warning.Body = t.Title, t.Body
 			}
