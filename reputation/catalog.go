@@ -11,14 +11,15 @@ import (
 	"github.com/callrep/callrep/labels"
 )
 
-// The lists a catalog publishes. Phones get one Bloom filter per list; the
-// server keeps ListAll, every labelled number, to guard storage reads.
+// The lists a catalog publishes: phones get one Bloom filter per list. A
+// catalog holds flagged numbers only; a list of every labelled number
+// would cost the writer ~32 bytes per number for nothing (replicas build
+// their guard from storage).
 const (
 	ListBlock  = "block"  // high-confidence fraud: block without ringing
 	ListFraud  = "fraud"  // verdict fraud
 	ListSpam   = "spam"   // verdict spam
 	ListBenign = "benign" // verdict benign: "probably a delivery"
-	ListAll    = "all"    // every labelled number (server only)
 )
 
 // PublicLists are the lists phones download, in the order a phone tests
@@ -58,12 +59,11 @@ type PrefixEntry struct {
 // BuildCatalog walks the engine once.
 func BuildCatalog(e *Engine, cfg CatalogConfig, now time.Time) *Catalog {
 	c := &Catalog{Built: now, Lists: map[string][]string{}, flagged: map[string]Result{}, prefixes: map[string][]PrefixEntry{}}
-	for _, name := range append(slices.Clone(PublicLists), ListAll) {
+	for _, name := range PublicLists {
 		c.Lists[name] = []string{}
 	}
 	e.Each(func(r Result) {
 		key := r.Number.Key
-		c.Lists[ListAll] = append(c.Lists[ListAll], key)
 		var list string
 		switch r.Verdict {
 		case VerdictFraud:
