@@ -36,6 +36,8 @@ type storeFlags struct {
 	region   string
 	logLevel string
 	ramp     time.Duration
+	// maxReportAge bounds a report's reported_at in the past.
+	maxReportAge time.Duration
 }
 
 func (sf *storeFlags) register(fs *flag.FlagSet) {
@@ -44,6 +46,7 @@ func (sf *storeFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&sf.database, "database", "callrep", "database name (env CALLREP_DATABASE)")
 	fs.StringVar(&sf.region, "region", "CN", "default region for national-format numbers (env CALLREP_REGION)")
 	fs.StringVar(&sf.logLevel, "log-level", "info", "debug, info, warn or error (env CALLREP_LOG_LEVEL)")
+	fs.DurationVar(&sf.maxReportAge, "max-report-age", labels.DefaultMaxReportAge, "how far back the reported_at of a report kept offline may lie (env CALLREP_MAX_REPORT_AGE)")
 	fs.DurationVar(&sf.ramp, "account-ramp", reputation.DefaultConfig().Ramp, "how long a new app account takes to reach full weight; 0 weighs every account fully at once (env CALLREP_ACCOUNT_RAMP)")
 }
 
@@ -118,6 +121,7 @@ func openStack(ctx context.Context, sf *storeFlags, log *slog.Logger) (*stack, e
 		Observers:     []labels.Observer{st.index, st.changes, st.pushObs},
 		Logger:        log,
 		Keys:          keys,
+		MaxReportAge:  sf.maxReportAge,
 	})
 	if err != nil {
 		return fail(err)
