@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -20,23 +21,29 @@ import (
 type PublisherConfig struct {
 	// Filters are the Bloom filters phones download, one per public list.
 	Filters []FilterSpec
-	// Keep is how many past versions of each list are remembered for
-	// deltas and incremental CallKit exports.
-	Keep int
+	// DeltaWindow is how long each list's changes are kept (in storage
+	// and in memory) for deltas and incremental CallKit exports; a phone
+	// whose version is older gets the full list. 7 days if zero.
+	DeltaWindow time.Duration
 	// Catalog decides list membership.
 	Catalog CatalogConfig
+	// Now is the clock; the engine's when nil, or time.Now without one.
+	Now func() time.Time
 }
 
 // DefaultPublisherConfig publishes block, fraud, spam and benign filters
 // at 0.1% false positives (a wrong warning is worse than a missed one) with
-// 25% headroom, and keeps 48 versions.
+// 25% headroom, and keeps deltas for DefaultDeltaWindow.
 func DefaultPublisherConfig() PublisherConfig {
 	var specs []FilterSpec
 	for _, name := range PublicLists {
 		specs = append(specs, FilterSpec{Name: name, FPRate: 0.001, Headroom: 0.25})
 	}
-	return PublisherConfig{Filters: specs, Keep: 48, Catalog: DefaultCatalogConfig()}
+	return PublisherConfig{Filters: specs, DeltaWindow: DefaultDeltaWindow, Catalog: DefaultCatalogConfig()}
 }
+
+// DefaultDeltaWindow is the default of PublisherConfig.DeltaWindow.
+const DefaultDeltaWindow = 7 * 24 * time.Hour
 
 // Publisher builds, stores and serves what phones download: filter
 // snapshots with deltas, the CallKit export and hash-prefix buckets. One
@@ -56,20 +63,24 @@ type Publisher struct {
 	deltas  map[string]*Snapshot  // name/since → delta
 }
 
-// versioned is one list with its recent versions.
+// versioned is one list with the changes that led to its version.
 type versioned struct {
-	spec    FilterSpec
-	current *Snapshot // nil for CallKit lists
+	name    string
+	spec    FilterSpec // zero for CallKit lists
+	current *Snapshot  // nil for CallKit lists
 	version uint64
 	digest  string
-	keys    []string // sorted
-	history []pastKeys
+	// keys are the sorted keys of version; nil when unknown (a lookup
+	// replica, or a version stored without them).
+	keys []string
+	// changes are those within the delta window, by the version they made.
+	changes map[uint64]*Change
 }
 
-type pastKeys struct {
-	version uint64
-	keys    []string
-}
+// Stored blob names: a filter's snapshot, and a list's current keys (so
+// that a restarted builder can tell what the next version changed).
+func filterBlob(name string) string { return "filter:" + name }
+func keysBlob(name string) string   { return "keys:" + name }
 
 // CallKit list names inside the publisher.
 const (
@@ -81,21 +92,25 @@ const (
 // stored, as in tests and tools). Without an engine (a lookup replica) it
 // only serves the stored filters.
 func NewPublisher(cfg PublisherConfig, e *Engine, blobs *BlobStore, log *slog.Logger) *Publisher {
-	if cfg.Keep <= 0 {
-		cfg.Keep = 48
+	if cfg.DeltaWindow <= 0 {
+		cfg.DeltaWindow = DefaultDeltaWindow
 	}
 	if log == nil {
 		log = slog.Default()
 	}
 	p := &Publisher{cfg: cfg, engine: e, blobs: blobs, log: log, now: time.Now, lists: map[string]*versioned{}, deltas: map[string]*Snapshot{}}
-	if e != nil {
+	switch {
+	case cfg.Now != nil:
+		p.now = cfg.Now
+	case e != nil:
 		p.now = e.cfg.Now
 	}
 	for _, spec := range cfg.Filters {
-		p.lists[spec.Name] = &versioned{spec: spec}
+		p.lists[spec.Name] = &versioned{name: spec.Name, spec: spec, changes: map[uint64]*Change{}}
 	}
-	p.lists[callKitBlock] = &versioned{}
-	p.lists[callKitIdentify] = &versioned{}
+	for _, name := range []string{callKitBlock, callKitIdentify} {
+		p.lists[name] = &versioned{name: name, changes: map[uint64]*Change{}}
+	}
 	return p
 }
 
@@ -104,8 +119,8 @@ func NewPublisher(cfg PublisherConfig, e *Engine, blobs *BlobStore, log *slog.Lo
 func (p *Publisher) Reconfigure(cfg PublisherConfig) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if cfg.Keep > 0 {
-		p.cfg.Keep = cfg.Keep
+	if cfg.DeltaWindow > 0 {
+		p.cfg.DeltaWindow = cfg.DeltaWindow
 	}
 	p.cfg.Catalog = cfg.Catalog
 	for _, spec := range cfg.Filters {
@@ -136,33 +151,120 @@ func errNoEngine() error {
 	return labels.Errorf(labels.EUnavailable, "this replica serves stored filters only; CallKit exports, hash prefixes and rebuilds are served by writer replicas")
 }
 
-// Load takes the stored snapshots, so that a restart or another replica
-// serves the bytes the builder stored. Filters never stored are left for
-// Rebuild.
+// Load takes the stored snapshots and the changes that led to them, so
+// that a restart or another replica serves the bytes and the deltas the
+// builder stored. A builder (with an engine) also takes each list's stored
+// keys, so that its next version's change is known. Lists never stored are
+// left for Rebuild.
 func (p *Publisher) Load(ctx context.Context) error {
 	if p.blobs == nil {
 		return nil
 	}
+	for _, v := range p.listsInOrder() {
+		if err := p.load(ctx, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// listsInOrder returns the lists, filters first, in a fixed order.
+func (p *Publisher) listsInOrder() []*versioned {
+	var out []*versioned
 	for _, spec := range p.cfg.Filters {
-		b, err := p.blobs.Get(ctx, "filter:"+spec.Name)
+		out = append(out, p.lists[spec.Name])
+	}
+	return append(out, p.lists[callKitBlock], p.lists[callKitIdentify])
+}
+
+// load brings v to the stored version: its snapshot, its keys (builders
+// only) and the changes within the delta window not yet in memory.
+func (p *Publisher) load(ctx context.Context, v *versioned) error {
+	p.mu.RLock()
+	version, digest, haveKeys := v.version, v.digest, v.keys != nil
+	p.mu.RUnlock()
+	var snap *Snapshot
+	if v.spec.Name != "" {
+		b, err := p.blobs.Get(ctx, filterBlob(v.name))
 		if errors.Is(err, ErrNoBlob) {
-			continue
+			return nil
 		}
 		if err != nil {
 			return err
 		}
-		s, err := ParseFilter(b.Data, b.SHA256)
-		if err != nil {
-			return fmt.Errorf("reputation: stored filter %s: %w", spec.Name, err)
+		if b.Version > version {
+			if snap, err = ParseFilter(b.Data, b.SHA256); err != nil {
+				return fmt.Errorf("reputation: stored filter %s: %w", v.name, err)
+			}
+			version, digest, haveKeys = b.Version, b.Digest, false
 		}
-		p.mu.Lock()
-		v := p.lists[spec.Name]
-		if v.current == nil || s.Version > v.version {
-			v.current, v.version, v.digest = s, s.Version, b.Digest
-		}
-		p.mu.Unlock()
+	} else if p.engine == nil {
+		return nil // CallKit lists are served by builders only
 	}
+	var keys []string
+	if p.engine != nil && !haveKeys {
+		b, err := p.blobs.Get(ctx, keysBlob(v.name))
+		switch {
+		case errors.Is(err, ErrNoBlob):
+		case err != nil:
+			return err
+		case v.spec.Name == "" && b.Version > version, b.Version == version && b.Digest == digest:
+			if keys, _, err = decodeKeys(b.Data); err != nil {
+				return fmt.Errorf("reputation: stored keys of %s: %w", v.name, err)
+			}
+			version, digest = b.Version, b.Digest
+		}
+	}
+	if version == 0 {
+		return nil
+	}
+	var found []*Change
+	cutoff := p.now().Add(-p.cfg.DeltaWindow)
+	p.mu.RLock()
+	known := maps.Clone(v.changes)
+	p.mu.RUnlock()
+	for ver, dig := version, digest; ver > 0; {
+		c := known[ver]
+		if c == nil || c.Digest != dig {
+			var err error
+			c, err = p.blobs.GetChange(ctx, v.name, ver, dig)
+			if errors.Is(err, ErrNoBlob) {
+				break
+			}
+			if err != nil {
+				return err
+			}
+			if c.Created.Before(cutoff) {
+				break
+			}
+			found = append(found, c)
+		}
+		ver, dig = c.Prev, c.PrevDigest
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch {
+	case version < v.version:
+		return nil // a rebuild got ahead meanwhile
+	case version > v.version:
+		v.version, v.digest, v.keys = version, digest, keys
+		if snap != nil {
+			v.current = snap
+		}
+		clear(p.deltas)
+	case v.keys == nil && digest == v.digest:
+		v.keys = keys
+	}
+	for _, c := range found {
+		v.changes[c.Version] = c
+	}
+	v.prune(cutoff)
 	return nil
+}
+
+// prune forgets the changes made before cutoff; p.mu is held.
+func (v *versioned) prune(cutoff time.Time) {
+	maps.DeleteFunc(v.changes, func(_ uint64, c *Change) bool { return c.Created.Before(cutoff) })
 }
 
 // Refresh is what a replica that does not build does: take the stored
@@ -180,7 +282,9 @@ func (p *Publisher) Refresh(ctx context.Context) error {
 }
 
 // Rebuild builds the catalog from the engine and gives every list whose
-// content changed a new version, stored before it is served.
+// content changed a new version, stored before it is served: first the
+// change against the version before (when its keys are known), then the
+// keys, then the snapshot, which switches readers to the new version.
 func (p *Publisher) Rebuild(ctx context.Context) error {
 	if p.engine == nil {
 		return errNoEngine()
@@ -189,60 +293,81 @@ func (p *Publisher) Rebuild(ctx context.Context) error {
 	defer p.build.Unlock()
 	now := p.now()
 	cat := BuildCatalog(p.engine, p.cfg.Catalog, now)
-	type change struct {
-		v    *versioned
-		keys []string
-		snap *Snapshot
+	type next struct {
+		v       *versioned
+		keys    []string
+		digest  string
+		version uint64
+		snap    *Snapshot
+		change  *Change
 	}
-	var changes []change
+	var changes []next
 	p.mu.RLock()
-	for name, v := range p.lists {
-		keys := cat.Lists[name]
-		switch name {
+	for _, v := range p.listsInOrder() {
+		keys := cat.Lists[v.name]
+		switch v.name {
 		case callKitBlock:
 			keys = callKitKeys(cat.CallKit("block"))
 		case callKitIdentify:
 			keys = callKitKeys(cat.CallKit("identify"))
 		}
-		if d := v.digestOf(keys); d != v.digest || (v.spec.Name != "" && v.current == nil) {
-			changes = append(changes, change{v: v, keys: keys})
+		d := v.digestOf(keys)
+		if d == v.digest && (v.spec.Name == "" || v.current != nil) {
+			continue
 		}
+		n := next{v: v, keys: keys, digest: d, version: v.version + 1}
+		if v.spec.Name == "" {
+			// CallKit versions are build times, so that a version a
+			// phone holds never names other content, whatever was lost.
+			n.version = max(n.version, uint64(now.Unix()))
+		}
+		if v.keys != nil && v.version > 0 {
+			n.change = diffChange(v.name, v.version, n.version, v.digest, d, v.keys, keys, now)
+		}
+		changes = append(changes, n)
 	}
 	p.mu.RUnlock()
 	for i, c := range changes {
-		if c.v.spec.Name == "" {
-			continue
-		}
-		s, err := BuildFilter(c.v.spec, c.keys, c.v.version+1, 0, now)
-		if err != nil {
-			return err
-		}
-		if p.blobs != nil {
-			err := p.blobs.Put(ctx, Blob{Name: "filter:" + s.Name, Version: s.Version, Created: now, Data: s.Bytes, Digest: c.v.digestOf(c.keys)}, 2)
+		if c.v.spec.Name != "" {
+			s, err := BuildFilter(c.v.spec, c.keys, c.version, 0, now)
 			if err != nil {
 				return err
 			}
+			changes[i].snap = s
 		}
-		changes[i].snap = s
+		if p.blobs == nil {
+			continue
+		}
+		if c.change != nil {
+			if err := p.blobs.PutChange(ctx, c.change); err != nil {
+				return err
+			}
+		}
+		kb := Blob{Name: keysBlob(c.v.name), Version: c.version, Created: now, Data: encodeKeys(nil, c.keys), Digest: c.digest}
+		if err := p.blobs.Put(ctx, kb, 1); err != nil {
+			return err
+		}
+		if s := changes[i].snap; s != nil {
+			if err := p.blobs.Put(ctx, Blob{Name: filterBlob(s.Name), Version: s.Version, Created: now, Data: s.Bytes, Digest: c.digest}, 2); err != nil {
+				return err
+			}
+		}
+		if err := p.blobs.DropChanges(ctx, c.v.name, now.Add(-p.cfg.DeltaWindow)); err != nil {
+			return err
+		}
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, c := range changes {
 		v := c.v
-		if v.keys != nil { // nil: loaded from storage, keys unknown
-			v.history = append(v.history, pastKeys{v.version, v.keys})
-			if len(v.history) > p.cfg.Keep {
-				v.history = v.history[len(v.history)-p.cfg.Keep:]
-			}
-		}
-		v.keys, v.digest = c.keys, v.digestOf(c.keys)
+		v.keys, v.digest, v.version = c.keys, c.digest, c.version
 		if c.snap != nil {
-			v.current, v.version = c.snap, c.snap.Version
-		} else {
-			// CallKit versions are build times, so that a version a phone
-			// holds from before a restart never names other content.
-			v.version = max(v.version+1, uint64(now.Unix()))
+			v.current = c.snap
 		}
+		if c.change != nil {
+			v.changes[c.version] = c.change
+		}
+		v.prune(now.Add(-p.cfg.DeltaWindow))
 	}
 	if len(changes) > 0 {
 		clear(p.deltas)
@@ -295,9 +420,9 @@ func (p *Publisher) Filters() []*Snapshot {
 }
 
 // Filter returns the current snapshot of name or, with since > 0, a delta
-// of the keys added since that version when the publisher still knows
-// that version, no key left the list since, and the delta is less than
-// half the full size. ok is false for an unknown filter name.
+// of the keys added since that version when the changes since are known
+// (within the delta window), none removed a key, and the delta is less
+// than half the full size. ok is false for an unknown filter name.
 func (p *Publisher) Filter(name string, since uint64) (s *Snapshot, ok bool, err error) {
 	p.mu.RLock()
 	v, known := p.lists[name]
@@ -315,15 +440,16 @@ func (p *Publisher) Filter(name string, since uint64) (s *Snapshot, ok bool, err
 		p.mu.RUnlock()
 		return d, true, nil
 	}
-	old, found := v.past(since)
-	keys, spec := v.keys, v.spec
+	chain, found := v.chain(since)
+	spec := v.spec
 	p.mu.RUnlock()
+	added, removed := netChange(chain)
 	// A Bloom filter cannot forget: when a number left the list since (a
 	// cleared business), only the full snapshot stops flagging it.
-	if !found || len(addedKeys(keys, old)) > 0 {
+	if !found || len(removed) > 0 {
 		return cur, true, nil
 	}
-	d, err := BuildFilter(spec, addedKeys(old, keys), cur.Version, since, cur.Created)
+	d, err := BuildFilter(spec, slices.Sorted(maps.Keys(added)), cur.Version, since, cur.Created)
 	if err != nil {
 		return nil, true, err
 	}
@@ -338,17 +464,20 @@ func (p *Publisher) Filter(name string, since uint64) (s *Snapshot, ok bool, err
 	return d, true, nil
 }
 
-// past returns the keys of version ver, if still remembered.
-func (v *versioned) past(ver uint64) ([]string, bool) {
-	if ver == v.version {
-		return v.keys, true
-	}
-	for _, h := range v.history {
-		if h.version == ver {
-			return h.keys, true
+// chain returns the changes from since (exclusive) to the current
+// version, newest first; found is false when one of them is not known.
+// p.mu is held.
+func (v *versioned) chain(since uint64) (chain []*Change, found bool) {
+	ver, dig := v.version, v.digest
+	for ver > since {
+		c := v.changes[ver]
+		if c == nil || c.Digest != dig {
+			return nil, false
 		}
+		chain = append(chain, c)
+		ver, dig = c.Prev, c.PrevDigest
 	}
-	return nil, false
+	return chain, ver == since
 }
 
 // addedKeys returns the keys of cur not in old; both are sorted.
@@ -386,12 +515,12 @@ func (p *Publisher) CallKit(kind string, since uint64) (CallKitExport, error) {
 	p.mu.RLock()
 	v := p.lists[name]
 	keys, version := v.keys, v.version
-	old, found := v.past(since)
+	chain, found := v.chain(since)
 	p.mu.RUnlock()
 	if p.engine == nil {
 		return CallKitExport{}, errNoEngine()
 	}
-	if version == 0 {
+	if version == 0 || keys == nil {
 		return CallKitExport{}, labels.Errorf(labels.EUnavailable, "the export is not built yet")
 	}
 	ex := CallKitExport{Kind: kind, Version: version, Full: since == 0 || !found, Entries: []CallKitEntry{}, Removed: []uint64{}}
@@ -399,13 +528,13 @@ func (p *Publisher) CallKit(kind string, since uint64) (CallKitExport, error) {
 		ex.Entries = decodeCallKit(keys)
 		return ex, nil
 	}
-	ex.Entries = decodeCallKit(addedKeys(old, keys))
-	gone := decodeCallKit(addedKeys(keys, old))
+	added, removed := netChange(chain)
+	ex.Entries = decodeCallKit(slices.Collect(maps.Keys(added)))
 	still := map[uint64]bool{}
 	for _, e := range ex.Entries {
 		still[e.Number] = true // relabelled: removed and added
 	}
-	for _, e := range gone {
+	for _, e := range decodeCallKit(slices.Collect(maps.Keys(removed))) {
 		if !still[e.Number] {
 			ex.Removed = append(ex.Removed, e.Number)
 		}

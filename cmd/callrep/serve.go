@@ -179,6 +179,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	rescoreEvery := fs.Duration("rescore-interval", time.Hour, "how often one replica re-estimates reporter trust and re-scores (env CALLREP_RESCORE_INTERVAL)")
 	filterEvery := fs.Duration("filter-interval", 10*time.Minute, "how often one replica rebuilds the filter snapshots (env CALLREP_FILTER_INTERVAL)")
 	rates := fs.String("filter-rates", "block=0.001,fraud=0.001,spam=0.001,benign=0.001", "target false-positive rate per filter (env CALLREP_FILTER_RATES)")
+	deltaWindow := fs.Duration("delta-window", reputation.DefaultDeltaWindow, "how long the changes of each published list are kept for deltas; a phone at an older version gets the full list (env CALLREP_DELTA_WINDOW)")
 	role := fs.String("role", "writer", "writer (labels and engine in memory) or lookup (stateless: lookups from storage through a guard and a bounded cache, filters from storage) (env CALLREP_ROLE)")
 	limits := api.DefaultLimits()
 	registerLimits(fs, &limits)
@@ -206,6 +207,10 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if *deltaWindow <= 0 {
+		return usageError{"--delta-window must be positive"}
+	}
+	pubCfg.DeltaWindow = *deltaWindow
 	start := time.Now()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
