@@ -61,6 +61,9 @@ type Publisher struct {
 	catalog *Catalog
 	lists   map[string]*versioned // filters and CallKit lists
 	deltas  map[string]*Snapshot  // name/since → delta
+	// rankedCache holds a CallKit list in Rank order (name/version →
+	// keys), for capped exports.
+	rankedCache map[string][]string
 }
 
 // versioned is one list with the changes that led to its version.
@@ -98,7 +101,7 @@ func NewPublisher(cfg PublisherConfig, e *Engine, blobs *BlobStore, log *slog.Lo
 	if log == nil {
 		log = slog.Default()
 	}
-	p := &Publisher{cfg: cfg, engine: e, blobs: blobs, log: log, now: time.Now, lists: map[string]*versioned{}, deltas: map[string]*Snapshot{}}
+	p := &Publisher{cfg: cfg, engine: e, blobs: blobs, log: log, now: time.Now, lists: map[string]*versioned{}, deltas: map[string]*Snapshot{}, rankedCache: map[string][]string{}}
 	switch {
 	case cfg.Now != nil:
 		p.now = cfg.Now
@@ -252,6 +255,7 @@ func (p *Publisher) load(ctx context.Context, v *versioned) error {
 			v.current = snap
 		}
 		clear(p.deltas)
+		clear(p.rankedCache)
 	case v.keys == nil && digest == v.digest:
 		v.keys = keys
 	}
@@ -371,6 +375,7 @@ func (p *Publisher) Rebuild(ctx context.Context) error {
 	}
 	if len(changes) > 0 {
 		clear(p.deltas)
+		clear(p.rankedCache)
 	}
 	p.catalog = cat
 	return nil
@@ -396,12 +401,14 @@ func (v *versioned) digestOf(keys []string) string {
 	return d
 }
 
-// callKitKeys encodes CallKit entries as sortable list keys:
-// zero-padded number, tab, label.
+// callKitKeys encodes CallKit entries as sortable list keys, the same in
+// every language: zero-padded number, tab, verdict, tab, category (both
+// empty on the block list). A relabelled number is a removal and an
+// addition.
 func callKitKeys(es []CallKitEntry) []string {
 	keys := make([]string, len(es))
 	for i, e := range es {
-		keys[i] = fmt.Sprintf("%020d\t%s", e.Number, e.Label)
+		keys[i] = fmt.Sprintf("%020d\t%s\t%s", e.Number, e.Verdict, e.Category)
 	}
 	return keys
 }
@@ -505,17 +512,38 @@ type CallKitExport struct {
 	Removed []uint64
 }
 
-// CallKit returns the export of kind ("block" or "identify"): changes
-// since a remembered version, else the full list.
-func (p *Publisher) CallKit(kind string, since uint64) (CallKitExport, error) {
-	name := map[string]string{"block": callKitBlock, "identify": callKitIdentify}[kind]
-	if name == "" {
+// CallKitQuery asks for a CallKit export.
+type CallKitQuery struct {
+	Kind string // "block" or "identify"
+	// Since is the version the phone loaded last; 0 for the full list.
+	Since uint64
+	// Lang is the language of identification labels; "" is English.
+	Lang string
+	// Limit caps the entries (0: no cap), keeping the most strongly
+	// flagged (see Catalog.Rank). A capped list gets full exports only:
+	// which entries a cap kept at an older version is not remembered.
+	Limit int
+}
+
+// CallKit returns the export q asks for: changes since a remembered
+// version, else the full list.
+func (p *Publisher) CallKit(q CallKitQuery) (CallKitExport, error) {
+	name := map[string]string{"block": callKitBlock, "identify": callKitIdentify}[q.Kind]
+	switch {
+	case name == "":
 		return CallKitExport{}, labels.Errorf(labels.EInvalid, "kind must be block or identify")
+	case q.Lang == "":
+		q.Lang = "en"
+	case !LabelLanguage(q.Lang):
+		return CallKitExport{}, labels.Errorf(labels.EInvalid, "lang must be one of %v", slices.Sorted(maps.Keys(labelTexts)))
+	}
+	if q.Limit < 0 {
+		return CallKitExport{}, labels.Errorf(labels.EInvalid, "limit must not be negative")
 	}
 	p.mu.RLock()
 	v := p.lists[name]
-	keys, version := v.keys, v.version
-	chain, found := v.chain(since)
+	keys, version, cat := v.keys, v.version, p.catalog
+	chain, found := v.chain(q.Since)
 	p.mu.RUnlock()
 	if p.engine == nil {
 		return CallKitExport{}, errNoEngine()
@@ -523,18 +551,27 @@ func (p *Publisher) CallKit(kind string, since uint64) (CallKitExport, error) {
 	if version == 0 || keys == nil {
 		return CallKitExport{}, labels.Errorf(labels.EUnavailable, "the export is not built yet")
 	}
-	ex := CallKitExport{Kind: kind, Version: version, Full: since == 0 || !found, Entries: []CallKitEntry{}, Removed: []uint64{}}
+	ex := CallKitExport{Kind: q.Kind, Version: version, Full: q.Since == 0 || !found, Entries: []CallKitEntry{}, Removed: []uint64{}}
+	added, removed := netChange(chain)
+	if q.Limit > 0 && (len(keys) > q.Limit || len(keys)-len(added)+len(removed) > q.Limit) {
+		ex.Full = true
+	}
 	if ex.Full {
-		ex.Entries = decodeCallKit(keys)
+		if q.Limit > 0 && len(keys) > q.Limit {
+			if cat == nil {
+				return CallKitExport{}, labels.Errorf(labels.EUnavailable, "the export is not built yet")
+			}
+			keys = p.ranked(name, version, cat, keys)[:q.Limit]
+		}
+		ex.Entries = decodeCallKit(keys, q.Lang)
 		return ex, nil
 	}
-	added, removed := netChange(chain)
-	ex.Entries = decodeCallKit(slices.Collect(maps.Keys(added)))
+	ex.Entries = decodeCallKit(slices.Collect(maps.Keys(added)), q.Lang)
 	still := map[uint64]bool{}
 	for _, e := range ex.Entries {
 		still[e.Number] = true // relabelled: removed and added
 	}
-	for _, e := range decodeCallKit(slices.Collect(maps.Keys(removed))) {
+	for _, e := range decodeCallKit(slices.Collect(maps.Keys(removed)), q.Lang) {
 		if !still[e.Number] {
 			ex.Removed = append(ex.Removed, e.Number)
 		}
@@ -542,12 +579,49 @@ func (p *Publisher) CallKit(kind string, since uint64) (CallKitExport, error) {
 	return ex, nil
 }
 
-func decodeCallKit(keys []string) []CallKitEntry {
+// ranked returns the CallKit keys of list name at version, most strongly
+// flagged first, computed once per version: capped exports are asked for
+// by many phones alike.
+func (p *Publisher) ranked(name string, version uint64, cat *Catalog, keys []string) []string {
+	cacheKey := fmt.Sprintf("%s/%d", name, version)
+	p.mu.RLock()
+	r := p.rankedCache[cacheKey]
+	p.mu.RUnlock()
+	if r != nil {
+		return r
+	}
+	byNumber := make(map[string]string, len(keys))
+	numbers := make([]string, len(keys))
+	for i, k := range keys {
+		num, _, _ := strings.Cut(k, "\t")
+		numbers[i] = "+" + strings.TrimLeft(num, "0")
+		byNumber[numbers[i]] = k
+	}
+	r = cat.Rank(numbers)
+	for i, n := range r {
+		r[i] = byNumber[n]
+	}
+	p.mu.Lock()
+	if p.lists[name].version == version {
+		p.rankedCache[cacheKey] = r
+	}
+	p.mu.Unlock()
+	return r
+}
+
+func decodeCallKit(keys []string, lang string) []CallKitEntry {
 	out := make([]CallKitEntry, 0, len(keys))
 	for _, k := range keys {
-		num, label, _ := strings.Cut(k, "\t")
-		n, _ := strconv.ParseUint(num, 10, 64)
-		out = append(out, CallKitEntry{Number: n, Label: label})
+		parts := strings.SplitN(k, "\t", 3)
+		if len(parts) != 3 {
+			continue // a key of an older format: the next version replaces it
+		}
+		n, _ := strconv.ParseUint(parts[0], 10, 64)
+		e := CallKitEntry{Number: n, Verdict: Verdict(parts[1]), Category: parts[2]}
+		if e.Verdict != "" {
+			e.Label = CallKitLabel(e.Verdict, e.Category, lang)
+		}
+		out = append(out, e)
 	}
 	slices.SortFunc(out, func(a, b CallKitEntry) int { return cmpUint(a.Number, b.Number) })
 	return out

@@ -55,7 +55,7 @@ func TestDurableDeltas(t *testing.T) {
 	flag("+8613800138000")
 	writer := open(true)
 	v1 := rebuild(writer)
-	ck1, err := writer.CallKit("block", 0)
+	ck1, err := writer.CallKit(reputation.CallKitQuery{Kind: "block"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +73,7 @@ func TestDurableDeltas(t *testing.T) {
 			t.Errorf("%s: got delta %v (%v), want the writer's bytes", name, got, err)
 		}
 	}
-	ck, err := restarted.CallKit("block", ck1.Version)
+	ck, err := restarted.CallKit(reputation.CallKitQuery{Kind: "block", Since: ck1.Version})
 	if err != nil || ck.Full || len(ck.Entries) != 1 || ck.Entries[0].Number != 8613900139000 {
 		t.Fatalf("CallKit after restart: got %+v %v, want the one addition", ck, err)
 	}
