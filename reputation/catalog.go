@@ -2,8 +2,8 @@ package reputation
 
 import (
 	"crypto/sha256"
-	"fmt"
 	"encoding/hex"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
