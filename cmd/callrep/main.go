@@ -60,6 +60,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = eval(ctx, args, stdout, stderr)
 	case "export":
 		err = exportCmd(ctx, args, stdout, stderr)
+	case "vectors":
+		err = vectors(args, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "callrep", version)
 	case "help":
@@ -93,6 +95,7 @@ commands:
   import   load public complaint files: import ftc [flags] FILE.csv
   eval     score the engine on crowd data: eval crowd --answers FILE
   export   write platform exports: export live-caller-id [--out DIR]
+  vectors  write the phone contract's test vectors into contract/vectors
   version  print the version
 
 Run "callrep <command> -h" for the flags of a command.
