@@ -172,7 +172,7 @@ func filterVector(desc string, spec reputation.FilterSpec, members []string, ver
 	}
 	v := FilterVector{Description: desc, Name: s.Name, Version: s.Version, Base: s.Base, Created: s.Created.Unix(),
 		Entries: s.Entries, Capacity: s.Capacity, M: s.M, K: s.K, FPRate: s.FPRate, SHA256: s.SHA256,
-		Bytes: base64.StdEncoding.EncodeToString(s.Bytes), Members: members, NonMembers: nonMembers(s, 8)}
+		Bytes: base64.StdEncoding.EncodeToString(s.Bytes), Members: members, NonMembers: nonMembers(s, 8), Hashes: []HashVector{}}
 	for _, key := range members[:min(2, len(members))] {
 		h := BaseHashes([]byte(key))
 		hv := HashVector{Key: key, KeyHex: hex.EncodeToString([]byte(key))}
