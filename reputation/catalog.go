@@ -234,9 +234,3 @@ func (c *Catalog) Rank(keys []string) []string {
 	})
 	return out
 }
-
-// Result returns the reputation a flagged key had when c was built.
-func (c *Catalog) Result(key string) (Result, bool) {
-	r, ok := c.flagged[key]
-	return r, ok
-}
