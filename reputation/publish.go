@@ -174,12 +174,13 @@ func (p *Publisher) Reconfigure(cfg PublisherConfig) {
 	}
 }
 
-// Ready reports whether every filter has a snapshot.
+// Ready reports whether every filter, capped ones included, has a
+// snapshot.
 func (p *Publisher) Ready() bool {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
-	for _, spec := range p.cfg.Filters {
-		if p.lists[spec.Name].current == nil {
+	for _, v := range p.listsInOrder() {
+		if v.spec.Name != "" && v.current == nil {
 			return false
 		}
 	}
