@@ -143,6 +143,13 @@ func NewPublisher(cfg PublisherConfig, e *Engine, blobs *BlobStore, log *slog.Lo
 		}
 	}
 	for _, name := range []string{callKitBlock, callKitIdentify} {
+		for _, limit := range p.cfg.Limits {
+			v := &versioned{name: cappedName(name, limit), parent: name, limit: limit, changes: map[uint64]*Change{}}
+			p.lists[v.name] = v
+			p.capped = append(p.capped, v)
+		}
+	}
+	for _, name := range []string{callKitBlock, callKitIdentify} {
 		p.lists[name] = &versioned{name: name, changes: map[uint64]*Change{}}
 	}
 	return p
@@ -344,18 +351,18 @@ func (p *Publisher) Rebuild(ctx context.Context) error {
 		change  *Change
 	}
 	var changes []next
-	top := topKeys(cat, p.cfg.Limits)
+	all := maps.Clone(cat.Lists)
+	all[callKitBlock] = callKitKeys(cat.CallKit("block"))
+	all[callKitIdentify] = callKitKeys(cat.CallKit("identify"))
+	top := map[string][]string{} // list → its keys ranked, as many as the largest limit
 	p.mu.RLock()
 	for _, v := range p.listsInOrder() {
-		keys := cat.Lists[v.name]
-		switch {
-		case v.name == callKitBlock:
-			keys = callKitKeys(cat.CallKit("block"))
-		case v.name == callKitIdentify:
-			keys = callKitKeys(cat.CallKit("identify"))
-		case v.parent != "":
-			keys = cat.Lists[v.parent]
-			if len(keys) > v.limit {
+		keys := all[v.name]
+		if v.parent != "" {
+			if keys = all[v.parent]; len(keys) > v.limit {
+				if top[v.parent] == nil {
+					top[v.parent] = rankKeys(cat, keys, p.cfg.Limits[len(p.cfg.Limits)-1])
+				}
 				keys = slices.Sorted(slices.Values(top[v.parent][:v.limit]))
 			}
 		}
@@ -425,20 +432,24 @@ func (p *Publisher) Rebuild(ctx context.Context) error {
 	return nil
 }
 
-// topKeys ranks each public list longer than the smallest limit once:
-// its most strongly flagged keys, as many as the largest limit, in Rank
-// order, so that every cap of it is a prefix.
-func topKeys(cat *Catalog, limits []int) map[string][]string {
-	top := map[string][]string{}
-	if len(limits) == 0 {
-		return top
+// rankKeys returns the n most strongly flagged of a list's keys (number
+// keys, or CallKit keys) in Rank order.
+func rankKeys(cat *Catalog, keys []string, n int) []string {
+	if len(keys) == 0 || !strings.Contains(keys[0], "\t") {
+		return cat.Top(keys, n)
 	}
-	for name, keys := range cat.Lists {
-		if len(keys) > limits[0] {
-			top[name] = cat.Top(keys, limits[len(limits)-1])
-		}
+	byNumber := make(map[string]string, len(keys))
+	numbers := make([]string, len(keys))
+	for i, k := range keys {
+		num, _, _ := strings.Cut(k, "\t")
+		numbers[i] = "+" + strings.TrimLeft(num, "0")
+		byNumber[numbers[i]] = k
 	}
-	return top
+	r := cat.Top(numbers, n)
+	for i, num := range r {
+		r[i] = byNumber[num]
+	}
+	return r
 }
 
 // digest identifies a sorted key list.
@@ -626,8 +637,11 @@ type CallKitQuery struct {
 	// Lang is the language of identification labels; "" is English.
 	Lang string
 	// Limit caps the entries (0: no cap), keeping the most strongly
-	// flagged (see Catalog.Rank). A capped list gets full exports only:
-	// which entries a cap kept at an older version is not remembered.
+	// flagged (see Catalog.Rank). At one of PublisherConfig.Limits the
+	// capped list is published as a list of its own, with incremental
+	// exports (an entry that fell out of the cap is removed); at any other
+	// limit a list longer than it gets full exports only, since which
+	// entries such a cap kept at an older version is not remembered.
 	Limit int
 }
 
@@ -645,6 +659,9 @@ func (p *Publisher) CallKit(q CallKitQuery) (CallKitExport, error) {
 	}
 	if q.Limit < 0 {
 		return CallKitExport{}, labels.Errorf(labels.EInvalid, "limit must not be negative")
+	}
+	if slices.Contains(p.cfg.Limits, q.Limit) {
+		name, q.Limit = cappedName(name, q.Limit), 0
 	}
 	p.mu.RLock()
 	v := p.lists[name]
@@ -696,17 +713,7 @@ func (p *Publisher) ranked(name string, version uint64, cat *Catalog, keys []str
 	if r != nil {
 		return r
 	}
-	byNumber := make(map[string]string, len(keys))
-	numbers := make([]string, len(keys))
-	for i, k := range keys {
-		num, _, _ := strings.Cut(k, "\t")
-		numbers[i] = "+" + strings.TrimLeft(num, "0")
-		byNumber[numbers[i]] = k
-	}
-	r = cat.Rank(numbers)
-	for i, n := range r {
-		r[i] = byNumber[n]
-	}
+	r = rankKeys(cat, keys, len(keys))
 	p.mu.Lock()
 	if p.lists[name].version == version {
 		p.rankedCache[cacheKey] = r

@@ -3,6 +3,8 @@ package reputation_test
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"maps"
 	"slices"
 	"testing"
 	"time"
@@ -123,7 +125,8 @@ func TestDurableDeltas(t *testing.T) {
 // strongly flagged keys, ties broken by the lower key, the same bytes
 // whoever builds them, and a phone that follows a capped filter's deltas
 // holds exactly the fresh capped snapshot after every version (a key that
-// fell out of the cap gets it the full snapshot).
+// fell out of the cap gets it the full snapshot); the same for capped
+// CallKit exports, whose incremental exports remove what fell out.
 func TestCappedFilters(t *testing.T) {
 	w := newWorld(nil)
 	ids := w.established("c", 4, 60*24*time.Hour)
@@ -162,8 +165,50 @@ func TestCappedFilters(t *testing.T) {
 		return out
 	}
 	phones := map[int][]*reputation.Snapshot{} // limit → full snapshot, then deltas
+	type directory struct {
+		version uint64
+		entries map[uint64]string // number → label
+	}
+	directories := map[string]*directory{} // kind@limit → what an iPhone holds
+	removedUnderCap := false
 	sync := func(step string) {
 		t.Helper()
+		for _, kind := range []string{"block", "identify"} {
+			for _, limit := range cfg.Limits {
+				id := fmt.Sprintf("%s@%d", kind, limit)
+				d := directories[id]
+				if d == nil {
+					d = &directory{}
+					directories[id] = d
+				}
+				ex, err := p.CallKit(reputation.CallKitQuery{Kind: kind, Since: d.version, Limit: limit})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if ex.Full {
+					d.entries = map[uint64]string{}
+				}
+				for _, n := range ex.Removed {
+					delete(d.entries, n)
+					removedUnderCap = true
+				}
+				for _, e := range ex.Entries {
+					d.entries[e.Number] = e.Label
+				}
+				d.version = ex.Version
+				fresh, err := p.CallKit(reputation.CallKitQuery{Kind: kind, Limit: limit})
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := map[uint64]string{}
+				for _, e := range fresh.Entries {
+					want[e.Number] = e.Label
+				}
+				if !maps.Equal(d.entries, want) || len(want) > limit {
+					t.Errorf("%s: CallKit %s after the exports holds %v, the full export %v", step, id, d.entries, want)
+				}
+			}
+		}
 		for _, limit := range cfg.Limits {
 			held := phones[limit]
 			var since uint64
@@ -227,6 +272,9 @@ func TestCappedFilters(t *testing.T) {
 	rebuild()
 	sync("a weakened")
 
+	if !removedUnderCap {
+		t.Error("no incremental CallKit export removed an entry that fell out of its cap")
+	}
 	for _, limit := range []int{-1, 3, 1 << 20} {
 		if _, _, err := p.Filter(reputation.FilterQuery{Name: "fraud", Limit: limit}); labels.ErrorCode(err) != labels.EInvalid {
 			t.Errorf("limit %d: got %v, want %s", limit, err, labels.EInvalid)
