@@ -72,7 +72,7 @@ type Publisher struct {
 	mu      sync.RWMutex
 	catalog *Catalog
 	lists   map[string]*versioned // filters, capped filters and CallKit lists
-	capped  []*versioned          // capped filters, by filter then limit
+	capped  []*versioned          // capped lists, by list then limit
 	deltas  map[string]*Snapshot  // name/since → delta
 	// rankedCache holds a CallKit list in Rank order (name/version →
 	// keys), for capped exports.
@@ -83,7 +83,7 @@ type Publisher struct {
 type versioned struct {
 	name string
 	spec FilterSpec // zero for CallKit lists
-	// parent and limit, for a capped filter: the list it caps and its cap.
+	// parent and limit, for a capped list: the list it caps and its cap.
 	parent  string
 	limit   int
 	current *Snapshot // nil for CallKit lists
@@ -134,23 +134,18 @@ func NewPublisher(cfg PublisherConfig, e *Engine, blobs *BlobStore, log *slog.Lo
 	for _, spec := range cfg.Filters {
 		p.lists[spec.Name] = &versioned{name: spec.Name, spec: spec, changes: map[uint64]*Change{}}
 	}
-	for _, spec := range cfg.Filters {
-		for _, limit := range p.cfg.Limits {
-			v := &versioned{name: cappedName(spec.Name, limit), parent: spec.Name, limit: limit, changes: map[uint64]*Change{}}
-			v.spec, v.spec.Name = spec, v.name
-			p.lists[v.name] = v
-			p.capped = append(p.capped, v)
-		}
-	}
-	for _, name := range []string{callKitBlock, callKitIdentify} {
-		for _, limit := range p.cfg.Limits {
-			v := &versioned{name: cappedName(name, limit), parent: name, limit: limit, changes: map[uint64]*Change{}}
-			p.lists[v.name] = v
-			p.capped = append(p.capped, v)
-		}
-	}
 	for _, name := range []string{callKitBlock, callKitIdentify} {
 		p.lists[name] = &versioned{name: name, changes: map[uint64]*Change{}}
+	}
+	for _, parent := range p.listsInOrder() {
+		for _, limit := range p.cfg.Limits {
+			v := &versioned{name: cappedName(parent.name, limit), spec: parent.spec, parent: parent.name, limit: limit, changes: map[uint64]*Change{}}
+			if v.spec.Name != "" {
+				v.spec.Name = v.name
+			}
+			p.lists[v.name] = v
+			p.capped = append(p.capped, v)
+		}
 	}
 	return p
 }
