@@ -29,6 +29,9 @@ type LabelService interface {
 	LabelOf(reporterID, key string) (labels.Label, bool)
 	Mine(ctx context.Context, reporterID string, limit int, cursor string) ([]labels.Label, string, error)
 	Erase(ctx context.Context, reporterID string) (labels.EraseResult, error)
+	// ReportsSince counts the reports reporterID filed at or after since,
+	// from storage: the daily quota starts from it.
+	ReportsSince(ctx context.Context, reporterID string, since time.Time) (int, error)
 }
 
 // ReputationIndex answers lookups: a writer's engine from memory, a lookup
@@ -169,7 +172,7 @@ func New(cfg Config) (*Server, error) {
 		anonIPs:   newLimiterSet(l.RequestsPerMinute, l.RequestBurst),
 		signedIPs: newLimiterSet(l.SignedInRequestsPerMinute, l.SignedInRequestBurst),
 		reporters: newLimiterSet(l.ReportsPerMinute, l.ReportBurst),
-		quota:     newDailyQuota(l.DailyReports),
+		quota:     newDailyQuota(l.DailyReports, cfg.Labels.ReportsSince),
 		devices:   cfg.Devices,
 		inbox:     cfg.Inbox,
 		guardians: cfg.Guardians,

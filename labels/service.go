@@ -407,6 +407,16 @@ func (s *Service) Retract(ctx context.Context, who Reporter, number, region stri
 	return r, nil
 }
 
+// ReportsSince counts the reports reporter filed at or after since, from
+// storage.
+func (s *Service) ReportsSince(ctx context.Context, reporter string, since time.Time) (int, error) {
+	n, err := s.store.CountReportsSince(ctx, reporter, since)
+	if err != nil {
+		return 0, unavailable(err)
+	}
+	return n, nil
+}
+
 // LabelOf returns reporter's live label on key, from memory: without
 // comment, call or report id (see Label).
 func (s *Service) LabelOf(reporter, key string) (Label, bool) {
@@ -640,6 +650,9 @@ func (s *Service) prepare(who Reporter, in ReportInput) (Report, error) {
 	if c := utf8.RuneCountInString(in.Comment); c > MaxCommentRunes {
 		return Report{}, Errorf(EInvalid, "comment has %d characters; at most %d are allowed", c, MaxCommentRunes)
 	}
+	if r, bad := unsafeRune(in.Comment); bad {
+		return Report{}, Errorf(EInvalid, "comment contains the control character U+%04X; only tabs and line breaks are allowed", r)
+	}
 	if err := checkCall(in.Call, s.opts.Now()); err != nil {
 		return Report{}, err
 	}
@@ -655,6 +668,24 @@ func (s *Service) prepare(who Reporter, in ReportInput) (Report, error) {
 		ID: id, Kind: KindLabel, Reporter: who.ID, Source: who.Source, IPPrefix: who.IPPrefix,
 		Number: n, Category: in.Category, Comment: in.Comment, Call: in.Call, ClientReportID: in.ClientReportID,
 	}, nil
+}
+
+// unsafeRune finds the first rune of a comment that could hide or reorder
+// what moderators and other users read: a control character other than
+// tab, line feed and carriage return (NUL, escape, C1 controls), or a
+// bidirectional embedding, override or isolate (U+202A–U+202E,
+// U+2066–U+2069). The marks U+200E and U+200F, which right-to-left text
+// needs, are fine.
+func unsafeRune(s string) (rune, bool) {
+	for _, r := range s {
+		switch {
+		case r == '\t' || r == '\n' || r == '\r':
+		case r < 0x20 || 0x7f <= r && r <= 0x9f,
+			0x202a <= r && r <= 0x202e, 0x2066 <= r && r <= 0x2069:
+			return r, true
+		}
+	}
+	return 0, false
 }
 
 func checkReporter(who Reporter) error {
