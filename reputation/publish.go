@@ -120,7 +120,9 @@ func (p *Publisher) Reconfigure(cfg PublisherConfig) {
 	}
 }
 
-// Ready reports whether every filter has a snapshot.
+// Ready reports whether everything the publisher serves is servable:
+// every filter has a snapshot and, with an engine, the catalog (hash
+// prefixes) and both CallKit exports are built.
 func (p *Publisher) Ready() bool {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
@@ -129,7 +131,10 @@ func (p *Publisher) Ready() bool {
 			return false
 		}
 	}
-	return p.catalog != nil || p.engine == nil
+	if p.engine == nil {
+		return true
+	}
+	return p.catalog != nil && p.lists[callKitBlock].version != 0 && p.lists[callKitIdentify].version != 0
 }
 
 func errNoEngine() error {
@@ -172,11 +177,43 @@ func (p *Publisher) Refresh(ctx context.Context) error {
 	if err := p.Load(ctx); err != nil || p.engine == nil {
 		return err
 	}
-	cat := BuildCatalog(p.engine, p.cfg.Catalog, p.now())
+	now := p.now()
+	cat := BuildCatalog(p.engine, p.cfg.Catalog, now)
 	p.mu.Lock()
+	defer p.mu.Unlock()
 	p.catalog = cat
-	p.mu.Unlock()
+	for name, keys := range cat.callKitLists() {
+		if v := p.lists[name]; v.digestOf(keys) != v.digest {
+			v.advance(keys, nil, now, p.cfg.Keep)
+		}
+	}
 	return nil
+}
+
+// callKitLists are the keys of the CallKit lists of c, by list name.
+func (c *Catalog) callKitLists() map[string][]string {
+	return map[string][]string{
+		callKitBlock:    callKitKeys(c.CallKit("block")),
+		callKitIdentify: callKitKeys(c.CallKit("identify")),
+	}
+}
+
+// advance makes keys the next version of v: snap for a filter, nil for a
+// CallKit list, whose versions are build times, so that a version a phone
+// holds from before a restart never names other content.
+func (v *versioned) advance(keys []string, snap *Snapshot, now time.Time, keep int) {
+	if v.keys != nil { // nil: loaded from storage, keys unknown
+		v.history = append(v.history, pastKeys{v.version, v.keys})
+		if len(v.history) > keep {
+			v.history = v.history[len(v.history)-keep:]
+		}
+	}
+	v.keys, v.digest = keys, v.digestOf(keys)
+	if snap != nil {
+		v.current, v.version = snap, snap.Version
+	} else {
+		v.version = max(v.version+1, uint64(now.Unix()))
+	}
 }
 
 // Rebuild builds the catalog from the engine and gives every list whose
@@ -195,14 +232,12 @@ func (p *Publisher) Rebuild(ctx context.Context) error {
 		snap *Snapshot
 	}
 	var changes []change
+	callKit := cat.callKitLists()
 	p.mu.RLock()
 	for name, v := range p.lists {
-		keys := cat.Lists[name]
-		switch name {
-		case callKitBlock:
-			keys = callKitKeys(cat.CallKit("block"))
-		case callKitIdentify:
-			keys = callKitKeys(cat.CallKit("identify"))
+		keys, isCallKit := callKit[name]
+		if !isCallKit {
+			keys = cat.Lists[name]
 		}
 		if d := v.digestOf(keys); d != v.digest || (v.spec.Name != "" && v.current == nil) {
 			changes = append(changes, change{v: v, keys: keys})
@@ -228,21 +263,7 @@ func (p *Publisher) Rebuild(ctx context.Context) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, c := range changes {
-		v := c.v
-		if v.keys != nil { // nil: loaded from storage, keys unknown
-			v.history = append(v.history, pastKeys{v.version, v.keys})
-			if len(v.history) > p.cfg.Keep {
-				v.history = v.history[len(v.history)-p.cfg.Keep:]
-			}
-		}
-		v.keys, v.digest = c.keys, v.digestOf(c.keys)
-		if c.snap != nil {
-			v.current, v.version = c.snap, c.snap.Version
-		} else {
-			// CallKit versions are build times, so that a version a phone
-			// holds from before a restart never names other content.
-			v.version = max(v.version+1, uint64(now.Unix()))
-		}
+		c.v.advance(c.keys, c.snap, now, p.cfg.Keep)
 	}
 	if len(changes) > 0 {
 		clear(p.deltas)

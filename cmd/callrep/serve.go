@@ -396,7 +396,7 @@ func writerBackend(ctx context.Context, sf *storeFlags, pubCfg reputation.Publis
 		labels: st.labels, rep: st.index, pubs: st.pubs, embedded: st.mongo.Embedded, numbers: st.index.Len,
 		ready: func(ctx context.Context) error {
 			if !st.labels.Loaded() || !st.pubs.Ready() {
-				return errors.New("labels or filter snapshots not loaded")
+				return errors.New("labels, filter snapshots or CallKit exports not loaded")
 			}
 			return ping(ctx, st.mongo)
 		},
