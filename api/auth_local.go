@@ -40,6 +40,8 @@ const (
 // Ed25519 key kept in the data directory. It is the embedded default when no
 // Firebase project is configured. It is safe for concurrent use.
 type LocalIssuer struct {
+	created bool
+
 	key    ed25519.PrivateKey
 	pub    ed25519.PublicKey
 	keyID  string
@@ -118,14 +120,22 @@ func LoadOrCreateLocalIssuer(dataDir string, now func() time.Time) (*LocalIssuer
 	path := filepath.Join(dir, "issuer.key")
 
 	key, err := readIssuerKey(path)
+	created := false
 	if errors.Is(err, fs.ErrNotExist) {
-		key, err = createIssuerKey(dir, path)
+		key, created, err = createIssuerKey(dir, path)
 	}
 	if err != nil {
 		return nil, err
 	}
-	return newLocalIssuer(key, now), nil
+	li := newLocalIssuer(key, now)
+	li.created = created
+	return li, nil
 }
+
+// Created reports whether LoadOrCreateLocalIssuer generated the key, the
+// data directory having none: tokens it signs are accepted only by a
+// server with this data directory.
+func (li *LocalIssuer) Created() bool { return li.created }
 
 func newLocalIssuer(key ed25519.PrivateKey, now func() time.Time) *LocalIssuer {
 	pub := key.Public().(ed25519.PublicKey)
@@ -172,21 +182,21 @@ func readIssuerKey(path string) (ed25519.PrivateKey, error) {
 // createIssuerKey writes a fresh key to a temporary file and publishes it
 // under path without ever replacing an existing file, so a concurrent
 // starter's key wins or ours does, never both. It returns whichever key ends
-// up at path.
-func createIssuerKey(dir, path string) (ed25519.PrivateKey, error) {
+// up at path, and whether it is ours.
+func createIssuerKey(dir, path string) (ed25519.PrivateKey, bool, error) {
 	_, key, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
-		return nil, fmt.Errorf("api: unable to generate issuer key: %w", err)
+		return nil, false, fmt.Errorf("api: unable to generate issuer key: %w", err)
 	}
 	der, err := x509.MarshalPKCS8PrivateKey(key)
 	if err != nil {
-		return nil, fmt.Errorf("api: unable to encode issuer key: %w", err)
+		return nil, false, fmt.Errorf("api: unable to encode issuer key: %w", err)
 	}
 
 	// CreateTemp opens with mode 0600, before any key byte is written.
 	tmp, err := os.CreateTemp(dir, ".issuer.key.tmp-*")
 	if err != nil {
-		return nil, fmt.Errorf("api: unable to create issuer key: %w", err)
+		return nil, false, fmt.Errorf("api: unable to create issuer key: %w", err)
 	}
 	tmpName := tmp.Name()
 	defer os.Remove(tmpName)
@@ -199,7 +209,7 @@ func createIssuerKey(dir, path string) (ed25519.PrivateKey, error) {
 		err = cerr
 	}
 	if err != nil {
-		return nil, fmt.Errorf("api: unable to write issuer key: %w", err)
+		return nil, false, fmt.Errorf("api: unable to write issuer key: %w", err)
 	}
 
 	// A hard link fails if path exists, which rename would silently
@@ -208,18 +218,20 @@ func createIssuerKey(dir, path string) (ed25519.PrivateKey, error) {
 	switch {
 	case err == nil:
 		syncDir(dir)
-		return key, nil
+		return key, true, nil
 	case errors.Is(err, fs.ErrExist):
-		return readIssuerKey(path)
+		key, err := readIssuerKey(path)
+		return key, false, err
 	}
 	// The file system has no hard links: fall back to rename and adopt
 	// whatever key is on disk afterwards, which narrows the race to two
 	// renames within the same instant.
 	if err := os.Rename(tmpName, path); err != nil {
-		return nil, fmt.Errorf("api: unable to install issuer key: %w", err)
+		return nil, false, fmt.Errorf("api: unable to install issuer key: %w", err)
 	}
 	syncDir(dir)
-	return readIssuerKey(path)
+	onDisk, err := readIssuerKey(path)
+	return onDisk, err == nil && onDisk.Equal(key), err
 }
 
 // syncDir makes a new directory entry durable; failure only costs durability
@@ -283,6 +295,10 @@ func (li *LocalIssuer) Verify(ctx context.Context, token string) (Principal, err
 	if errors.Is(err, jwt.ErrTokenExpired) {
 		return Principal{}, labels.Errorf(labels.EUnauthorized, "token expired")
 	}
+	if errors.Is(err, errForeignKey) || errors.Is(err, jwt.ErrTokenSignatureInvalid) {
+		return Principal{}, labels.Errorf(labels.EUnauthorized,
+			"token was not signed by this server's issuer (a token from callrep token needs the server's --data)")
+	}
 	if err != nil {
 		return Principal{}, labels.Errorf(labels.EUnauthorized, "invalid token")
 	}
@@ -299,10 +315,13 @@ func (li *LocalIssuer) Verify(ctx context.Context, token string) (Principal, err
 func (li *LocalIssuer) keyFunc(t *jwt.Token) (any, error) {
 	kid, _ := t.Header["kid"].(string)
 	if kid != li.keyID {
-		return nil, errors.New("unknown key id")
+		return nil, errForeignKey
 	}
 	return li.pub, nil
 }
+
+// errForeignKey is a token's key id that is not this issuer's.
+var errForeignKey = errors.New("unknown key id")
 
 func validLocalUID(uid string) bool {
 	if len(uid) == 0 || len(uid) > localMaxUIDLen {

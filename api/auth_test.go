@@ -314,11 +314,33 @@ func TestLocalIssuer_Header(t *testing.T) {
 	}
 }
 
+// TestLocalIssuer_ForeignKeyMessage: a token signed with another data
+// directory's key says so, rather than only "invalid token".
+func TestLocalIssuer_ForeignKeyMessage(t *testing.T) {
+	li := mustLocalIssuer(t, t.TempDir(), authEpoch)
+	other := t.TempDir()
+	mustLocalIssuer(t, other, authEpoch)
+	key := readIssuerKey(t, other)
+	claims := jwt.MapClaims{"iss": api.LocalIssuerName, "sub": "alice", "iat": authEpoch.Unix(), "exp": authEpoch.Add(time.Hour).Unix()}
+	for name, token := range map[string]string{
+		"OtherKeyID":      mustIssue(t, mustLocalIssuer(t, t.TempDir(), authEpoch), "alice", false, time.Hour),
+		"OtherKeySameKid": signToken(t, jwt.SigningMethodEdDSA, key, map[string]any{"kid": li.KeyID()}, claims),
+	} {
+		_, err := li.Verify(context.Background(), token)
+		if msg := labels.ErrorMessage(err); labels.ErrorCode(err) != labels.EUnauthorized || !strings.Contains(msg, "not signed by this server's issuer") {
+			t.Errorf("%s: got %v, want unauthorized naming the issuer", name, err)
+		}
+	}
+}
+
 func TestLoadOrCreateLocalIssuer(t *testing.T) {
 	t.Run("SameDirSameKey", func(t *testing.T) {
 		dir := t.TempDir()
 		a := mustLocalIssuer(t, dir, authEpoch)
 		b := mustLocalIssuer(t, dir, authEpoch)
+		if !a.Created() || b.Created() {
+			t.Fatalf("Created: got %v then %v, want true then false", a.Created(), b.Created())
+		}
 		if a.KeyID() != b.KeyID() {
 			t.Fatalf("key id: got %q then %q, want equal", a.KeyID(), b.KeyID())
 		}

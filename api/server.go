@@ -88,6 +88,9 @@ type Config struct {
 	// Erasers erase what other parts of callrep keep about a user, after
 	// the labels, for DELETE /v1/me.
 	Erasers []Eraser
+	// SeparateMetrics leaves /metrics out of Handler: MetricsHandler
+	// serves it, on a listener of its own.
+	SeparateMetrics bool
 }
 
 // Server is callrep's HTTP API. Create it with New and serve Handler.
@@ -109,6 +112,8 @@ type Server struct {
 	guardians Guardians
 	lookups   LookupRecorder
 	erasers   []Eraser
+
+	separateMetrics bool
 
 	anonIPs   *limiterSet // per client IP, requests without a token
 	signedIPs *limiterSet // per client IP, requests with a token
@@ -177,6 +182,8 @@ func New(cfg Config) (*Server, error) {
 		inbox:     cfg.Inbox,
 		guardians: cfg.Guardians,
 		lookups:   cfg.Lookups,
+
+		separateMetrics: cfg.SeparateMetrics,
 	}
 	// Everything DELETE /v1/me erases, in one list: the labels first, so
 	// that reputations drop the user's labels before anything else.
@@ -254,7 +261,9 @@ func (s *Server) buildEngine(trustedProxies []string) error {
 
 	e.GET("/healthz", s.health)
 	e.GET("/readyz", s.readiness)
-	e.GET("/metrics", s.metricsHandler())
+	if !s.separateMetrics {
+		e.GET("/metrics", gin.WrapH(s.MetricsHandler()))
+	}
 	e.GET("/openapi.yaml", s.openAPI)
 	e.GET("/docs", s.docsHandler)
 

@@ -421,6 +421,10 @@ func internationalRegion(raw string) string {
 }
 
 // canonicalRegion upper-cases region and checks that libphonenumber knows it.
+// CanonicalRegion returns region, a 2-letter ISO 3166 code in any case,
+// in upper case, or an EInvalid error when libphonenumber does not know it.
+func CanonicalRegion(region string) (string, error) { return canonicalRegion(region) }
+
 func canonicalRegion(region string) (string, error) {
 	if region == "" {
 		return "", Errorf(EInvalid, "region is required")

@@ -42,9 +42,10 @@ func (sf *storeFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&sf.data, "data", "./data", "data directory: embedded store, local token key (env CALLREP_DATA)")
 	fs.StringVar(&sf.uri, "mongodb-uri", "", "MongoDB URI; empty runs the embedded FerretDB in --data (env MONGODB_URI)")
 	fs.StringVar(&sf.database, "database", "callrep", "database name (env CALLREP_DATABASE)")
-	fs.StringVar(&sf.region, "region", "CN", "default region for national-format numbers (env CALLREP_REGION)")
+	sf.region = "CN"
+	fs.Var(regionValue{&sf.region}, "region", "default region for national-format numbers, an ISO 3166 code (env CALLREP_REGION)")
 	fs.StringVar(&sf.logLevel, "log-level", "info", "debug, info, warn or error (env CALLREP_LOG_LEVEL)")
-	fs.DurationVar(&sf.ramp, "account-ramp", reputation.DefaultConfig().Ramp, "how long a new app account takes to reach full weight; 0 weighs every account fully at once (env CALLREP_ACCOUNT_RAMP)")
+	nonNegativeDuration(fs, &sf.ramp, "account-ramp", reputation.DefaultConfig().Ramp, "how long a new app account takes to reach full weight; 0 weighs every account fully at once (env CALLREP_ACCOUNT_RAMP)")
 }
 
 func (sf *storeFlags) logger(w io.Writer) (*slog.Logger, error) {
@@ -168,12 +169,14 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	var sf storeFlags
 	sf.register(fs)
-	listen := fs.String("listen", "127.0.0.1:8080", "address to listen on (env CALLREP_LISTEN)")
+	listen := addressFlag(fs, "listen", "127.0.0.1:8080", "host:port to listen on (env CALLREP_LISTEN)")
+	metricsListen := addressFlag(fs, "metrics-listen", "", "host:port to serve /metrics on instead of --listen; empty serves it on --listen (env CALLREP_METRICS_LISTEN)")
 	allowNonLoopback := fs.Bool("allow-nonloopback", false, "let the local token issuer serve on a non-loopback address (env CALLREP_ALLOW_NONLOOPBACK)")
 	firebaseProject := fs.String("firebase-project", "", "verify Firebase Auth ID tokens of this project instead of local tokens (env FIREBASE_PROJECT)")
 	trusted := fs.String("trusted-proxies", "", "comma-separated proxy addresses or CIDRs whose X-Forwarded-For is trusted (env CALLREP_TRUSTED_PROXIES)")
-	rescoreEvery := fs.Duration("rescore-interval", time.Hour, "how often one replica re-estimates reporter trust and re-scores (env CALLREP_RESCORE_INTERVAL)")
-	filterEvery := fs.Duration("filter-interval", 10*time.Minute, "how often one replica rebuilds the filter snapshots (env CALLREP_FILTER_INTERVAL)")
+	rescoreEvery, filterEvery := new(time.Duration), new(time.Duration)
+	positiveDuration(fs, rescoreEvery, "rescore-interval", time.Hour, "how often one replica re-estimates reporter trust and re-scores (env CALLREP_RESCORE_INTERVAL)")
+	positiveDuration(fs, filterEvery, "filter-interval", 10*time.Minute, "how often one replica rebuilds the filter snapshots (env CALLREP_FILTER_INTERVAL)")
 	rates := fs.String("filter-rates", "block=0.001,fraud=0.001,spam=0.001,benign=0.001", "target false-positive rate per filter (env CALLREP_FILTER_RATES)")
 	role := fs.String("role", "writer", "writer (labels and engine in memory) or lookup (stateless: lookups from storage through a guard and a bounded cache, filters from storage) (env CALLREP_ROLE)")
 	limits := api.DefaultLimits()
@@ -197,6 +200,13 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return fmt.Errorf("listen on %s: %w", *listen, err)
 	}
 	defer ln.Close()
+	var mln net.Listener
+	if *metricsListen != "" {
+		if mln, err = net.Listen("tcp", *metricsListen); err != nil {
+			return fmt.Errorf("listen on --metrics-listen %s: %w", *metricsListen, err)
+		}
+		defer mln.Close()
+	}
 
 	pubCfg, err := publisherConfig(*rates)
 	if err != nil {
@@ -234,6 +244,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		Limits:         limits,
 		TrustedProxies: splitList(*trusted),
 		Registry:       reg,
+
+		SeparateMetrics: mln != nil,
 	})
 	if err != nil {
 		return err
@@ -256,8 +268,23 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
-	log.Info("callrep serving", "addr", ln.Addr().String(), "version", version, "role", *role, "embedded_store", be.embedded,
-		"auth", authMode(*firebaseProject), "numbers", be.numbers(), "startup", time.Since(start).Round(time.Millisecond).String())
+	metricsAddr := ln.Addr().String()
+	if mln != nil {
+		ms := &http.Server{Handler: srv.MetricsHandler(), ReadHeaderTimeout: 5 * time.Second, WriteTimeout: 60 * time.Second,
+			ErrorLog: hs.ErrorLog}
+		metricsDone := make(chan struct{})
+		go func() {
+			defer close(metricsDone)
+			if err := ms.Serve(mln); !errors.Is(err, http.ErrServerClosed) {
+				log.Warn("metrics server", "err", err)
+			}
+		}()
+		defer func() { _ = ms.Close(); <-metricsDone }()
+		metricsAddr = mln.Addr().String()
+	}
+	log.Info("callrep serving", "addr", ln.Addr().String(), "metrics_addr", metricsAddr, "version", version, "role", *role,
+		"embedded_store", be.embedded, "auth", authMode(*firebaseProject), "numbers", be.numbers(),
+		"startup", time.Since(start).Round(time.Millisecond).String())
 
 	select {
 	case err := <-errc:
@@ -575,7 +602,7 @@ func applyEnv(fs *flag.FlagSet) error {
 		}
 		if v, ok := os.LookupEnv(m[1]); ok {
 			if e := fs.Set(f.Name, v); e != nil {
-				err = usageError{fmt.Sprintf("bad %s=%q: %v", m[1], v, e)}
+				err = usageError{fmt.Sprintf("bad %s=%q for --%s: %v", m[1], v, f.Name, e)}
 			}
 		}
 	})
@@ -588,7 +615,7 @@ func parse(fs *flag.FlagSet, args []string) error {
 	if err := applyEnv(fs); err != nil {
 		return err
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
