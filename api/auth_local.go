@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -34,6 +35,11 @@ const (
 	// localCacheSize bounds the verified-token cache: a few times the
 	// clients active within a token's lifetime on one server.
 	localCacheSize = 50_000
+	// MaxLocalTokenLifetime is the longest lifetime (exp - iat) of a local
+	// token that Issue makes and Verify accepts: a leaked token is good
+	// for a week at most, and a revocation needs to be kept no longer.
+	MaxLocalTokenLifetime = 7 * 24 * time.Hour
+	localRevokedFile      = "revoked.json"
 )
 
 // LocalIssuer mints and verifies callrep's own access tokens, signed with an
@@ -41,6 +47,7 @@ const (
 // Firebase project is configured. It is safe for concurrent use.
 type LocalIssuer struct {
 	created bool
+	dir     string // holds the key and the revocations
 
 	key    ed25519.PrivateKey
 	pub    ed25519.PublicKey
@@ -48,6 +55,9 @@ type LocalIssuer struct {
 	now    func() time.Time
 	parser *jwt.Parser
 	cache  verifiedTokens
+
+	revokedMu sync.RWMutex
+	revoked   map[string]int64 // uid → Unix second before which its tokens are void
 }
 
 // verifiedTokens remembers the callers of tokens verified lately, keyed by
@@ -62,26 +72,27 @@ type verifiedTokens struct {
 
 type verifiedToken struct {
 	p   Principal
+	iat int64 // Unix seconds
 	exp time.Time
 }
 
-// get returns the caller of the token with hash sum if it was verified
-// and has not expired at now.
-func (c *verifiedTokens) get(sum [sha256.Size]byte, now time.Time) (Principal, bool) {
+// get returns the caller of the token with hash sum, and when the token
+// was issued, if it was verified and has not expired at now.
+func (c *verifiedTokens) get(sum [sha256.Size]byte, now time.Time) (Principal, int64, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	v, ok := c.m[sum]
 	if !ok {
-		return Principal{}, false
+		return Principal{}, 0, false
 	}
 	if !now.Before(v.exp) {
 		delete(c.m, sum)
-		return Principal{}, false
+		return Principal{}, 0, false
 	}
-	return v.p, true
+	return v.p, v.iat, true
 }
 
-func (c *verifiedTokens) put(sum [sha256.Size]byte, p Principal, exp time.Time) {
+func (c *verifiedTokens) put(sum [sha256.Size]byte, p Principal, iat int64, exp time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.m == nil {
@@ -93,7 +104,18 @@ func (c *verifiedTokens) put(sum [sha256.Size]byte, p Principal, exp time.Time) 
 			break
 		}
 	}
-	c.m[sum] = verifiedToken{p: p, exp: exp}
+	c.m[sum] = verifiedToken{p: p, iat: iat, exp: exp}
+}
+
+// dropUID forgets the tokens of uid, whose sessions were revoked.
+func (c *verifiedTokens) dropUID(uid string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k, v := range c.m {
+		if v.p.UID == uid {
+			delete(c.m, k)
+		}
+	}
 }
 
 var _ Verifier = (*LocalIssuer)(nil)
@@ -128,8 +150,79 @@ func LoadOrCreateLocalIssuer(dataDir string, now func() time.Time) (*LocalIssuer
 		return nil, err
 	}
 	li := newLocalIssuer(key, now)
-	li.created = created
+	li.created, li.dir = created, dir
+	if li.revoked, err = readRevoked(filepath.Join(dir, localRevokedFile)); err != nil {
+		return nil, err
+	}
 	return li, nil
+}
+
+// readRevoked loads the revocations at path; none when there is no file.
+func readRevoked(path string) (map[string]int64, error) {
+	revoked := map[string]int64{}
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return revoked, nil
+	}
+	if err == nil {
+		err = json.Unmarshal(data, &revoked)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("api: unable to read token revocations %s: %w", path, err)
+	}
+	return revoked, nil
+}
+
+// Revoke voids uid's tokens issued before the current second, durably
+// (in the data directory, next to the key): a token issued in the same
+// second stays valid, as with Firebase. Revocations older than the
+// longest token lifetime are dropped, having nothing left to void.
+func (li *LocalIssuer) Revoke(ctx context.Context, uid string) error {
+	if li.dir == "" {
+		return errors.New("api: this issuer has no data directory to keep revocations in")
+	}
+	now := li.now().Unix()
+	li.revokedMu.Lock()
+	defer li.revokedMu.Unlock()
+	next := map[string]int64{uid: now}
+	for u, at := range li.revoked {
+		if u != uid && now-at <= int64((MaxLocalTokenLifetime+localLeeway)/time.Second) {
+			next[u] = at
+		}
+	}
+	data, err := json.Marshal(next)
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(li.dir, ".revoked.tmp-*")
+	if err != nil {
+		return fmt.Errorf("api: unable to write token revocations: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	_, err = tmp.Write(data)
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), filepath.Join(li.dir, localRevokedFile))
+	}
+	if err != nil {
+		return fmt.Errorf("api: unable to write token revocations: %w", err)
+	}
+	syncDir(li.dir)
+	li.revoked = next
+	return nil
+}
+
+// revokedAt reports whether a token of uid issued at iat is void.
+func (li *LocalIssuer) revokedAt(uid string, iat int64) bool {
+	li.revokedMu.RLock()
+	defer li.revokedMu.RUnlock()
+	before, ok := li.revoked[uid]
+	return ok && iat < before
 }
 
 // Created reports whether LoadOrCreateLocalIssuer generated the key, the
@@ -255,8 +348,8 @@ func (li *LocalIssuer) Issue(uid string, moderator bool, ttl time.Duration) (str
 	if !validLocalUID(uid) {
 		return "", labels.Errorf(labels.EInvalid, "uid must be 1 to %d characters of A-Z a-z 0-9 . _ : @ -", localMaxUIDLen)
 	}
-	if ttl <= 0 {
-		return "", labels.Errorf(labels.EInvalid, "token lifetime must be positive")
+	if ttl <= 0 || ttl > MaxLocalTokenLifetime {
+		return "", labels.Errorf(labels.EInvalid, "token lifetime must be positive and at most %v", MaxLocalTokenLifetime)
 	}
 	now := li.now()
 	claims := localClaims{
@@ -287,7 +380,10 @@ func (li *LocalIssuer) Verify(ctx context.Context, token string) (Principal, err
 	}
 	sum := sha256.Sum256([]byte(token))
 	now := li.now()
-	if p, ok := li.cache.get(sum, now); ok {
+	if p, iat, ok := li.cache.get(sum, now); ok {
+		if li.revokedAt(p.UID, iat) {
+			return Principal{}, errRevoked()
+		}
 		return p, nil
 	}
 	var claims localClaims
@@ -305,11 +401,25 @@ func (li *LocalIssuer) Verify(ctx context.Context, token string) (Principal, err
 	if !validLocalUID(claims.Subject) {
 		return Principal{}, labels.Errorf(labels.EUnauthorized, "invalid token")
 	}
+	if claims.IssuedAt == nil {
+		return Principal{}, labels.Errorf(labels.EUnauthorized, "invalid token")
+	}
+	iat, exp := claims.IssuedAt.Time, claims.ExpiresAt.Time
+	if exp.Sub(iat) > MaxLocalTokenLifetime {
+		return Principal{}, labels.Errorf(labels.EUnauthorized, "token lifetime exceeds the %v this server accepts", MaxLocalTokenLifetime)
+	}
+	if li.revokedAt(claims.Subject, iat.Unix()) {
+		return Principal{}, errRevoked()
+	}
 	p := Principal{UID: claims.Subject, Moderator: claims.Moderator, Provider: ProviderLocal}
-	if exp := claims.ExpiresAt.Time; now.Before(exp) {
-		li.cache.put(sum, p, exp)
+	if now.Before(exp) {
+		li.cache.put(sum, p, iat.Unix(), exp)
 	}
 	return p, nil
+}
+
+func errRevoked() error {
+	return labels.Errorf(labels.EUnauthorized, "token was revoked; sign in again")
 }
 
 func (li *LocalIssuer) keyFunc(t *jwt.Token) (any, error) {
