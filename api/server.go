@@ -28,7 +28,7 @@ type LabelService interface {
 	Retract(ctx context.Context, who labels.Reporter, number, region string) (labels.Report, error)
 	LabelOf(reporterID, key string) (labels.Label, bool)
 	Mine(ctx context.Context, reporterID string, limit int, cursor string) ([]labels.Label, string, error)
-	Erase(ctx context.Context, reporterID string) (labels.EraseResult, error)
+	Erase(ctx context.Context, reporterID string, progress func(labels.EraseResult) error) error
 	// ReportsSince counts the reports reporterID filed at or after since,
 	// from storage: the daily quota starts from it.
 	ReportsSince(ctx context.Context, reporterID string, since time.Time) (int, error)
@@ -85,9 +85,9 @@ type Config struct {
 	Guardians Guardians
 	// Lookups is told about signed-in lookups; nil records nothing.
 	Lookups LookupRecorder
-	// Erasers erase what other parts of callrep keep about a user, after
-	// the labels, for DELETE /v1/me.
-	Erasers []Eraser
+	// Erasures runs DELETE /v1/me, with the steps of ErasureSteps; nil (a
+	// lookup replica) answers 503.
+	Erasures Erasures
 	// SeparateMetrics leaves /metrics out of Handler: MetricsHandler
 	// serves it, on a listener of its own.
 	SeparateMetrics bool
@@ -111,7 +111,7 @@ type Server struct {
 	inbox     Inbox
 	guardians Guardians
 	lookups   LookupRecorder
-	erasers   []Eraser
+	erasures  Erasures
 
 	separateMetrics bool
 
@@ -182,12 +182,10 @@ func New(cfg Config) (*Server, error) {
 		inbox:     cfg.Inbox,
 		guardians: cfg.Guardians,
 		lookups:   cfg.Lookups,
+		erasures:  cfg.Erasures,
 
 		separateMetrics: cfg.SeparateMetrics,
 	}
-	// Everything DELETE /v1/me erases, in one list: the labels first, so
-	// that reputations drop the user's labels before anything else.
-	s.erasers = append([]Eraser{s.eraseLabels}, cfg.Erasers...)
 	if err := s.buildEngine(cfg.TrustedProxies); err != nil {
 		return nil, err
 	}
@@ -286,6 +284,7 @@ func (s *Server) buildEngine(trustedProxies []string) error {
 	signed.DELETE("/reports/:number", s.retractReport)
 	signed.GET("/me/reports", s.listMyLabels)
 	signed.DELETE("/me", s.eraseMe)
+	open.GET("/erasures/:id", s.getErasure)
 	signed.GET("/me/notifications", s.listNotifications)
 	signed.POST("/devices", s.registerDevice)
 	signed.GET("/devices", s.listDevices)

@@ -40,8 +40,8 @@ func (ReadOnly) Mine(context.Context, string, int, string) ([]Label, string, err
 }
 
 // Erase refuses.
-func (ReadOnly) Erase(context.Context, string) (EraseResult, error) {
-	return EraseResult{}, errReadOnly()
+func (ReadOnly) Erase(context.Context, string, func(EraseResult) error) error {
+	return errReadOnly()
 }
 
 // ReportsSince refuses.

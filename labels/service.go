@@ -524,19 +524,57 @@ func decodeCursor(c string) (Label, error) {
 	return Label{CreatedAt: time.UnixMilli(n).UTC(), Key: key}, nil
 }
 
+// eraseBatch is how many reports one pseudonymising write rewrites: under
+// MaxBulkOps, and short enough that other writers never wait long.
+const eraseBatch = 50
+
 // Erase retracts all of reporter's live labels and rewrites their history
-// under a random pseudonym without comments or network prefixes.
-func (s *Service) Erase(ctx context.Context, reporter string) (EraseResult, error) {
+// under a random pseudonym without comments or network prefixes,
+// eraseBatch reports at a time by id, calling progress after each stored
+// batch with what it did. It is idempotent: run again after a failure, it
+// finds only what is left.
+func (s *Service) Erase(ctx context.Context, reporter string, progress func(EraseResult) error) error {
 	who := Reporter{ID: reporter, Source: SourceApp}
 	if err := checkReporter(who); err != nil {
-		return EraseResult{}, err
+		return err
 	}
+	retracted, err := s.retractAll(ctx, reporter)
+	if err != nil {
+		return err
+	}
+	if retracted > 0 {
+		if err := progress(EraseResult{ErasedLabels: retracted}); err != nil {
+			return err
+		}
+	}
+	ids, err := s.store.ReportIDsOf(ctx, reporter)
+	if err != nil {
+		return unavailable(err)
+	}
+	pseudonym := "erased-" + randomID(12)
+	for start := 0; start < len(ids); start += eraseBatch {
+		n, err := s.store.Pseudonymise(ctx, ids[start:min(start+eraseBatch, len(ids))], pseudonym)
+		if err != nil {
+			return unavailable(err)
+		}
+		if n == 0 {
+			continue
+		}
+		if err := progress(EraseResult{PseudonymisedReports: n}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// retractAll retracts reporter's live labels and returns how many.
+func (s *Service) retractAll(ctx context.Context, reporter string) (int, error) {
 	st := s.stripe(reporter)
 	st.Lock()
 	defer st.Unlock()
 	mine, err := s.mine(ctx, reporter)
 	if err != nil {
-		return EraseResult{}, err
+		return 0, err
 	}
 	s.mu.Lock()
 	var rs []Report
@@ -561,13 +599,9 @@ func (s *Service) Erase(ctx context.Context, reporter string) (EraseResult, erro
 	}
 	s.mu.Unlock()
 	if err != nil {
-		return EraseResult{}, unavailable(err)
+		return 0, unavailable(err)
 	}
-	n, err := s.store.Pseudonymise(wctx, reporter, "erased-"+randomID(12))
-	if err != nil {
-		return EraseResult{}, unavailable(err)
-	}
-	return EraseResult{ErasedLabels: len(rs), PseudonymisedReports: n}, nil
+	return len(rs), nil
 }
 
 // Import stores a batch of records from a bulk source (an FTC file, a

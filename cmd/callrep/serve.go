@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/callrep/callrep/api"
+	"github.com/callrep/callrep/erasure"
 	"github.com/callrep/callrep/labels"
 	"github.com/callrep/callrep/push"
 	"github.com/callrep/callrep/reputation"
@@ -228,13 +229,22 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	defer be.close()
+	var erasures api.Erasures
+	if be.erasures != nil {
+		es, err := be.erasures(ctx, verifier, log)
+		if err != nil {
+			return err
+		}
+		defer es.Close()
+		erasures = es
+	}
 
 	srv, err := api.New(api.Config{
 		Devices:        be.devices,
 		Inbox:          be.inbox,
 		Guardians:      be.guardians,
 		Lookups:        be.lookups,
-		Erasers:        be.erasers,
+		Erasures:       erasures,
 		Labels:         be.labels,
 		Reputation:     be.rep,
 		Verifier:       verifier,
@@ -385,7 +395,9 @@ type backend struct {
 	inbox     api.Inbox
 	guardians api.Guardians
 	lookups   api.LookupRecorder
-	erasers   []api.Eraser
+	// erasures opens the erasure jobs (resuming unfinished ones); nil on
+	// a lookup replica.
+	erasures func(ctx context.Context, v api.Verifier, log *slog.Logger) (*erasure.Service, error)
 }
 
 // writerBackend holds the labels and the engine in memory and runs the
@@ -419,7 +431,7 @@ func writerBackend(ctx context.Context, sf *storeFlags, pubCfg reputation.Publis
 	}
 	releaseLoadGarbage(log)
 	return &backend{
-		devices: ps, inbox: ps, guardians: ps, lookups: ps, erasers: []api.Eraser{pushEraser(ps)},
+		devices: ps, inbox: ps, guardians: ps, lookups: ps, erasures: st.erasures(pushEraser(ps)),
 		labels: st.labels, rep: st.index, pubs: st.pubs, embedded: st.mongo.Embedded, numbers: st.index.Len,
 		ready: func(ctx context.Context) error {
 			if !st.labels.Loaded() || !st.pubs.Ready() {
@@ -435,6 +447,18 @@ func writerBackend(ctx context.Context, sf *storeFlags, pubCfg reputation.Publis
 		},
 		close: func() { st.closeLogged(log) },
 	}, nil
+}
+
+// erasures opens the erasure jobs over the stack's storage, erasing what
+// api.ErasureSteps lists: the labels and what others erase.
+func (st *stack) erasures(others ...api.Eraser) func(context.Context, api.Verifier, *slog.Logger) (*erasure.Service, error) {
+	return func(ctx context.Context, v api.Verifier, log *slog.Logger) (*erasure.Service, error) {
+		es, err := erasure.OpenStore(ctx, st.mongo.DB)
+		if err != nil {
+			return nil, err
+		}
+		return erasure.Open(ctx, es, erasure.Config{Steps: api.ErasureSteps(v, st.labels, others...), Logger: log})
+	}
 }
 
 // releaseLoadGarbage collects what loading left behind (decoded chunks,
