@@ -420,18 +420,26 @@ func (p *Publisher) CallKit(kind string, since uint64) (CallKitExport, error) {
 		ex.Entries = decodeCallKit(keys)
 		return ex, nil
 	}
-	ex.Entries = decodeCallKit(addedKeys(old, keys))
+	ex.Entries, ex.Removed = callKitDelta(old, keys)
+	return ex, nil
+}
+
+// callKitDelta is what turns the list of keys old into keys: the entries
+// to add or relabel, and the numbers to remove. Both lists are sorted.
+func callKitDelta(old, keys []string) (entries []CallKitEntry, removed []uint64) {
+	entries = decodeCallKit(addedKeys(old, keys))
 	gone := decodeCallKit(addedKeys(keys, old))
 	still := map[uint64]bool{}
-	for _, e := range ex.Entries {
+	for _, e := range entries {
 		still[e.Number] = true // relabelled: removed and added
 	}
+	removed = []uint64{}
 	for _, e := range gone {
 		if !still[e.Number] {
-			ex.Removed = append(ex.Removed, e.Number)
+			removed = append(removed, e.Number)
 		}
 	}
-	return ex, nil
+	return entries, removed
 }
 
 func decodeCallKit(keys []string) []CallKitEntry {
