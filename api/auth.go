@@ -21,6 +21,12 @@ type Verifier interface {
 	Verify(ctx context.Context, token string) (Principal, error)
 }
 
+// Revoker ends a user's sessions: their tokens issued before the current
+// second stop working. Both verifiers are Revokers; erasure uses it.
+type Revoker interface {
+	Revoke(ctx context.Context, uid string) error
+}
+
 // Provider names as they appear in Principal.Provider.
 const (
 	ProviderLocal    = "local"

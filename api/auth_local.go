@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -34,18 +35,29 @@ const (
 	// localCacheSize bounds the verified-token cache: a few times the
 	// clients active within a token's lifetime on one server.
 	localCacheSize = 50_000
+	// MaxLocalTokenLifetime is the longest lifetime (exp - iat) of a local
+	// token that Issue makes and Verify accepts: a leaked token is good
+	// for a week at most, and a revocation needs to be kept no longer.
+	MaxLocalTokenLifetime = 7 * 24 * time.Hour
+	localRevokedFile      = "revoked.json"
 )
 
 // LocalIssuer mints and verifies callrep's own access tokens, signed with an
 // Ed25519 key kept in the data directory. It is the embedded default when no
 // Firebase project is configured. It is safe for concurrent use.
 type LocalIssuer struct {
+	created bool
+	dir     string // holds the key and the revocations
+
 	key    ed25519.PrivateKey
 	pub    ed25519.PublicKey
 	keyID  string
 	now    func() time.Time
 	parser *jwt.Parser
 	cache  verifiedTokens
+
+	revokedMu sync.RWMutex
+	revoked   map[string]int64 // uid → Unix second before which its tokens are void
 }
 
 // verifiedTokens remembers the callers of tokens verified lately, keyed by
@@ -60,26 +72,27 @@ type verifiedTokens struct {
 
 type verifiedToken struct {
 	p   Principal
+	iat int64 // Unix seconds
 	exp time.Time
 }
 
-// get returns the caller of the token with hash sum if it was verified
-// and has not expired at now.
-func (c *verifiedTokens) get(sum [sha256.Size]byte, now time.Time) (Principal, bool) {
+// get returns the caller of the token with hash sum, and when the token
+// was issued, if it was verified and has not expired at now.
+func (c *verifiedTokens) get(sum [sha256.Size]byte, now time.Time) (Principal, int64, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	v, ok := c.m[sum]
 	if !ok {
-		return Principal{}, false
+		return Principal{}, 0, false
 	}
 	if !now.Before(v.exp) {
 		delete(c.m, sum)
-		return Principal{}, false
+		return Principal{}, 0, false
 	}
-	return v.p, true
+	return v.p, v.iat, true
 }
 
-func (c *verifiedTokens) put(sum [sha256.Size]byte, p Principal, exp time.Time) {
+func (c *verifiedTokens) put(sum [sha256.Size]byte, p Principal, iat int64, exp time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.m == nil {
@@ -91,7 +104,18 @@ func (c *verifiedTokens) put(sum [sha256.Size]byte, p Principal, exp time.Time) 
 			break
 		}
 	}
-	c.m[sum] = verifiedToken{p: p, exp: exp}
+	c.m[sum] = verifiedToken{p: p, iat: iat, exp: exp}
+}
+
+// dropUID forgets the tokens of uid, whose sessions were revoked.
+func (c *verifiedTokens) dropUID(uid string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k, v := range c.m {
+		if v.p.UID == uid {
+			delete(c.m, k)
+		}
+	}
 }
 
 var _ Verifier = (*LocalIssuer)(nil)
@@ -118,14 +142,93 @@ func LoadOrCreateLocalIssuer(dataDir string, now func() time.Time) (*LocalIssuer
 	path := filepath.Join(dir, "issuer.key")
 
 	key, err := readIssuerKey(path)
+	created := false
 	if errors.Is(err, fs.ErrNotExist) {
-		key, err = createIssuerKey(dir, path)
+		key, created, err = createIssuerKey(dir, path)
 	}
 	if err != nil {
 		return nil, err
 	}
-	return newLocalIssuer(key, now), nil
+	li := newLocalIssuer(key, now)
+	li.created, li.dir = created, dir
+	if li.revoked, err = readRevoked(filepath.Join(dir, localRevokedFile)); err != nil {
+		return nil, err
+	}
+	return li, nil
 }
+
+// readRevoked loads the revocations at path; none when there is no file.
+func readRevoked(path string) (map[string]int64, error) {
+	revoked := map[string]int64{}
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return revoked, nil
+	}
+	if err == nil {
+		err = json.Unmarshal(data, &revoked)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("api: unable to read token revocations %s: %w", path, err)
+	}
+	return revoked, nil
+}
+
+// Revoke voids uid's tokens issued before the current second, durably
+// (in the data directory, next to the key): a token issued in the same
+// second stays valid, as with Firebase. Revocations older than the
+// longest token lifetime are dropped, having nothing left to void.
+func (li *LocalIssuer) Revoke(ctx context.Context, uid string) error {
+	if li.dir == "" {
+		return errors.New("api: this issuer has no data directory to keep revocations in")
+	}
+	now := li.now().Unix()
+	li.revokedMu.Lock()
+	defer li.revokedMu.Unlock()
+	next := map[string]int64{uid: now}
+	for u, at := range li.revoked {
+		if u != uid && now-at <= int64((MaxLocalTokenLifetime+localLeeway)/time.Second) {
+			next[u] = at
+		}
+	}
+	data, err := json.Marshal(next)
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(li.dir, ".revoked.tmp-*")
+	if err != nil {
+		return fmt.Errorf("api: unable to write token revocations: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	_, err = tmp.Write(data)
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), filepath.Join(li.dir, localRevokedFile))
+	}
+	if err != nil {
+		return fmt.Errorf("api: unable to write token revocations: %w", err)
+	}
+	syncDir(li.dir)
+	li.revoked = next
+	return nil
+}
+
+// revokedAt reports whether a token of uid issued at iat is void.
+func (li *LocalIssuer) revokedAt(uid string, iat int64) bool {
+	li.revokedMu.RLock()
+	defer li.revokedMu.RUnlock()
+	before, ok := li.revoked[uid]
+	return ok && iat < before
+}
+
+// Created reports whether LoadOrCreateLocalIssuer generated the key, the
+// data directory having none: tokens it signs are accepted only by a
+// server with this data directory.
+func (li *LocalIssuer) Created() bool { return li.created }
 
 func newLocalIssuer(key ed25519.PrivateKey, now func() time.Time) *LocalIssuer {
 	pub := key.Public().(ed25519.PublicKey)
@@ -172,21 +275,21 @@ func readIssuerKey(path string) (ed25519.PrivateKey, error) {
 // createIssuerKey writes a fresh key to a temporary file and publishes it
 // under path without ever replacing an existing file, so a concurrent
 // starter's key wins or ours does, never both. It returns whichever key ends
-// up at path.
-func createIssuerKey(dir, path string) (ed25519.PrivateKey, error) {
+// up at path, and whether it is ours.
+func createIssuerKey(dir, path string) (ed25519.PrivateKey, bool, error) {
 	_, key, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
-		return nil, fmt.Errorf("api: unable to generate issuer key: %w", err)
+		return nil, false, fmt.Errorf("api: unable to generate issuer key: %w", err)
 	}
 	der, err := x509.MarshalPKCS8PrivateKey(key)
 	if err != nil {
-		return nil, fmt.Errorf("api: unable to encode issuer key: %w", err)
+		return nil, false, fmt.Errorf("api: unable to encode issuer key: %w", err)
 	}
 
 	// CreateTemp opens with mode 0600, before any key byte is written.
 	tmp, err := os.CreateTemp(dir, ".issuer.key.tmp-*")
 	if err != nil {
-		return nil, fmt.Errorf("api: unable to create issuer key: %w", err)
+		return nil, false, fmt.Errorf("api: unable to create issuer key: %w", err)
 	}
 	tmpName := tmp.Name()
 	defer os.Remove(tmpName)
@@ -199,7 +302,7 @@ func createIssuerKey(dir, path string) (ed25519.PrivateKey, error) {
 		err = cerr
 	}
 	if err != nil {
-		return nil, fmt.Errorf("api: unable to write issuer key: %w", err)
+		return nil, false, fmt.Errorf("api: unable to write issuer key: %w", err)
 	}
 
 	// A hard link fails if path exists, which rename would silently
@@ -208,18 +311,20 @@ func createIssuerKey(dir, path string) (ed25519.PrivateKey, error) {
 	switch {
 	case err == nil:
 		syncDir(dir)
-		return key, nil
+		return key, true, nil
 	case errors.Is(err, fs.ErrExist):
-		return readIssuerKey(path)
+		key, err := readIssuerKey(path)
+		return key, false, err
 	}
 	// The file system has no hard links: fall back to rename and adopt
 	// whatever key is on disk afterwards, which narrows the race to two
 	// renames within the same instant.
 	if err := os.Rename(tmpName, path); err != nil {
-		return nil, fmt.Errorf("api: unable to install issuer key: %w", err)
+		return nil, false, fmt.Errorf("api: unable to install issuer key: %w", err)
 	}
 	syncDir(dir)
-	return readIssuerKey(path)
+	onDisk, err := readIssuerKey(path)
+	return onDisk, err == nil && onDisk.Equal(key), err
 }
 
 // syncDir makes a new directory entry durable; failure only costs durability
@@ -243,8 +348,8 @@ func (li *LocalIssuer) Issue(uid string, moderator bool, ttl time.Duration) (str
 	if !validLocalUID(uid) {
 		return "", labels.Errorf(labels.EInvalid, "uid must be 1 to %d characters of A-Z a-z 0-9 . _ : @ -", localMaxUIDLen)
 	}
-	if ttl <= 0 {
-		return "", labels.Errorf(labels.EInvalid, "token lifetime must be positive")
+	if ttl <= 0 || ttl > MaxLocalTokenLifetime {
+		return "", labels.Errorf(labels.EInvalid, "token lifetime must be positive and at most %v", MaxLocalTokenLifetime)
 	}
 	now := li.now()
 	claims := localClaims{
@@ -275,7 +380,10 @@ func (li *LocalIssuer) Verify(ctx context.Context, token string) (Principal, err
 	}
 	sum := sha256.Sum256([]byte(token))
 	now := li.now()
-	if p, ok := li.cache.get(sum, now); ok {
+	if p, iat, ok := li.cache.get(sum, now); ok {
+		if li.revokedAt(p.UID, iat) {
+			return Principal{}, errRevoked()
+		}
 		return p, nil
 	}
 	var claims localClaims
@@ -283,26 +391,47 @@ func (li *LocalIssuer) Verify(ctx context.Context, token string) (Principal, err
 	if errors.Is(err, jwt.ErrTokenExpired) {
 		return Principal{}, labels.Errorf(labels.EUnauthorized, "token expired")
 	}
+	if errors.Is(err, errForeignKey) || errors.Is(err, jwt.ErrTokenSignatureInvalid) {
+		return Principal{}, labels.Errorf(labels.EUnauthorized,
+			"token was not signed by this server's issuer (a token from callrep token needs the server's --data)")
+	}
 	if err != nil {
 		return Principal{}, labels.Errorf(labels.EUnauthorized, "invalid token")
 	}
 	if !validLocalUID(claims.Subject) {
 		return Principal{}, labels.Errorf(labels.EUnauthorized, "invalid token")
 	}
+	if claims.IssuedAt == nil {
+		return Principal{}, labels.Errorf(labels.EUnauthorized, "invalid token")
+	}
+	iat, exp := claims.IssuedAt.Time, claims.ExpiresAt.Time
+	if exp.Sub(iat) > MaxLocalTokenLifetime {
+		return Principal{}, labels.Errorf(labels.EUnauthorized, "token lifetime exceeds the %v this server accepts", MaxLocalTokenLifetime)
+	}
+	if li.revokedAt(claims.Subject, iat.Unix()) {
+		return Principal{}, errRevoked()
+	}
 	p := Principal{UID: claims.Subject, Moderator: claims.Moderator, Provider: ProviderLocal}
-	if exp := claims.ExpiresAt.Time; now.Before(exp) {
-		li.cache.put(sum, p, exp)
+	if now.Before(exp) {
+		li.cache.put(sum, p, iat.Unix(), exp)
 	}
 	return p, nil
+}
+
+func errRevoked() error {
+	return labels.Errorf(labels.EUnauthorized, "token was revoked; sign in again")
 }
 
 func (li *LocalIssuer) keyFunc(t *jwt.Token) (any, error) {
 	kid, _ := t.Header["kid"].(string)
 	if kid != li.keyID {
-		return nil, errors.New("unknown key id")
+		return nil, errForeignKey
 	}
 	return li.pub, nil
 }
+
+// errForeignKey is a token's key id that is not this issuer's.
+var errForeignKey = errors.New("unknown key id")
 
 func validLocalUID(uid string) bool {
 	if len(uid) == 0 || len(uid) > localMaxUIDLen {

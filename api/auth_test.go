@@ -314,11 +314,91 @@ func TestLocalIssuer_Header(t *testing.T) {
 	}
 }
 
+// TestLocalIssuer_Revoke: Revoke voids the tokens issued before its second,
+// cached ones too, durably; later tokens and other users' work.
+func TestLocalIssuer_Revoke(t *testing.T) {
+	dir := t.TempDir()
+	now := authEpoch
+	clock := func() time.Time { return now }
+	li, err := api.LoadOrCreateLocalIssuer(dir, clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, bob := mustIssue(t, li, "alice", false, time.Hour), mustIssue(t, li, "bob", false, time.Hour)
+	if _, err := li.Verify(context.Background(), old); err != nil { // now cached
+		t.Fatal(err)
+	}
+	now = now.Add(2 * time.Second)
+	if err := li.Revoke(context.Background(), "alice"); err != nil {
+		t.Fatalf("Revoke: %v", err)
+	}
+	fresh := mustIssue(t, li, "alice", false, time.Hour)
+	reloaded, err := api.LoadOrCreateLocalIssuer(dir, clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, v := range map[string]*api.LocalIssuer{"Same": li, "Reloaded": reloaded} {
+		_, err := v.Verify(context.Background(), old)
+		if labels.ErrorCode(err) != labels.EUnauthorized || !strings.Contains(labels.ErrorMessage(err), "revoked") {
+			t.Errorf("%s: token from before the revocation: got %v, want revoked", name, err)
+		}
+		if p, err := v.Verify(context.Background(), fresh); err != nil || p.UID != "alice" {
+			t.Errorf("%s: token from the second of the revocation: got %+v, %v; want alice", name, p, err)
+		}
+		if _, err := v.Verify(context.Background(), bob); err != nil {
+			t.Errorf("%s: another user's token: got %v, want valid", name, err)
+		}
+	}
+}
+
+// TestLocalIssuer_LifetimeCap: a token living longer than
+// MaxLocalTokenLifetime is neither issued nor accepted.
+func TestLocalIssuer_LifetimeCap(t *testing.T) {
+	dir := t.TempDir()
+	li := mustLocalIssuer(t, dir, authEpoch)
+	if _, err := li.Issue("alice", false, api.MaxLocalTokenLifetime+time.Second); labels.ErrorCode(err) != labels.EInvalid {
+		t.Errorf("Issue beyond the cap: got %v, want invalid_argument", err)
+	}
+	mustIssue(t, li, "alice", false, api.MaxLocalTokenLifetime)
+	long := signToken(t, jwt.SigningMethodEdDSA, readIssuerKey(t, dir), map[string]any{"kid": li.KeyID()}, jwt.MapClaims{
+		"iss": api.LocalIssuerName, "sub": "alice", "iat": authEpoch.Unix(), "exp": authEpoch.Add(api.MaxLocalTokenLifetime + time.Minute).Unix(),
+	})
+	_, err := li.Verify(context.Background(), long)
+	assertUnauthorized(t, err, long)
+	noIAT := signToken(t, jwt.SigningMethodEdDSA, readIssuerKey(t, dir), map[string]any{"kid": li.KeyID()}, jwt.MapClaims{
+		"iss": api.LocalIssuerName, "sub": "alice", "exp": authEpoch.Add(time.Hour).Unix(),
+	})
+	_, err = li.Verify(context.Background(), noIAT)
+	assertUnauthorized(t, err, noIAT)
+}
+
+// TestLocalIssuer_ForeignKeyMessage: a token signed with another data
+// directory's key says so, rather than only "invalid token".
+func TestLocalIssuer_ForeignKeyMessage(t *testing.T) {
+	li := mustLocalIssuer(t, t.TempDir(), authEpoch)
+	other := t.TempDir()
+	mustLocalIssuer(t, other, authEpoch)
+	key := readIssuerKey(t, other)
+	claims := jwt.MapClaims{"iss": api.LocalIssuerName, "sub": "alice", "iat": authEpoch.Unix(), "exp": authEpoch.Add(time.Hour).Unix()}
+	for name, token := range map[string]string{
+		"OtherKeyID":      mustIssue(t, mustLocalIssuer(t, t.TempDir(), authEpoch), "alice", false, time.Hour),
+		"OtherKeySameKid": signToken(t, jwt.SigningMethodEdDSA, key, map[string]any{"kid": li.KeyID()}, claims),
+	} {
+		_, err := li.Verify(context.Background(), token)
+		if msg := labels.ErrorMessage(err); labels.ErrorCode(err) != labels.EUnauthorized || !strings.Contains(msg, "not signed by this server's issuer") {
+			t.Errorf("%s: got %v, want unauthorized naming the issuer", name, err)
+		}
+	}
+}
+
 func TestLoadOrCreateLocalIssuer(t *testing.T) {
 	t.Run("SameDirSameKey", func(t *testing.T) {
 		dir := t.TempDir()
 		a := mustLocalIssuer(t, dir, authEpoch)
 		b := mustLocalIssuer(t, dir, authEpoch)
+		if !a.Created() || b.Created() {
+			t.Fatalf("Created: got %v then %v, want true then false", a.Created(), b.Created())
+		}
 		if a.KeyID() != b.KeyID() {
 			t.Fatalf("key id: got %q then %q, want equal", a.KeyID(), b.KeyID())
 		}
@@ -412,6 +492,7 @@ type fakeAuthEmulator struct {
 	users    map[string]fakeEmulatorUser
 	fail     bool // answer 500, as an unreachable backend would
 	requests []fakeLookupRequest
+	updates  int // accounts:update calls (revocations)
 }
 
 type fakeEmulatorUser struct {
@@ -443,6 +524,29 @@ func (e *fakeAuthEmulator) serveHTTP(w http.ResponseWriter, r *http.Request) {
 
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if r.URL.Path == "/identitytoolkit.googleapis.com/v1/projects/"+e.project+"/accounts:update" {
+		// RevokeRefreshTokens: {"localId": uid, "validSince": "<seconds>"}.
+		var upd struct {
+			LocalID    string `json:"localId"`
+			ValidSince string `json:"validSince"`
+		}
+		if json.Unmarshal(body, &upd) != nil || r.Method != http.MethodPost {
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		secs, err := strconv.ParseInt(upd.ValidSince, 10, 64)
+		if err != nil {
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		u := e.users[upd.LocalID]
+		u.ValidSince = time.Unix(secs, 0)
+		e.users[upd.LocalID] = u
+		e.updates++
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"kind":"identitytoolkit#SetAccountInfoResponse","localId":"`+upd.LocalID+`"}`)
+		return
+	}
 	e.requests = append(e.requests, fakeLookupRequest{
 		Method:        r.Method,
 		Path:          r.URL.Path,
@@ -539,11 +643,6 @@ func TestFirebaseVerifier_Emulator(t *testing.T) {
 	t.Setenv("FIREBASE_AUTH_EMULATOR_HOST", emu.host())
 
 	ctx := context.Background()
-	fv, err := api.NewFirebaseVerifier(ctx, project)
-	if err != nil {
-		t.Fatalf("NewFirebaseVerifier: got error %v, want nil", err)
-	}
-
 	now := time.Now()
 	claims := func(uid string, edit func(map[string]any)) map[string]any {
 		c := map[string]any{
@@ -651,6 +750,12 @@ func TestFirebaseVerifier_Emulator(t *testing.T) {
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {
 			emu.reset(active, sc.fail)
+			// A verifier of its own: its cache would answer a token
+			// another scenario verified.
+			fv, err := api.NewFirebaseVerifier(ctx, project)
+			if err != nil {
+				t.Fatalf("NewFirebaseVerifier: got error %v, want nil", err)
+			}
 			got, err := fv.Verify(ctx, sc.token)
 			if sc.want == (api.Principal{}) {
 				assertUnauthorized(t, err, sc.token)
@@ -680,6 +785,61 @@ func TestFirebaseVerifier_Emulator(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestFirebaseVerifier_CacheAndRevoke: a verified token is not looked up
+// again for a while; Revoke signs the user out at Firebase (the fake's
+// accounts:update) and here at once; a token issued after still works.
+func TestFirebaseVerifier_CacheAndRevoke(t *testing.T) {
+	const project = "callrep-test"
+	emu := newFakeAuthEmulator(t, project)
+	t.Setenv("FIREBASE_AUTH_EMULATOR_HOST", emu.host())
+	ctx := context.Background()
+	fv, err := api.NewFirebaseVerifier(ctx, project)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	token := func(uid string, iat time.Time) string {
+		return unsignedIDToken(t, map[string]any{
+			"iss": "https://securetoken.google.com/" + project, "aud": project, "sub": uid, "user_id": uid,
+			"auth_time": iat.Unix(), "iat": iat.Unix(), "exp": now.Add(time.Hour).Unix(),
+			"firebase": map[string]any{"sign_in_provider": "anonymous", "identities": map[string]any{}},
+		})
+	}
+	emu.reset(map[string]fakeEmulatorUser{"alice": {}, "bob": {}}, false)
+	// Issued two seconds ago: Firebase voids tokens issued before the
+	// second of the revocation, not in it.
+	alice, bob := token("alice", now.Add(-2*time.Second)), token("bob", now.Add(-2*time.Second))
+	for range 5 {
+		if p, err := fv.Verify(ctx, alice); err != nil || p.UID != "alice" {
+			t.Fatalf("Verify: got %+v, %v; want alice", p, err)
+		}
+	}
+	if _, err := fv.Verify(ctx, bob); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(emu.lookups()); n != 2 {
+		t.Fatalf("accounts:lookup calls: got %d for five verifications of one token and one of another, want 2", n)
+	}
+
+	if err := fv.Revoke(ctx, "alice"); err != nil {
+		t.Fatalf("Revoke: %v", err)
+	}
+	emu.mu.Lock()
+	updates := emu.updates
+	emu.mu.Unlock()
+	if updates != 1 {
+		t.Fatalf("accounts:update calls: got %d, want 1", updates)
+	}
+	_, err = fv.Verify(ctx, alice)
+	assertUnauthorized(t, err, alice)
+	if _, err := fv.Verify(ctx, bob); err != nil {
+		t.Fatalf("another user's cached token: got %v, want it still valid", err)
+	}
+	if p, err := fv.Verify(ctx, token("alice", time.Now())); err != nil || p.UID != "alice" {
+		t.Fatalf("a token issued after the revocation: got %+v, %v; want alice", p, err)
 	}
 }
 

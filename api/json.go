@@ -47,10 +47,12 @@ func decodeBody(c *gin.Context, v any) error {
 // encoding/json matches field names case-insensitively ("NUMBER" would
 // fill number); a second pass over the generic value insists on the exact
 // names, so that a misspelt key is an unknown field as the spec says.
+// checkJSON then refuses duplicate keys, invalid UTF-8 and lone
+// surrogates, which encoding/json would quietly resolve.
 func decodeStrict(r io.Reader, v any) error {
 	raw, err := io.ReadAll(r)
 	if err != nil {
-		return decodeError(err)
+		return readError(err)
 	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
@@ -59,6 +61,9 @@ func decodeStrict(r io.Reader, v any) error {
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return labels.Errorf(labels.EInvalidJSON, "request body has data after the JSON value")
+	}
+	if err := checkJSON(raw, opaqueKey(reflect.TypeOf(v))); err != nil {
+		return err
 	}
 	if key, ok := inexactTopKey(raw, reflect.TypeOf(v)); ok {
 		if key != "" {
@@ -201,24 +206,40 @@ func inexactKey(val any, t reflect.Type) string {
 // jsonField finds the field of struct t whose JSON name is exactly name.
 func jsonField(t reflect.Type, name string) (reflect.StructField, bool) {
 	for i := 0; i < t.NumField(); i++ {
-		f := t.Field(i)
-		tag, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-		if tag == "-" || !f.IsExported() {
-			continue
-		}
-		if tag == "" {
-			tag = f.Name
-		}
-		if tag == name {
+		if f := t.Field(i); jsonName(f) == name {
 			return f, true
 		}
 	}
 	return reflect.StructField{}, false
 }
 
+// jsonName is the JSON name of struct field f, or "" when encoding/json
+// skips it.
+func jsonName(f reflect.StructField) string {
+	tag, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+	if tag == "-" || !f.IsExported() {
+		return ""
+	}
+	if tag == "" {
+		return f.Name
+	}
+	return tag
+}
+
 // decodeBytes is decodeStrict on a byte slice, such as one item of a batch.
 func decodeBytes(b []byte, v any) error {
 	return decodeStrict(bytes.NewReader(b), v)
+}
+
+// readError turns a failure to read the body into a caller-safe
+// *labels.Error: the cause (a timeout, a reset connection, with the
+// addresses of both ends in its text) stays out of the answer.
+func readError(err error) error {
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		return errTooLarge()
+	}
+	return labels.Errorf(labels.EInvalidJSON, "request body could not be read in full")
 }
 
 // decodeError turns a decoding failure into a caller-safe *labels.Error.

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"math"
 	"net/netip"
@@ -139,25 +140,32 @@ func (ls *limiterSet) sweepLocked(now time.Time) {
 	ls.nextSweep = now.Add(ls.idle)
 }
 
-// dailyQuota counts reports per reporter for the current UTC day. The
-// counts of a day are dropped when the next one starts.
+// dailyQuota counts reports per reporter for the current UTC day. A
+// reporter's count starts from what storage holds of the day, so that a
+// restart resets nothing; the counts of a day are dropped when the next
+// one starts.
 type dailyQuota struct {
 	limit int
+	// stored counts the reports key filed since the start of day; nil
+	// counts from zero.
+	stored func(ctx context.Context, key string, day time.Time) (int, error)
 
 	mu   sync.Mutex
 	day  time.Time
 	used map[string]int
 }
 
-func newDailyQuota(limit int) *dailyQuota {
-	return &dailyQuota{limit: limit, used: make(map[string]int)}
+func newDailyQuota(limit int, stored func(ctx context.Context, key string, day time.Time) (int, error)) *dailyQuota {
+	return &dailyQuota{limit: limit, stored: stored, used: make(map[string]int)}
 }
 
 // take grants up to n reports of key's remaining quota for the day of now.
 // When it grants fewer than n, wait is the time until the quota resets.
-func (q *dailyQuota) take(key string, n int, now time.Time) (granted int, wait time.Duration) {
+// The error is storage's, when it cannot count key's first report of the
+// day.
+func (q *dailyQuota) take(ctx context.Context, key string, n int, now time.Time) (granted int, wait time.Duration, err error) {
 	if q.limit <= 0 {
-		return n, 0
+		return n, 0, nil
 	}
 	now = now.UTC()
 	day := now.Truncate(24 * time.Hour)
@@ -167,12 +175,25 @@ func (q *dailyQuota) take(key string, n int, now time.Time) (granted int, wait t
 		q.day = day
 		q.used = make(map[string]int)
 	}
+	if _, counted := q.used[key]; !counted && q.stored != nil {
+		// Counted without the lock: storage is slow, other reporters are
+		// not. Two first reports at once both count; the larger count wins.
+		q.mu.Unlock()
+		c, err := q.stored(ctx, key, day)
+		q.mu.Lock()
+		if err != nil {
+			return 0, 0, err
+		}
+		if day.Equal(q.day) {
+			q.used[key] = max(q.used[key], c)
+		}
+	}
 	granted = max(0, min(n, q.limit-q.used[key]))
 	q.used[key] += granted
 	if granted < n {
 		wait = day.Add(24 * time.Hour).Sub(now)
 	}
-	return granted, wait
+	return granted, wait, nil
 }
 
 // retryError is a 429 error with the time after which a retry can succeed.
@@ -235,13 +256,16 @@ func (s *Server) takeIP(c *gin.Context, tokens bool, n int) error {
 // takeReports spends n reports of reporterID's rate and daily quota. It
 // fails when none may be filed now; granted < n means the quota allows only
 // the first granted reports today, and quotaWait is when it resets.
-func (s *Server) takeReports(reporterID string, n int) (granted int, quotaWait time.Duration, err error) {
+func (s *Server) takeReports(ctx context.Context, reporterID string, n int) (granted int, quotaWait time.Duration, err error) {
 	now := s.now()
 	if ok, wait := s.reporters.take(reporterID, n, now); !ok {
 		s.metrics.limited.WithLabelValues(labels.ERateLimited).Inc()
 		return 0, 0, errRateLimited(wait)
 	}
-	granted, quotaWait = s.quota.take(reporterID, n, now)
+	granted, quotaWait, err = s.quota.take(ctx, reporterID, n, now)
+	if err != nil {
+		return 0, 0, err
+	}
 	if granted < n {
 		s.metrics.limited.WithLabelValues(labels.EQuotaExceeded).Inc()
 	}

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -58,7 +59,7 @@ func TestLimiterSet_Take(t *testing.T) {
 
 func TestDailyQuota(t *testing.T) {
 	day := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
-	q := newDailyQuota(3)
+	q := newDailyQuota(3, nil)
 	scenarios := []struct {
 		at          time.Time
 		key         string
@@ -73,12 +74,12 @@ func TestDailyQuota(t *testing.T) {
 		{day.Add(24 * time.Hour), "a", 1, 1, 0},
 	}
 	for i, sc := range scenarios {
-		granted, wait := q.take(sc.key, sc.n, sc.at)
+		granted, wait, _ := q.take(context.Background(), sc.key, sc.n, sc.at)
 		if granted != sc.wantGranted || wait != sc.wantWait {
 			t.Errorf("take %d: got %d %v, want %d %v", i, granted, wait, sc.wantGranted, sc.wantWait)
 		}
 	}
-	if got, _ := newDailyQuota(0).take("a", 1000, day); got != 1000 {
+	if got, _, _ := newDailyQuota(0, nil).take(context.Background(), "a", 1000, day); got != 1000 {
 		t.Errorf("no quota: got %d granted, want 1000", got)
 	}
 }

@@ -3,9 +3,11 @@ package api
 import (
 	"context"
 	"net/http"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/callrep/callrep/erasure"
 	"github.com/callrep/callrep/labels"
 )
 
@@ -49,49 +51,98 @@ func (s *Server) listMyLabels(c *gin.Context) {
 	c.JSON(http.StatusOK, out)
 }
 
-// Erased counts what an Eraser removed; the counts of every eraser are
-// summed into the answer of DELETE /v1/me.
-type Erased struct {
-	Labels, Reports, Devices, Notifications, LookupRecords, GuardianLinks int
-}
+// Erased counts what an Eraser removed.
+type Erased = erasure.Counts
 
-// Eraser removes everything one part of callrep keeps about a user. The
-// list of them is the one place that says what DELETE /v1/me erases;
-// every eraser is idempotent, so that a failed erasure can simply be run
-// again.
+// Eraser removes everything one part of callrep keeps about a user; it
+// must be idempotent, as a resumed erasure runs it again.
 type Eraser func(ctx context.Context, reporterID string) (Erased, error)
 
-// eraseLabels retracts the user's live labels and pseudonymises their
-// history.
-func (s *Server) eraseLabels(ctx context.Context, reporterID string) (Erased, error) {
-	res, err := s.labels.Erase(ctx, reporterID)
-	return Erased{Labels: res.ErasedLabels, Reports: res.PseudonymisedReports}, err
+// Erasures runs erasure jobs; *erasure.Service is one.
+type Erasures interface {
+	Start(ctx context.Context, reporterID string) (erasure.Status, error)
+	Status(ctx context.Context, id string) (erasure.Status, error)
 }
 
-// eraseMe answers DELETE /v1/me: every eraser runs for the caller, in
-// order. Repeating it erases nothing more and answers zeros.
+// ErasureSteps is the one place that says what DELETE /v1/me erases, in
+// order: the user's sessions first (verifier revokes their tokens, so that
+// nothing new arrives under them), then their live labels and report
+// history (in batches), then what others erases (devices, inbox, lookup
+// records, guardian links).
+func ErasureSteps(verifier Verifier, ls LabelService, others ...Eraser) []erasure.Step {
+	steps := []erasure.Step{
+		func(ctx context.Context, reporterID string, _ func(erasure.Counts) error) error {
+			provider, uid, _ := strings.Cut(reporterID, ":")
+			if r, ok := verifier.(Revoker); ok && provider == providerOf(verifier) {
+				return r.Revoke(ctx, uid)
+			}
+			return nil
+		},
+		func(ctx context.Context, reporterID string, progress func(erasure.Counts) error) error {
+			return ls.Erase(ctx, reporterID, func(r labels.EraseResult) error {
+				return progress(erasure.Counts{Labels: r.ErasedLabels, Reports: r.PseudonymisedReports})
+			})
+		},
+	}
+	for _, erase := range others {
+		steps = append(steps, func(ctx context.Context, reporterID string, progress func(erasure.Counts) error) error {
+			c, err := erase(ctx, reporterID)
+			if err != nil {
+				return err
+			}
+			return progress(c)
+		})
+	}
+	return steps
+}
+
+// providerOf names the provider whose tokens v verifies.
+func providerOf(v Verifier) string {
+	switch v.(type) {
+	case *LocalIssuer:
+		return ProviderLocal
+	case *FirebaseVerifier:
+		return ProviderFirebase
+	}
+	return ""
+}
+
+// eraseMe answers DELETE /v1/me: 202 with the erasure job, which revokes
+// the caller's tokens and erases their data in the background; its status
+// is at GET /v1/erasures/{id}. Repeated while the job runs, it answers the
+// same job; after, a new one, which finds nothing left.
 func (s *Server) eraseMe(c *gin.Context) {
 	who, err := s.reporter(c)
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	var sum Erased
-	for _, erase := range s.erasers {
-		e, err := erase(c.Request.Context(), who.ID)
-		if err != nil {
-			s.fail(c, err)
-			return
-		}
-		sum.Labels += e.Labels
-		sum.Reports += e.Reports
-		sum.Devices += e.Devices
-		sum.Notifications += e.Notifications
-		sum.LookupRecords += e.LookupRecords
-		sum.GuardianLinks += e.GuardianLinks
+	if s.erasures == nil {
+		s.fail(c, labels.Errorf(labels.EUnavailable, "this replica serves lookups only; send account requests to a writer replica"))
+		return
 	}
-	c.JSON(http.StatusOK, erasureJSON{
-		ErasedLabels: sum.Labels, ErasedDevices: sum.Devices, PseudonymisedReports: sum.Reports,
-		ErasedNotifications: sum.Notifications, ErasedLookupRecords: sum.LookupRecords, ErasedGuardianLinks: sum.GuardianLinks,
-	})
+	st, err := s.erasures.Start(c.Request.Context(), who.ID)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	out := toErasureJobJSON(st)
+	c.Header("Location", out.StatusURL)
+	c.JSON(http.StatusAccepted, out)
+}
+
+// getErasure answers GET /v1/erasures/{id}. The id is the capability: it
+// is unguessable, the caller's tokens no longer work, and the answer holds
+// counts only.
+func (s *Server) getErasure(c *gin.Context) {
+	if s.erasures == nil {
+		s.fail(c, labels.Errorf(labels.EUnavailable, "this replica serves lookups only; ask a writer replica"))
+		return
+	}
+	st, err := s.erasures.Status(c.Request.Context(), c.Param("id"))
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, toErasureJobJSON(st))
 }

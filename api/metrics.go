@@ -2,10 +2,10 @@ package api
 
 import (
 	"fmt"
+	"net/http"
 	"strconv"
 	"sync"
 
-	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
@@ -86,13 +86,13 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	return m, nil
 }
 
-// metricsHandler serves the server's own registry, never the global one.
-func (s *Server) metricsHandler() gin.HandlerFunc {
-	h := promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{
+// MetricsHandler serves /metrics: the server's own registry, never the
+// global one, in the Prometheus text format, without authentication.
+func (s *Server) MetricsHandler() http.Handler {
+	return promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{
 		ErrorLog:      slogPrinter{s},
 		ErrorHandling: promhttp.ContinueOnError,
 	})
-	return gin.WrapH(h)
 }
 
 // slogPrinter adapts the logger to promhttp's ErrorLog.

@@ -32,7 +32,7 @@ func (s *Server) createReport(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	if _, _, err := s.takeReports(who.ID, 1); err != nil {
+	if _, _, err := s.takeReports(c.Request.Context(), who.ID, 1); err != nil {
 		s.fail(c, err)
 		return
 	}
@@ -75,7 +75,7 @@ func (s *Server) createReportsBatch(c *gin.Context) {
 		s.fail(c, labels.Errorf(labels.EInvalid, "reports must list 1 to %d reports", maxBatchReports))
 		return
 	}
-	granted, quotaWait, err := s.takeReports(who.ID, len(req.Reports))
+	granted, quotaWait, err := s.takeReports(c.Request.Context(), who.ID, len(req.Reports))
 	if err != nil {
 		s.fail(c, err)
 		return

@@ -28,7 +28,10 @@ type LabelService interface {
 	Retract(ctx context.Context, who labels.Reporter, number, region string) (labels.Report, error)
 	LabelOf(reporterID, key string) (labels.Label, bool)
 	Mine(ctx context.Context, reporterID string, limit int, cursor string) ([]labels.Label, string, error)
-	Erase(ctx context.Context, reporterID string) (labels.EraseResult, error)
+	Erase(ctx context.Context, reporterID string, progress func(labels.EraseResult) error) error
+	// ReportsSince counts the reports reporterID filed at or after since,
+	// from storage: the daily quota starts from it.
+	ReportsSince(ctx context.Context, reporterID string, since time.Time) (int, error)
 }
 
 // ReputationIndex answers lookups: a writer's engine from memory, a lookup
@@ -82,9 +85,12 @@ type Config struct {
 	Guardians Guardians
 	// Lookups is told about signed-in lookups; nil records nothing.
 	Lookups LookupRecorder
-	// Erasers erase what other parts of callrep keep about a user, after
-	// the labels, for DELETE /v1/me.
-	Erasers []Eraser
+	// Erasures runs DELETE /v1/me, with the steps of ErasureSteps; nil (a
+	// lookup replica) answers 503.
+	Erasures Erasures
+	// SeparateMetrics leaves /metrics out of Handler: MetricsHandler
+	// serves it, on a listener of its own.
+	SeparateMetrics bool
 }
 
 // Server is callrep's HTTP API. Create it with New and serve Handler.
@@ -105,7 +111,9 @@ type Server struct {
 	inbox     Inbox
 	guardians Guardians
 	lookups   LookupRecorder
-	erasers   []Eraser
+	erasures  Erasures
+
+	separateMetrics bool
 
 	anonIPs   *limiterSet // per client IP, requests without a token
 	signedIPs *limiterSet // per client IP, requests with a token
@@ -169,15 +177,15 @@ func New(cfg Config) (*Server, error) {
 		anonIPs:   newLimiterSet(l.RequestsPerMinute, l.RequestBurst),
 		signedIPs: newLimiterSet(l.SignedInRequestsPerMinute, l.SignedInRequestBurst),
 		reporters: newLimiterSet(l.ReportsPerMinute, l.ReportBurst),
-		quota:     newDailyQuota(l.DailyReports),
+		quota:     newDailyQuota(l.DailyReports, cfg.Labels.ReportsSince),
 		devices:   cfg.Devices,
 		inbox:     cfg.Inbox,
 		guardians: cfg.Guardians,
 		lookups:   cfg.Lookups,
+		erasures:  cfg.Erasures,
+
+		separateMetrics: cfg.SeparateMetrics,
 	}
-	// Everything DELETE /v1/me erases, in one list: the labels first, so
-	// that reputations drop the user's labels before anything else.
-	s.erasers = append([]Eraser{s.eraseLabels}, cfg.Erasers...)
 	if err := s.buildEngine(cfg.TrustedProxies); err != nil {
 		return nil, err
 	}
@@ -251,7 +259,9 @@ func (s *Server) buildEngine(trustedProxies []string) error {
 
 	e.GET("/healthz", s.health)
 	e.GET("/readyz", s.readiness)
-	e.GET("/metrics", s.metricsHandler())
+	if !s.separateMetrics {
+		e.GET("/metrics", gin.WrapH(s.MetricsHandler()))
+	}
 	e.GET("/openapi.yaml", s.openAPI)
 	e.GET("/docs", s.docsHandler)
 	e.GET("/docs/phone-contract.md", s.phoneContract)
@@ -275,6 +285,7 @@ func (s *Server) buildEngine(trustedProxies []string) error {
 	signed.DELETE("/reports/:number", s.retractReport)
 	signed.GET("/me/reports", s.listMyLabels)
 	signed.DELETE("/me", s.eraseMe)
+	open.GET("/erasures/:id", s.getErasure)
 	signed.GET("/me/notifications", s.listNotifications)
 	signed.POST("/devices", s.registerDevice)
 	signed.GET("/devices", s.listDevices)

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/callrep/callrep/api"
+	"github.com/callrep/callrep/erasure"
 	"github.com/callrep/callrep/labels"
 	"github.com/callrep/callrep/labels/mongotest"
 	"github.com/callrep/callrep/openapi"
@@ -136,7 +137,17 @@ func newEnv(tb testing.TB, opts ...envOption) *testEnv {
 	if err := pubs.Rebuild(ctx); err != nil {
 		tb.Fatalf("Rebuild: %v", err)
 	}
+	erasures, err := erasure.OpenStore(ctx, m.DB)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	jobs, err := erasure.Open(ctx, erasures, erasure.Config{Steps: api.ErasureSteps(issuer, svc), Now: clock.Now, Logger: quiet, Retry: 50 * time.Millisecond})
+	if err != nil {
+		tb.Fatalf("erasure.Open: %v", err)
+	}
+	tb.Cleanup(jobs.Close)
 	cfg := api.Config{
+		Erasures:     jobs,
 		Labels:       svc,
 		Reputation:   index,
 		Verifier:     issuer,

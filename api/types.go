@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"time"
 
+	"github.com/callrep/callrep/erasure"
 	"github.com/callrep/callrep/labels"
 	"github.com/callrep/callrep/reputation"
 )
@@ -253,6 +254,31 @@ type retractionJSON struct {
 type labelPageJSON struct {
 	Labels     []labelJSON `json:"labels"`
 	NextCursor string      `json:"next_cursor,omitempty"`
+}
+
+// erasureJobJSON is an erasure job's status.
+type erasureJobJSON struct {
+	ID         string      `json:"id"`
+	State      string      `json:"state"`
+	StatusURL  string      `json:"status_url"`
+	AcceptedAt time.Time   `json:"accepted_at"`
+	FinishedAt *time.Time  `json:"finished_at,omitempty"`
+	Erased     erasureJSON `json:"erased"`
+}
+
+func toErasureJobJSON(st erasure.Status) erasureJobJSON {
+	e := st.Erased
+	out := erasureJobJSON{
+		ID: st.ID, State: string(st.State), StatusURL: "/v1/erasures/" + st.ID, AcceptedAt: st.AcceptedAt,
+		Erased: erasureJSON{
+			ErasedLabels: e.Labels, ErasedDevices: e.Devices, PseudonymisedReports: e.Reports,
+			ErasedNotifications: e.Notifications, ErasedLookupRecords: e.LookupRecords, ErasedGuardianLinks: e.GuardianLinks,
+		},
+	}
+	if !st.FinishedAt.IsZero() {
+		out.FinishedAt = &st.FinishedAt
+	}
+	return out
 }
 
 type erasureJSON struct {

@@ -414,7 +414,7 @@ func TestEraseWaitsForQueued(t *testing.T) {
 	waitQueued(t, s, 1)
 	erased := make(chan labels.EraseResult, 1)
 	go func() {
-		res, err := s.Erase(ctx, "gone")
+		res, err := eraseAll(ctx, s, "gone")
 		if err != nil {
 			t.Error(err)
 		}
@@ -467,7 +467,7 @@ func TestReportAfterErase(t *testing.T) {
 	defer s.Close(ctx)
 	in := labels.ReportInput{Number: "+8613800138000", Category: "fraud", ClientReportID: "q-1"}
 	first := mustReport(t, s, app("u"), in)
-	if _, err := s.Erase(ctx, "u"); err != nil {
+	if _, err := eraseAll(ctx, s, "u"); err != nil {
 		t.Fatal(err)
 	}
 	f.clock.Add(time.Second)

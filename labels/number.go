@@ -283,7 +283,7 @@ func normalizeOnce(raw, region, defaultRegion string, automata bool) (Number, *p
 		return Number{}, nil, err
 	}
 
-	raw = strings.TrimSpace(raw)
+	raw = strings.TrimSpace(stripFormat(raw))
 	if raw == "" {
 		return Number{}, nil, Errorf(EInvalidNumber, "number is empty")
 	}
@@ -345,6 +345,27 @@ func normalizeOnce(raw, region, defaultRegion string, automata bool) (Number, *p
 	return Number{}, nil, possibilityError(raw, r, int(pn.GetCountryCode()))
 }
 
+// stripFormat removes the invisible format characters (Unicode category
+// Cf) from raw: zero-width spaces and joiners, the byte order mark, and the
+// bidirectional marks, embeddings, overrides and isolates that phones put
+// around a number they display or copy (Android wraps one in U+202A …
+// U+202C). None of them is part of a number, and all are treated alike:
+// libphonenumber alone skips U+200B and refuses U+202E. The fast path
+// never sees them: it leaves every input with a byte outside ASCII.
+func stripFormat(raw string) string {
+	for i := 0; i < len(raw); i++ {
+		if raw[i] >= utf8.RuneSelf {
+			return strings.Map(func(r rune) rune {
+				if unicode.Is(unicode.Cf, r) {
+					return -1
+				}
+				return r
+			}, raw)
+		}
+	}
+	return raw
+}
+
 // classifyOnAutomata is the rest of normalizeOnce for the parsed pn, read
 // in region, on the automata of its country code; ok is false when they
 // did not compile.
@@ -400,6 +421,10 @@ func internationalRegion(raw string) string {
 }
 
 // canonicalRegion upper-cases region and checks that libphonenumber knows it.
+// CanonicalRegion returns region, a 2-letter ISO 3166 code in any case,
+// in upper case, or an EInvalid error when libphonenumber does not know it.
+func CanonicalRegion(region string) (string, error) { return canonicalRegion(region) }
+
 func canonicalRegion(region string) (string, error) {
 	if region == "" {
 		return "", Errorf(EInvalid, "region is required")

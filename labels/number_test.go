@@ -183,6 +183,28 @@ func assertCode(t *testing.T, input string, err error, want string) {
 	}
 }
 
+// TestNumber_FormatCharacters: every invisible format character is
+// ignored alike, wherever it is; libphonenumber alone skips U+200B and
+// refuses U+202E.
+func TestNumber_FormatCharacters(t *testing.T) {
+	for _, input := range []string{
+		"+86 138\u200b0013 8000", "+86 138\u202e0013 8000", "+86 138\u200d0013\u200c8000",
+		"\u202a+86 138 0013 8000\u202c", "\u2066+8613800138000\u2069", "\u200e+8613800138000\ufeff",
+	} {
+		for name, normalize := range map[string]func(raw, region, defaultRegion string) (labels.Number, error){
+			"Normalize": labels.Normalize, "NormalizeKey": labels.NormalizeKey,
+		} {
+			n, err := normalize(input, "CN", "")
+			if err != nil || n.Key != "+8613800138000" {
+				t.Errorf("%s(%q): got %q, %v; want +8613800138000", name, input, n.Key, err)
+			}
+		}
+	}
+	// Stripped, an emergency number is still one.
+	_, err := labels.Normalize("1\u202e10", "CN", "")
+	assertCode(t, "1\u202e10", err, labels.ENotLabelable)
+}
+
 func TestNumber_Emergency(t *testing.T) {
 	scenarios := []struct{ region, input string }{
 		{"CN", "110"}, {"CN", "119"}, {"CN", "120"}, {"CN", "122"},

@@ -1,6 +1,9 @@
 package labels
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // ReadOnly is the label side of a lookup replica, which holds no labels:
 // it normalises numbers, knows no one's own label, and refuses writes with
@@ -37,6 +40,11 @@ func (ReadOnly) Mine(context.Context, string, int, string) ([]Label, string, err
 }
 
 // Erase refuses.
-func (ReadOnly) Erase(context.Context, string) (EraseResult, error) {
-	return EraseResult{}, errReadOnly()
+func (ReadOnly) Erase(context.Context, string, func(EraseResult) error) error {
+	return errReadOnly()
+}
+
+// ReportsSince refuses.
+func (ReadOnly) ReportsSince(context.Context, string, time.Time) (int, error) {
+	return 0, errReadOnly()
 }

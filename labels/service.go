@@ -424,6 +424,16 @@ func (s *Service) Retract(ctx context.Context, who Reporter, number, region stri
 	return r, nil
 }
 
+// ReportsSince counts the reports reporter filed at or after since, from
+// storage.
+func (s *Service) ReportsSince(ctx context.Context, reporter string, since time.Time) (int, error) {
+	n, err := s.store.CountReportsSince(ctx, reporter, since)
+	if err != nil {
+		return 0, unavailable(err)
+	}
+	return n, nil
+}
+
 // LabelOf returns reporter's live label on key, from memory: without
 // comment, call or report id (see Label).
 func (s *Service) LabelOf(reporter, key string) (Label, bool) {
@@ -531,19 +541,57 @@ func decodeCursor(c string) (Label, error) {
 	return Label{CreatedAt: time.UnixMilli(n).UTC(), Key: key}, nil
 }
 
+// eraseBatch is how many reports one pseudonymising write rewrites: under
+// MaxBulkOps, and short enough that other writers never wait long.
+const eraseBatch = 50
+
 // Erase retracts all of reporter's live labels and rewrites their history
-// under a random pseudonym without comments or network prefixes.
-func (s *Service) Erase(ctx context.Context, reporter string) (EraseResult, error) {
+// under a random pseudonym without comments or network prefixes,
+// eraseBatch reports at a time by id, calling progress after each stored
+// batch with what it did. It is idempotent: run again after a failure, it
+// finds only what is left.
+func (s *Service) Erase(ctx context.Context, reporter string, progress func(EraseResult) error) error {
 	who := Reporter{ID: reporter, Source: SourceApp}
 	if err := checkReporter(who); err != nil {
-		return EraseResult{}, err
+		return err
 	}
+	retracted, err := s.retractAll(ctx, reporter)
+	if err != nil {
+		return err
+	}
+	if retracted > 0 {
+		if err := progress(EraseResult{ErasedLabels: retracted}); err != nil {
+			return err
+		}
+	}
+	ids, err := s.store.ReportIDsOf(ctx, reporter)
+	if err != nil {
+		return unavailable(err)
+	}
+	pseudonym := "erased-" + randomID(12)
+	for start := 0; start < len(ids); start += eraseBatch {
+		n, err := s.store.Pseudonymise(ctx, ids[start:min(start+eraseBatch, len(ids))], pseudonym)
+		if err != nil {
+			return unavailable(err)
+		}
+		if n == 0 {
+			continue
+		}
+		if err := progress(EraseResult{PseudonymisedReports: n}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// retractAll retracts reporter's live labels and returns how many.
+func (s *Service) retractAll(ctx context.Context, reporter string) (int, error) {
 	st := s.stripe(reporter)
 	st.Lock()
 	defer st.Unlock()
 	mine, err := s.mine(ctx, reporter)
 	if err != nil {
-		return EraseResult{}, err
+		return 0, err
 	}
 	s.mu.Lock()
 	var rs []Report
@@ -568,13 +616,9 @@ func (s *Service) Erase(ctx context.Context, reporter string) (EraseResult, erro
 	}
 	s.mu.Unlock()
 	if err != nil {
-		return EraseResult{}, unavailable(err)
+		return 0, unavailable(err)
 	}
-	n, err := s.store.Pseudonymise(wctx, reporter, "erased-"+randomID(12))
-	if err != nil {
-		return EraseResult{}, unavailable(err)
-	}
-	return EraseResult{ErasedLabels: len(rs), PseudonymisedReports: n}, nil
+	return len(rs), nil
 }
 
 // Import stores a batch of records from a bulk source (an FTC file, a
@@ -657,6 +701,9 @@ func (s *Service) prepare(who Reporter, in ReportInput) (Report, error) {
 	if c := utf8.RuneCountInString(in.Comment); c > MaxCommentRunes {
 		return Report{}, Errorf(EInvalid, "comment has %d characters; at most %d are allowed", c, MaxCommentRunes)
 	}
+	if r, bad := unsafeRune(in.Comment); bad {
+		return Report{}, Errorf(EInvalid, "comment contains the control character U+%04X; only tabs and line breaks are allowed", r)
+	}
 	now := s.opts.Now()
 	if err := checkCall(in.Call, now); err != nil {
 		return Report{}, err
@@ -701,6 +748,24 @@ func formatAge(d time.Duration) string {
 		return strconv.Itoa(int(d/(24*time.Hour))) + " days"
 	}
 	return d.String()
+}
+
+// unsafeRune finds the first rune of a comment that could hide or reorder
+// what moderators and other users read: a control character other than
+// tab, line feed and carriage return (NUL, escape, C1 controls), or a
+// bidirectional embedding, override or isolate (U+202A–U+202E,
+// U+2066–U+2069). The marks U+200E and U+200F, which right-to-left text
+// needs, are fine.
+func unsafeRune(s string) (rune, bool) {
+	for _, r := range s {
+		switch {
+		case r == '\t' || r == '\n' || r == '\r':
+		case r < 0x20 || 0x7f <= r && r <= 0x9f,
+			0x202a <= r && r <= 0x202e, 0x2066 <= r && r <= 0x2069:
+			return r, true
+		}
+	}
+	return 0, false
 }
 
 func checkReporter(who Reporter) error {

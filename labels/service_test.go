@@ -206,6 +206,10 @@ func TestReportRejects(t *testing.T) {
 		{"UnknownCategory", app("u"), labels.ReportInput{Number: "+8613800138000", Category: "evil"}, labels.EUnknownCategory},
 		{"LongComment", app("u"), labels.ReportInput{Number: "+8613800138000", Category: "fraud", Comment: strings.Repeat("骗", 281)}, labels.EInvalid},
 		{"BadUTF8", app("u"), labels.ReportInput{Number: "+8613800138000", Category: "fraud", Comment: "\xff"}, labels.EInvalid},
+		{"CommentNUL", app("u"), labels.ReportInput{Number: "+8613800138000", Category: "fraud", Comment: "a\x00b"}, labels.EInvalid},
+		{"CommentDEL", app("u"), labels.ReportInput{Number: "+8613800138000", Category: "fraud", Comment: "a\x7fb"}, labels.EInvalid},
+		{"CommentRLO", app("u"), labels.ReportInput{Number: "+8613800138000", Category: "fraud", Comment: "exe.\u202egnp"}, labels.EInvalid},
+		{"CommentLRI", app("u"), labels.ReportInput{Number: "+8613800138000", Category: "fraud", Comment: "\u2066x"}, labels.EInvalid},
 		{"BadDirection", app("u"), labels.ReportInput{Number: "+8613800138000", Category: "fraud", Call: &labels.Call{Direction: "sideways"}}, labels.EInvalid},
 		{"NegativeRing", app("u"), labels.ReportInput{Number: "+8613800138000", Category: "fraud", Call: &labels.Call{RingS: &neg}}, labels.EInvalid},
 		{"BadAttestation", app("u"), labels.ReportInput{Number: "+8613800138000", Category: "fraud", Call: &labels.Call{Attestation: "D"}}, labels.EInvalid},
@@ -270,8 +274,20 @@ func TestRestartReplaysUnflushed(t *testing.T) {
 	}
 }
 
-// TestEraseMany also pins that updateMany over more than 100 documents
-// works on the embedded FerretDB (only bulk batches hang).
+// eraseAll erases reporter and sums the progress.
+func eraseAll(ctx context.Context, s *labels.Service, reporter string) (labels.EraseResult, error) {
+	var sum labels.EraseResult
+	err := s.Erase(ctx, reporter, func(r labels.EraseResult) error {
+		sum.ErasedLabels += r.ErasedLabels
+		sum.PseudonymisedReports += r.PseudonymisedReports
+		return nil
+	})
+	return sum, err
+}
+
+// TestEraseMany: a history larger than a bulk write is pseudonymised in
+// batches under MaxBulkOps (the embedded FerretDB hangs on larger ones),
+// and a second erase finds nothing.
 func TestEraseMany(t *testing.T) {
 	f := newFixture(t)
 	s := f.open(t, 50*time.Millisecond)
@@ -281,12 +297,28 @@ func TestEraseMany(t *testing.T) {
 		mustReport(t, s, app("gone"), labels.ReportInput{Number: fmt.Sprintf("+861380013%04d", i), Category: "promotion", Comment: "call at night"})
 	}
 	mustReport(t, s, app("stays"), labels.ReportInput{Number: "+8613800130000", Category: "fraud"})
-	res, err := s.Erase(ctx, "gone")
+	var batches []labels.EraseResult
+	err := s.Erase(ctx, "gone", func(r labels.EraseResult) error {
+		batches = append(batches, r)
+		return nil
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.ErasedLabels != 150 || res.PseudonymisedReports != 300 {
-		t.Fatalf("got %+v, want 150 labels and 300 reports", res)
+	var res labels.EraseResult
+	for _, b := range batches {
+		if b.PseudonymisedReports > labels.MaxBulkOps {
+			t.Errorf("a batch pseudonymised %d reports, more than one bulk write may carry", b.PseudonymisedReports)
+		}
+		res.ErasedLabels += b.ErasedLabels
+		res.PseudonymisedReports += b.PseudonymisedReports
+	}
+	if res.ErasedLabels != 150 || res.PseudonymisedReports != 300 || len(batches) < 4 {
+		t.Fatalf("got %+v in %d batches, want 150 labels and 300 reports in batches", res, len(batches))
+	}
+	// Again: nothing is left, and nothing is counted.
+	if again, err := eraseAll(ctx, s, "gone"); err != nil || again != (labels.EraseResult{}) {
+		t.Fatalf("second erase: got %+v, %v; want nothing", again, err)
 	}
 	if page, _, _ := s.Mine(ctx, "gone", 10, ""); len(page) != 0 {
 		t.Fatalf("labels left after erase: %d", len(page))

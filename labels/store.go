@@ -364,6 +364,17 @@ func (st *Store) EachReportSince(ctx context.Context, since time.Time, fn func(R
 	return each(ctx, st.reports, filter, opts, "reports", func(d reportDoc) { fn(d.report()) })
 }
 
+// CountReportsSince counts the reports (not retractions) reporter filed
+// at or after since. On the embedded store it scans the history, as
+// EachReportOf does.
+func (st *Store) CountReportsSince(ctx context.Context, reporter string, since time.Time) (int, error) {
+	n, err := st.reports.CountDocuments(ctx, bson.M{"reporter": reporter, "kind": KindLabel, "created_at": bson.M{"$gte": since}})
+	if err != nil {
+		return 0, fmt.Errorf("labels: unable to count reports: %w", err)
+	}
+	return int(n), nil
+}
+
 // EachReportOf calls fn for every report of reporter, oldest first.
 func (st *Store) EachReportOf(ctx context.Context, reporter string, fn func(Report)) error {
 	opts := options.Find().SetSort(bson.D{{Key: "reporter", Value: 1}, {Key: "created_at", Value: 1}}).SetBatchSize(1000)
@@ -564,13 +575,39 @@ func (st *Store) writeSnapshot(ctx context.Context, gen int64, watermark, now ti
 	return total, nil
 }
 
-// Pseudonymise rewrites reporter's history under pseudonym and drops the
-// comments and network prefixes, which could identify them.
-func (st *Store) Pseudonymise(ctx context.Context, reporter, pseudonym string) (int, error) {
-	res, err := st.reports.UpdateMany(ctx, bson.M{"reporter": reporter}, bson.M{
+// ReportIDsOf returns the ids of reporter's reports, in one read.
+func (st *Store) ReportIDsOf(ctx context.Context, reporter string) ([]string, error) {
+	var ids []string
+	opts := options.Find().SetProjection(bson.M{"_id": 1}).SetBatchSize(5000)
+	err := each(ctx, st.reports, bson.M{"reporter": reporter}, opts, "report ids", func(d struct {
+		ID string `bson:"_id"`
+	}) {
+		ids = append(ids, d.ID)
+	})
+	return ids, err
+}
+
+// Pseudonymise rewrites the reports with the given ids (at most
+// MaxBulkOps) under pseudonym and drops their comments and network
+// prefixes, which could identify the reporter; it returns how many it
+// changed. The writes select by _id, the only filter the embedded FerretDB
+// does not answer by scanning the collection.
+func (st *Store) Pseudonymise(ctx context.Context, ids []string, pseudonym string) (int, error) {
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	if len(ids) > MaxBulkOps {
+		return 0, fmt.Errorf("labels: %d reports to pseudonymise at once, at most %d", len(ids), MaxBulkOps)
+	}
+	update := bson.M{
 		"$set":   bson.M{"reporter": pseudonym},
 		"$unset": bson.M{"comment": "", "ip_prefix": "", "client_report_id": ""},
-	})
+	}
+	models := make([]mongo.WriteModel, len(ids))
+	for i, id := range ids {
+		models[i] = mongo.NewUpdateOneModel().SetFilter(bson.M{"_id": id}).SetUpdate(update)
+	}
+	res, err := st.reports.BulkWrite(ctx, models, options.BulkWrite().SetOrdered(false))
 	if err != nil {
 		return 0, fmt.Errorf("labels: unable to pseudonymise reports: %w", err)
 	}

@@ -32,6 +32,7 @@ var wantPaths = []string{
 	"/v1/categories",
 	"/v1/devices",
 	"/v1/devices/{id}",
+	"/v1/erasures/{id}",
 	"/v1/exports/callkit",
 	"/v1/filters",
 	"/v1/filters/rebuild",
@@ -267,6 +268,8 @@ const validReport = `{
 	"category": "fraud", "source": "app", "created_at": "2025-02-11T10:00:00.123456789+08:00", "duplicate": false
 }`
 
+const erased = `{"erased_labels":1,"erased_devices":0,"pseudonymised_reports":3,"erased_notifications":0,"erased_lookup_records":0,"erased_guardian_links":0}`
+
 func jsonHeader(extra ...string) http.Header {
 	h := http.Header{"Content-Type": {"application/json; charset=utf-8"}}
 	for i := 0; i+1 < len(extra); i += 2 {
@@ -377,8 +380,12 @@ func TestValidateResponse(t *testing.T) {
 		{"RetractNotFound", "DELETE", base + "/v1/reports/%2B8613800138000", 404, jsonHeader(),
 			`{"error":{"code":"not_found","message":"no label"}}`, ""},
 		{"MyLabelsLastPage", "GET", base + "/v1/me/reports?limit=10", 200, jsonHeader(), `{"labels":[]}`, ""},
-		{"Erase", "DELETE", base + "/v1/me", 200, jsonHeader(),
-			`{"erased_labels":1,"erased_devices":0,"pseudonymised_reports":3,"erased_notifications":0,"erased_lookup_records":0,"erased_guardian_links":0}`, ""},
+		{"Erase", "DELETE", base + "/v1/me", 202, jsonHeader(),
+			`{"id":"e-1","state":"running","status_url":"/v1/erasures/e-1","accepted_at":"2026-12-01T14:37:31Z","erased":` + erased + `}`, ""},
+		{"ErasureDone", "GET", base + "/v1/erasures/e-1", 200, jsonHeader(),
+			`{"id":"e-1","state":"done","status_url":"/v1/erasures/e-1","accepted_at":"2026-12-01T14:37:31Z","finished_at":"2026-12-01T14:37:32Z","erased":` + erased + `}`, ""},
+		{"ErasureBadState", "GET", base + "/v1/erasures/e-1", 200, jsonHeader(),
+			`{"id":"e-1","state":"failed","status_url":"/v1/erasures/e-1","accepted_at":"2026-12-01T14:37:31Z","erased":` + erased + `}`, "state"},
 		{"Categories", "GET", base + "/v1/categories?lang=zh-Hans", 200, jsonHeader(),
 			`{"categories":[{"id":"fraud","risk":"dangerous","name":"诈骗","names":{"en":"Fraud","zh-Hans":"诈骗"},"description":"Scams."}],"languages":["en","zh-Hans"]}`, ""},
 		{"CategoryWrongRisk", "GET", base + "/v1/categories", 200, jsonHeader(),

@@ -176,17 +176,33 @@ func (p *Publisher) Reconfigure(cfg PublisherConfig) {
 	}
 }
 
-// Ready reports whether every filter, capped ones included, has a
-// snapshot.
+// Ready reports whether everything the publisher serves is servable:
+// every filter, capped ones included, has a snapshot and, with an engine,
+// the catalog (hash prefixes) and both CallKit exports are built.
 func (p *Publisher) Ready() bool {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
+	if p.engine == nil {
+		return p.filtersReadyLocked()
+	}
+	// A builder also serves the catalog (hash prefixes) and the CallKit
+	// exports, which need a version.
+	for _, v := range p.listsInOrder() {
+		if v.spec.Name == "" && v.version == 0 {
+			return false
+		}
+	}
+	return p.catalog != nil && p.filtersReadyLocked()
+}
+
+// filtersReadyLocked reports whether every filter has a snapshot.
+func (p *Publisher) filtersReadyLocked() bool {
 	for _, v := range p.listsInOrder() {
 		if v.spec.Name != "" && v.current == nil {
 			return false
 		}
 	}
-	return p.catalog != nil || p.engine == nil
+	return true
 }
 
 func errNoEngine() error {
@@ -684,17 +700,26 @@ func (p *Publisher) CallKit(q CallKitQuery) (CallKitExport, error) {
 		ex.Entries = decodeCallKit(keys, q.Lang)
 		return ex, nil
 	}
-	ex.Entries = decodeCallKit(slices.Collect(maps.Keys(added)), q.Lang)
+	ex.Entries, ex.Removed = callKitDelta(added, removed, q.Lang)
+	return ex, nil
+}
+
+// callKitDelta is what turns the CallKit list a phone holds into the
+// current one, given the keys added and removed since: the entries to add
+// or relabel, and the numbers to remove, both ascending.
+func callKitDelta(added, removed map[string]bool, lang string) (entries []CallKitEntry, gone []uint64) {
+	entries = decodeCallKit(slices.Collect(maps.Keys(added)), lang)
 	still := map[uint64]bool{}
-	for _, e := range ex.Entries {
+	for _, e := range entries {
 		still[e.Number] = true // relabelled: removed and added
 	}
-	for _, e := range decodeCallKit(slices.Collect(maps.Keys(removed)), q.Lang) {
+	gone = []uint64{}
+	for _, e := range decodeCallKit(slices.Collect(maps.Keys(removed)), lang) {
 		if !still[e.Number] {
-			ex.Removed = append(ex.Removed, e.Number)
+			gone = append(gone, e.Number)
 		}
 	}
-	return ex, nil
+	return entries, gone
 }
 
 // ranked returns the CallKit keys of list name at version, most strongly

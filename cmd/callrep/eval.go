@@ -42,12 +42,12 @@ func eval(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
 		sub, args = args[0], args[1:]
 	}
-	if err := parseEval(fs, args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if sub == "" && fs.NArg() > 0 {
 		sub = fs.Arg(0)
-		if err := parseEval(fs, fs.Args()[1:]); err != nil {
+		if err := parseFlags(fs, fs.Args()[1:]); err != nil {
 			return err
 		}
 	}
@@ -81,15 +81,6 @@ func eval(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	_, err = fmt.Fprintf(stdout, "%s\n", line)
-	return err
-}
-
-// parseEval parses args into fs; a bad flag is a usage error.
-func parseEval(fs *flag.FlagSet, args []string) error {
-	err := fs.Parse(args)
-	if err != nil && err != flag.ErrHelp {
-		return usageError{err.Error()}
-	}
 	return err
 }
 

@@ -38,7 +38,8 @@ func importCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	var sf storeFlags
 	sf.register(fs)
 	keepDates := fs.Bool("keep-dates", false, "date the evidence by each complaint's Created_Date instead of the import time")
-	closeTimeout := fs.Duration("close-timeout", 0, "bound on writing the labels snapshot and the reputation log at the end, which takes longer the more labels there are; 0 waits until done (env CALLREP_CLOSE_TIMEOUT)")
+	closeTimeout := new(time.Duration)
+	nonNegativeDuration(fs, closeTimeout, "close-timeout", 0, "bound on writing the labels snapshot and the reputation log at the end, which takes longer the more labels there are; 0 waits until done (env CALLREP_CLOSE_TIMEOUT)")
 	source, files, err := parseImport(fs, args)
 	if err != nil {
 		return err
@@ -106,7 +107,7 @@ func parseImport(fs *flag.FlagSet, args []string) (source string, files []string
 	if err := applyEnv(fs); err != nil {
 		return "", nil, err
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return "", nil, err
 	}
 	files = fs.Args()

@@ -39,7 +39,11 @@ func main() {
 // on SIGINT or SIGTERM.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cmd := "serve"
-	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
+	switch {
+	case len(args) == 1 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help"):
+		// callrep --help: the commands, not only serve's flags.
+		cmd, args = "help", nil
+	case len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-':
 		cmd, args = args[0], args[1:]
 	}
 	var err error
@@ -65,6 +69,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "version":
 		fmt.Fprintln(stdout, "callrep", version)
 	case "help":
+		if len(args) > 0 {
+			return run(ctx, []string{args[0], "-h"}, stdout, stderr)
+		}
 		fmt.Fprint(stdout, usage)
 	default:
 		fmt.Fprintf(stderr, "callrep: unknown command %q\n\n%s", cmd, usage)
@@ -98,7 +105,9 @@ commands:
   vectors  write the phone contract's test vectors into contract/vectors
   version  print the version
 
-Run "callrep <command> -h" for the flags of a command.
+Run "callrep <command> -h" (or "callrep help <command>") for the flags of a
+command. Every flag of serve also reads the environment variable its help
+names; a flag on the command line wins.
 `
 
 // usageError marks errors in the command line (exit code 2).

@@ -305,10 +305,18 @@ func TestPushEndToEnd(t *testing.T) {
 	})
 
 	t.Run("EraseMe", func(t *testing.T) {
-		code, e := call(t, "DELETE", srv.base+"/v1/me", alice, "")
-		if code != 200 || e["erased_devices"] != float64(1) || e["erased_notifications"].(float64) < 1 ||
+		code, job := call(t, "DELETE", srv.base+"/v1/me", alice, "")
+		if code != http.StatusAccepted {
+			t.Fatalf("erase: %d %v", code, job)
+		}
+		waitFor(t, 30*time.Second, "the erasure done", func() bool {
+			_, job = call(t, "GET", srv.base+job["status_url"].(string), "", "")
+			return job["state"] == "done"
+		})
+		e := job["erased"].(map[string]any)
+		if e["erased_devices"] != float64(1) || e["erased_notifications"].(float64) < 1 ||
 			e["erased_lookup_records"] != float64(1) || e["erased_guardian_links"] != float64(1) {
-			t.Fatalf("erase: %d %v", code, e)
+			t.Fatalf("erased: %v", e)
 		}
 		_, list := call(t, "GET", srv.base+"/v1/guardians", gina, "")
 		if ps, _ := list["protecting"].([]any); len(ps) != 0 {

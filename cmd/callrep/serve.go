@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/callrep/callrep/api"
+	"github.com/callrep/callrep/erasure"
 	"github.com/callrep/callrep/labels"
 	"github.com/callrep/callrep/push"
 	"github.com/callrep/callrep/reputation"
@@ -44,10 +45,11 @@ func (sf *storeFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&sf.data, "data", "./data", "data directory: embedded store, local token key (env CALLREP_DATA)")
 	fs.StringVar(&sf.uri, "mongodb-uri", "", "MongoDB URI; empty runs the embedded FerretDB in --data (env MONGODB_URI)")
 	fs.StringVar(&sf.database, "database", "callrep", "database name (env CALLREP_DATABASE)")
-	fs.StringVar(&sf.region, "region", "CN", "default region for national-format numbers (env CALLREP_REGION)")
+	sf.region = "CN"
+	fs.Var(regionValue{&sf.region}, "region", "default region for national-format numbers, an ISO 3166 code (env CALLREP_REGION)")
 	fs.StringVar(&sf.logLevel, "log-level", "info", "debug, info, warn or error (env CALLREP_LOG_LEVEL)")
-	fs.DurationVar(&sf.maxReportAge, "max-report-age", labels.DefaultMaxReportAge, "how far back the reported_at of a report kept offline may lie (env CALLREP_MAX_REPORT_AGE)")
-	fs.DurationVar(&sf.ramp, "account-ramp", reputation.DefaultConfig().Ramp, "how long a new app account takes to reach full weight; 0 weighs every account fully at once (env CALLREP_ACCOUNT_RAMP)")
+	positiveDuration(fs, &sf.maxReportAge, "max-report-age", labels.DefaultMaxReportAge, "how far back the reported_at of a report kept offline may lie (env CALLREP_MAX_REPORT_AGE)")
+	nonNegativeDuration(fs, &sf.ramp, "account-ramp", reputation.DefaultConfig().Ramp, "how long a new app account takes to reach full weight; 0 weighs every account fully at once (env CALLREP_ACCOUNT_RAMP)")
 }
 
 func (sf *storeFlags) logger(w io.Writer) (*slog.Logger, error) {
@@ -172,14 +174,17 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	var sf storeFlags
 	sf.register(fs)
-	listen := fs.String("listen", "127.0.0.1:8080", "address to listen on (env CALLREP_LISTEN)")
+	listen := addressFlag(fs, "listen", "127.0.0.1:8080", "host:port to listen on (env CALLREP_LISTEN)")
+	metricsListen := addressFlag(fs, "metrics-listen", "", "host:port to serve /metrics on instead of --listen; empty serves it on --listen (env CALLREP_METRICS_LISTEN)")
 	allowNonLoopback := fs.Bool("allow-nonloopback", false, "let the local token issuer serve on a non-loopback address (env CALLREP_ALLOW_NONLOOPBACK)")
 	firebaseProject := fs.String("firebase-project", "", "verify Firebase Auth ID tokens of this project instead of local tokens (env FIREBASE_PROJECT)")
 	trusted := fs.String("trusted-proxies", "", "comma-separated proxy addresses or CIDRs whose X-Forwarded-For is trusted (env CALLREP_TRUSTED_PROXIES)")
-	rescoreEvery := fs.Duration("rescore-interval", time.Hour, "how often one replica re-estimates reporter trust and re-scores (env CALLREP_RESCORE_INTERVAL)")
-	filterEvery := fs.Duration("filter-interval", 10*time.Minute, "how often one replica rebuilds the filter snapshots (env CALLREP_FILTER_INTERVAL)")
+	rescoreEvery, filterEvery := new(time.Duration), new(time.Duration)
+	positiveDuration(fs, rescoreEvery, "rescore-interval", time.Hour, "how often one replica re-estimates reporter trust and re-scores (env CALLREP_RESCORE_INTERVAL)")
+	positiveDuration(fs, filterEvery, "filter-interval", 10*time.Minute, "how often one replica rebuilds the filter snapshots (env CALLREP_FILTER_INTERVAL)")
 	rates := fs.String("filter-rates", "block=0.001,fraud=0.001,spam=0.001,benign=0.001", "target false-positive rate per filter (env CALLREP_FILTER_RATES)")
-	deltaWindow := fs.Duration("delta-window", reputation.DefaultDeltaWindow, "how long the changes of each published list are kept for deltas; a phone at an older version gets the full list (env CALLREP_DELTA_WINDOW)")
+	deltaWindow := new(time.Duration)
+	positiveDuration(fs, deltaWindow, "delta-window", reputation.DefaultDeltaWindow, "how long the changes of each published list are kept for deltas; a phone at an older version gets the full list (env CALLREP_DELTA_WINDOW)")
 	role := fs.String("role", "writer", "writer (labels and engine in memory) or lookup (stateless: lookups from storage through a guard and a bounded cache, filters from storage) (env CALLREP_ROLE)")
 	limits := api.DefaultLimits()
 	registerLimits(fs, &limits)
@@ -202,13 +207,17 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return fmt.Errorf("listen on %s: %w", *listen, err)
 	}
 	defer ln.Close()
+	var mln net.Listener
+	if *metricsListen != "" {
+		if mln, err = net.Listen("tcp", *metricsListen); err != nil {
+			return fmt.Errorf("listen on --metrics-listen %s: %w", *metricsListen, err)
+		}
+		defer mln.Close()
+	}
 
 	pubCfg, err := publisherConfig(*rates)
 	if err != nil {
 		return err
-	}
-	if *deltaWindow <= 0 {
-		return usageError{"--delta-window must be positive"}
 	}
 	pubCfg.DeltaWindow = *deltaWindow
 	start := time.Now()
@@ -227,13 +236,22 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	defer be.close()
+	var erasures api.Erasures
+	if be.erasures != nil {
+		es, err := be.erasures(ctx, verifier, log)
+		if err != nil {
+			return err
+		}
+		defer es.Close()
+		erasures = es
+	}
 
 	srv, err := api.New(api.Config{
 		Devices:        be.devices,
 		Inbox:          be.inbox,
 		Guardians:      be.guardians,
 		Lookups:        be.lookups,
-		Erasers:        be.erasers,
+		Erasures:       erasures,
 		Labels:         be.labels,
 		Reputation:     be.rep,
 		Verifier:       verifier,
@@ -243,6 +261,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		Limits:         limits,
 		TrustedProxies: splitList(*trusted),
 		Registry:       reg,
+
+		SeparateMetrics: mln != nil,
 	})
 	if err != nil {
 		return err
@@ -265,8 +285,23 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
-	log.Info("callrep serving", "addr", ln.Addr().String(), "version", version, "role", *role, "embedded_store", be.embedded,
-		"auth", authMode(*firebaseProject), "numbers", be.numbers(), "startup", time.Since(start).Round(time.Millisecond).String())
+	metricsAddr := ln.Addr().String()
+	if mln != nil {
+		ms := &http.Server{Handler: srv.MetricsHandler(), ReadHeaderTimeout: 5 * time.Second, WriteTimeout: 60 * time.Second,
+			ErrorLog: hs.ErrorLog}
+		metricsDone := make(chan struct{})
+		go func() {
+			defer close(metricsDone)
+			if err := ms.Serve(mln); !errors.Is(err, http.ErrServerClosed) {
+				log.Warn("metrics server", "err", err)
+			}
+		}()
+		defer func() { _ = ms.Close(); <-metricsDone }()
+		metricsAddr = mln.Addr().String()
+	}
+	log.Info("callrep serving", "addr", ln.Addr().String(), "metrics_addr", metricsAddr, "version", version, "role", *role,
+		"embedded_store", be.embedded, "auth", authMode(*firebaseProject), "numbers", be.numbers(),
+		"startup", time.Since(start).Round(time.Millisecond).String())
 
 	select {
 	case err := <-errc:
@@ -367,7 +402,9 @@ type backend struct {
 	inbox     api.Inbox
 	guardians api.Guardians
 	lookups   api.LookupRecorder
-	erasers   []api.Eraser
+	// erasures opens the erasure jobs (resuming unfinished ones); nil on
+	// a lookup replica.
+	erasures func(ctx context.Context, v api.Verifier, log *slog.Logger) (*erasure.Service, error)
 }
 
 // writerBackend holds the labels and the engine in memory and runs the
@@ -401,11 +438,11 @@ func writerBackend(ctx context.Context, sf *storeFlags, pubCfg reputation.Publis
 	}
 	releaseLoadGarbage(log)
 	return &backend{
-		devices: ps, inbox: ps, guardians: ps, lookups: ps, erasers: []api.Eraser{pushEraser(ps)},
+		devices: ps, inbox: ps, guardians: ps, lookups: ps, erasures: st.erasures(pushEraser(ps)),
 		labels: st.labels, rep: st.index, pubs: st.pubs, embedded: st.mongo.Embedded, numbers: st.index.Len,
 		ready: func(ctx context.Context) error {
 			if !st.labels.Loaded() || !st.pubs.Ready() {
-				return errors.New("labels or filter snapshots not loaded")
+				return errors.New("labels, filter snapshots or CallKit exports not loaded")
 			}
 			return ping(ctx, st.mongo)
 		},
@@ -417,6 +454,18 @@ func writerBackend(ctx context.Context, sf *storeFlags, pubCfg reputation.Publis
 		},
 		close: func() { st.closeLogged(log) },
 	}, nil
+}
+
+// erasures opens the erasure jobs over the stack's storage, erasing what
+// api.ErasureSteps lists: the labels and what others erase.
+func (st *stack) erasures(others ...api.Eraser) func(context.Context, api.Verifier, *slog.Logger) (*erasure.Service, error) {
+	return func(ctx context.Context, v api.Verifier, log *slog.Logger) (*erasure.Service, error) {
+		es, err := erasure.OpenStore(ctx, st.mongo.DB)
+		if err != nil {
+			return nil, err
+		}
+		return erasure.Open(ctx, es, erasure.Config{Steps: api.ErasureSteps(v, st.labels, others...), Logger: log})
+	}
 }
 
 // releaseLoadGarbage collects what loading left behind (decoded chunks,
@@ -584,7 +633,7 @@ func applyEnv(fs *flag.FlagSet) error {
 		}
 		if v, ok := os.LookupEnv(m[1]); ok {
 			if e := fs.Set(f.Name, v); e != nil {
-				err = usageError{fmt.Sprintf("bad %s=%q: %v", m[1], v, e)}
+				err = usageError{fmt.Sprintf("bad %s=%q for --%s: %v", m[1], v, f.Name, e)}
 			}
 		}
 	})
@@ -597,7 +646,7 @@ func parse(fs *flag.FlagSet, args []string) error {
 	if err := applyEnv(fs); err != nil {
 		return err
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {

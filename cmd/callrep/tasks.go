@@ -20,7 +20,8 @@ func token(args []string, stdout, stderr io.Writer) error {
 	data := fs.String("data", "./data", "data directory whose issuer key signs the token (env CALLREP_DATA)")
 	uid := fs.String("uid", "", "user id the token names (required)")
 	moderator := fs.Bool("moderator", false, "grant the moderator role")
-	ttl := fs.Duration("ttl", 24*time.Hour, "how long the token is valid")
+	ttl := new(time.Duration)
+	positiveDuration(fs, ttl, "ttl", 24*time.Hour, "how long the token is valid")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -30,6 +31,9 @@ func token(args []string, stdout, stderr io.Writer) error {
 	iss, err := api.LoadOrCreateLocalIssuer(*data, time.Now)
 	if err != nil {
 		return err
+	}
+	if iss.Created() {
+		fmt.Fprintf(stderr, "callrep: warning: %s held no issuer key, so a new one was created; only a server started with --data %s accepts this token\n", *data, *data)
 	}
 	tok, err := iss.Issue(*uid, *moderator, *ttl)
 	if err != nil {
