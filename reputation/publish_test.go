@@ -286,6 +286,7 @@ func TestCappedFilters(t *testing.T) {
 		t.Errorf("listing at limit 3: got %v, want %s", err, labels.EInvalid)
 	}
 }
+
 // TestPublisherReadyAfterRestart: a publisher that starts from stored
 // filters is ready only once it serves everything, CallKit exports
 // included, and then it serves them.
