@@ -123,7 +123,7 @@ func TestSlowBodyMessage(t *testing.T) {
 }
 
 // TestDailyQuotaSurvivesRestart: a new server over the same storage
-// counts the day's stored reports against the quota.
+// counts the day's grants, from the quota's ledger, against the quota.
 func TestDailyQuotaSurvivesRestart(t *testing.T) {
 	limits := smallLimits()
 	limits.SignedInRequestBurst = 100
@@ -137,6 +137,10 @@ func TestDailyQuotaSurvivesRestart(t *testing.T) {
 	// A retraction is no report.
 	wantStatus(t, env.delete(t, numberPath("/v1/reports/", "+8613800138001"), alice), http.StatusOK)
 
+	// A restart closes the server first, which writes the last grants.
+	if err := env.api.Close(); err != nil {
+		t.Fatal(err)
+	}
 	restarted, err := api.New(cfg)
 	if err != nil {
 		t.Fatalf("api.New: %v", err)

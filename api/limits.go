@@ -140,60 +140,116 @@ func (ls *limiterSet) sweepLocked(now time.Time) {
 	ls.nextSweep = now.Add(ls.idle)
 }
 
-// dailyQuota counts reports per reporter for the current UTC day. A
-// reporter's count starts from what storage holds of the day, so that a
-// restart resets nothing; the counts of a day are dropped when the next
-// one starts.
+// dailyQuota counts reports per reporter for the current UTC day. The
+// grants are written to a ledger in storage, at most a second behind (and
+// at Close), and a day's counts start from its ledger, read once at the
+// first report of the day: a restart resets nothing, and a crash forgets at
+// most the last second's grants. The counts of a day are dropped when the
+// next one starts.
 type dailyQuota struct {
-	limit int
-	// stored counts the reports key filed since the start of day; nil
-	// counts from zero.
-	stored func(ctx context.Context, key string, day time.Time) (int, error)
+	limit  int
+	ledger QuotaLedger // nil counts from zero, in memory only
 
-	mu   sync.Mutex
-	day  time.Time
-	used map[string]int
+	mu        sync.Mutex
+	day       time.Time
+	used      map[string]int
+	pending   map[string]int // granted, not yet in the ledger
+	lastWrite time.Time
+	load      sync.Mutex // held while a day's ledger is read
 }
 
-func newDailyQuota(limit int, stored func(ctx context.Context, key string, day time.Time) (int, error)) *dailyQuota {
-	return &dailyQuota{limit: limit, stored: stored, used: make(map[string]int)}
+// QuotaLedger keeps the daily quota's grants, per UTC day and reporter.
+type QuotaLedger interface {
+	QuotaUsed(ctx context.Context, day time.Time) (map[string]int, error)
+	AddQuota(ctx context.Context, day time.Time, granted map[string]int) error
+}
+
+// quotaWriteEvery is how far the ledger may lag the grants.
+const quotaWriteEvery = time.Second
+
+func newDailyQuota(limit int, ledger QuotaLedger) *dailyQuota {
+	return &dailyQuota{limit: limit, ledger: ledger, used: map[string]int{}, pending: map[string]int{}}
 }
 
 // take grants up to n reports of key's remaining quota for the day of now.
 // When it grants fewer than n, wait is the time until the quota resets.
-// The error is storage's, when it cannot count key's first report of the
-// day.
+// The error is storage's, when it cannot read the day's ledger.
 func (q *dailyQuota) take(ctx context.Context, key string, n int, now time.Time) (granted int, wait time.Duration, err error) {
 	if q.limit <= 0 {
 		return n, 0, nil
 	}
 	now = now.UTC()
 	day := now.Truncate(24 * time.Hour)
+	if err := q.startDay(ctx, day); err != nil {
+		return 0, 0, err
+	}
 	q.mu.Lock()
-	defer q.mu.Unlock()
-	if !day.Equal(q.day) {
-		q.day = day
-		q.used = make(map[string]int)
-	}
-	if _, counted := q.used[key]; !counted && q.stored != nil {
-		// Counted without the lock: storage is slow, other reporters are
-		// not. Two first reports at once both count; the larger count wins.
-		q.mu.Unlock()
-		c, err := q.stored(ctx, key, day)
-		q.mu.Lock()
-		if err != nil {
-			return 0, 0, err
-		}
-		if day.Equal(q.day) {
-			q.used[key] = max(q.used[key], c)
-		}
-	}
 	granted = max(0, min(n, q.limit-q.used[key]))
 	q.used[key] += granted
+	if granted > 0 {
+		q.pending[key] += granted
+	}
 	if granted < n {
 		wait = day.Add(24 * time.Hour).Sub(now)
 	}
+	write := q.ledger != nil && len(q.pending) > 0 && now.Sub(q.lastWrite) >= quotaWriteEvery
+	q.mu.Unlock()
+	if write {
+		// Best effort: a failed write keeps the grants for the next one.
+		_ = q.write(ctx, now)
+	}
 	return granted, wait, nil
+}
+
+// startDay makes day the current one, its counts read from the ledger.
+func (q *dailyQuota) startDay(ctx context.Context, day time.Time) error {
+	q.mu.Lock()
+	current := day.Equal(q.day)
+	q.mu.Unlock()
+	if current {
+		return nil
+	}
+	q.load.Lock()
+	defer q.load.Unlock()
+	q.mu.Lock()
+	current = day.Equal(q.day)
+	q.mu.Unlock()
+	if current {
+		return nil
+	}
+	used := map[string]int{}
+	if q.ledger != nil {
+		var err error
+		if used, err = q.ledger.QuotaUsed(ctx, day); err != nil {
+			return err
+		}
+	}
+	q.mu.Lock()
+	q.day, q.used, q.pending = day, used, map[string]int{}
+	q.mu.Unlock()
+	return nil
+}
+
+// write appends the pending grants to the ledger.
+func (q *dailyQuota) write(ctx context.Context, now time.Time) error {
+	q.mu.Lock()
+	day, pending := q.day, q.pending
+	q.pending, q.lastWrite = map[string]int{}, now
+	q.mu.Unlock()
+	if len(pending) == 0 || q.ledger == nil {
+		return nil
+	}
+	err := q.ledger.AddQuota(ctx, day, pending)
+	if err != nil {
+		q.mu.Lock()
+		if day.Equal(q.day) {
+			for k, n := range pending {
+				q.pending[k] += n
+			}
+		}
+		q.mu.Unlock()
+	}
+	return err
 }
 
 // retryError is a 429 error with the time after which a retry can succeed.

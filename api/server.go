@@ -29,9 +29,8 @@ type LabelService interface {
 	LabelOf(reporterID, key string) (labels.Label, bool)
 	Mine(ctx context.Context, reporterID string, limit int, cursor string) ([]labels.Label, string, error)
 	Erase(ctx context.Context, reporterID string, progress func(labels.EraseResult) error) error
-	// ReportsSince counts the reports reporterID filed at or after since,
-	// from storage: the daily quota starts from it.
-	ReportsSince(ctx context.Context, reporterID string, since time.Time) (int, error)
+	// The daily report quota's ledger.
+	QuotaLedger
 }
 
 // ReputationIndex answers lookups: a writer's engine from memory, a lookup
@@ -177,7 +176,7 @@ func New(cfg Config) (*Server, error) {
 		anonIPs:   newLimiterSet(l.RequestsPerMinute, l.RequestBurst),
 		signedIPs: newLimiterSet(l.SignedInRequestsPerMinute, l.SignedInRequestBurst),
 		reporters: newLimiterSet(l.ReportsPerMinute, l.ReportBurst),
-		quota:     newDailyQuota(l.DailyReports, cfg.Labels.ReportsSince),
+		quota:     newDailyQuota(l.DailyReports, cfg.Labels),
 		devices:   cfg.Devices,
 		inbox:     cfg.Inbox,
 		guardians: cfg.Guardians,
@@ -195,11 +194,14 @@ func New(cfg Config) (*Server, error) {
 // Handler returns the HTTP handler that serves the API.
 func (s *Server) Handler() http.Handler { return s.engine }
 
-// Close releases the server's resources. The rate limiters evict idle
-// entries as they go, so there is no background work to stop today; Close
-// exists so that wiring code does not change when there is. It is safe to
-// call more than once.
-func (s *Server) Close() error { return nil }
+// Close writes the daily quota's last grants to its ledger. The rate
+// limiters evict idle entries as they go: there is no background work to
+// stop. It is safe to call more than once.
+func (s *Server) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return s.quota.write(ctx, s.now())
+}
 
 // CacheHits returns the counter behind callrep_cache_hits_total, for caches
 // in front of the lookup path to count their hits on.

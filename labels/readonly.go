@@ -44,7 +44,12 @@ func (ReadOnly) Erase(context.Context, string, func(EraseResult) error) error {
 	return errReadOnly()
 }
 
-// ReportsSince refuses.
-func (ReadOnly) ReportsSince(context.Context, string, time.Time) (int, error) {
-	return 0, errReadOnly()
+// QuotaUsed refuses.
+func (ReadOnly) QuotaUsed(context.Context, time.Time) (map[string]int, error) {
+	return nil, errReadOnly()
+}
+
+// AddQuota refuses.
+func (ReadOnly) AddQuota(context.Context, time.Time, map[string]int) error {
+	return errReadOnly()
 }

@@ -424,16 +424,6 @@ func (s *Service) Retract(ctx context.Context, who Reporter, number, region stri
 	return r, nil
 }
 
-// ReportsSince counts the reports reporter filed at or after since, from
-// storage.
-func (s *Service) ReportsSince(ctx context.Context, reporter string, since time.Time) (int, error) {
-	n, err := s.store.CountReportsSince(ctx, reporter, since)
-	if err != nil {
-		return 0, unavailable(err)
-	}
-	return n, nil
-}
-
 // LabelOf returns reporter's live label on key, from memory: without
 // comment, call or report id (see Label).
 func (s *Service) LabelOf(reporter, key string) (Label, bool) {

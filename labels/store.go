@@ -364,17 +364,6 @@ func (st *Store) EachReportSince(ctx context.Context, since time.Time, fn func(R
 	return each(ctx, st.reports, filter, opts, "reports", func(d reportDoc) { fn(d.report()) })
 }
 
-// CountReportsSince counts the reports (not retractions) reporter filed
-// at or after since. On the embedded store it scans the history, as
-// EachReportOf does.
-func (st *Store) CountReportsSince(ctx context.Context, reporter string, since time.Time) (int, error) {
-	n, err := st.reports.CountDocuments(ctx, bson.M{"reporter": reporter, "kind": KindLabel, "created_at": bson.M{"$gte": since}})
-	if err != nil {
-		return 0, fmt.Errorf("labels: unable to count reports: %w", err)
-	}
-	return int(n), nil
-}
-
 // EachReportOf calls fn for every report of reporter, oldest first.
 func (st *Store) EachReportOf(ctx context.Context, reporter string, fn func(Report)) error {
 	opts := options.Find().SetSort(bson.D{{Key: "reporter", Value: 1}, {Key: "created_at", Value: 1}}).SetBatchSize(1000)
