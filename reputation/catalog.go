@@ -19,6 +19,9 @@ const (
 	ListSpam   = "spam"   // verdict spam
 	ListBenign = "benign" // verdict benign: "probably a delivery"
 	ListAll    = "all"    // every labelled number (server only)
+	// ListVerified holds the numbers moderation verified (server only):
+	// they are on no warning list, and CallKit identifies them by name.
+	ListVerified = "verified"
 )
 
 // PublicLists are the lists phones download, in the order a phone tests
@@ -30,10 +33,16 @@ type CatalogConfig struct {
 	// BlockConfidence is the confidence from which a fraud verdict is
 	// also on the block list.
 	BlockConfidence float64
+	// ContestedEvidence is the evidence from which a number counts as
+	// contested when it has at least that much on both sides, harmful
+	// and benign or safe: a case for moderation.
+	ContestedEvidence float64
 }
 
 // DefaultCatalogConfig returns the defaults.
-func DefaultCatalogConfig() CatalogConfig { return CatalogConfig{BlockConfidence: 0.6} }
+func DefaultCatalogConfig() CatalogConfig {
+	return CatalogConfig{BlockConfidence: 0.6, ContestedEvidence: 3}
+}
 
 // Catalog is everything published about flagged numbers at one moment:
 // the key lists behind the filters, the hash-prefix buckets and the
@@ -46,6 +55,8 @@ type Catalog struct {
 	flagged map[string]Result
 	// prefixes maps the first 5 hex digits of SHA-256(key) to entries.
 	prefixes map[string][]PrefixEntry
+	// Contested lists the keys with strong evidence on both sides, sorted.
+	Contested []string
 }
 
 // PrefixEntry is one flagged number in a hash-prefix bucket.
@@ -58,14 +69,21 @@ type PrefixEntry struct {
 // BuildCatalog walks the engine once.
 func BuildCatalog(e *Engine, cfg CatalogConfig, now time.Time) *Catalog {
 	c := &Catalog{Built: now, Lists: map[string][]string{}, flagged: map[string]Result{}, prefixes: map[string][]PrefixEntry{}}
-	for _, name := range append(slices.Clone(PublicLists), ListAll) {
+	for _, name := range append(slices.Clone(PublicLists), ListAll, ListVerified) {
 		c.Lists[name] = []string{}
 	}
 	e.Each(func(r Result) {
 		key := r.Number.Key
 		c.Lists[ListAll] = append(c.Lists[ListAll], key)
+		if cfg.ContestedEvidence > 0 && contested(r, cfg.ContestedEvidence) {
+			c.Contested = append(c.Contested, key)
+		}
 		var list string
 		switch r.Verdict {
+		case VerdictVerified:
+			c.Lists[ListVerified] = append(c.Lists[ListVerified], key)
+			c.flagged[key] = r
+			return
 		case VerdictFraud:
 			list = ListFraud
 			if r.Confidence >= cfg.BlockConfidence {
@@ -86,6 +104,7 @@ func BuildCatalog(e *Engine, cfg CatalogConfig, now time.Time) *Catalog {
 	for _, keys := range c.Lists {
 		slices.Sort(keys)
 	}
+	slices.Sort(c.Contested)
 	for _, es := range c.prefixes {
 		slices.SortFunc(es, func(a, b PrefixEntry) int { return strings.Compare(a.SHA256, b.SHA256) })
 	}
@@ -119,7 +138,7 @@ func (c *Catalog) CallKit(kind string) []CallKitEntry {
 	case "block":
 		keys = c.Lists[ListBlock]
 	case "identify":
-		keys = slices.Concat(c.Lists[ListFraud], c.Lists[ListSpam], c.Lists[ListBenign])
+		keys = slices.Concat(c.Lists[ListFraud], c.Lists[ListSpam], c.Lists[ListBenign], c.Lists[ListVerified])
 	}
 	out := make([]CallKitEntry, 0, len(keys))
 	for _, key := range keys {
@@ -161,8 +180,25 @@ func callKitNumber(key string) (uint64, bool) {
 	return n, err == nil
 }
 
-// callKitLabel is the caller-ID text iOS shows under the number.
+// contested reports whether r has at least min evidence on both sides.
+func contested(r Result, min float64) bool {
+	var harm, good float64
+	for cat, v := range r.Evidence {
+		if harmful(riskOf(cat)) {
+			harm += v
+		} else {
+			good += v
+		}
+	}
+	return harm >= min && good >= min
+}
+
+// callKitLabel is the caller-ID text iOS shows under the number: a
+// verified number's name, else what it is reported as.
 func callKitLabel(r Result) string {
+	if r.Verdict == VerdictVerified {
+		return r.CallerName
+	}
 	name := r.TopCategory
 	if cat, ok := labels.LookupCategory(r.TopCategory); ok && cat.Names["en"] != "" {
 		name = cat.Names["en"]

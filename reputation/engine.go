@@ -21,6 +21,11 @@ type Config struct {
 	// MinReporters is how many distinct trusted reporters must agree
 	// before a spam or fraud verdict is public.
 	MinReporters int
+	// MinGoodReporters is how many distinct trusted reporters a benign or
+	// safe verdict needs: one account alone must not whitewash a number
+	// (its owner's, say). A moderator's label counts as a quorum for
+	// either.
+	MinGoodReporters int
 	// TrustedWeight is the current (decayed) weight from which a label
 	// counts as one trusted reporter.
 	TrustedWeight float64
@@ -73,25 +78,26 @@ func DefaultConfig() Config {
 			labels.RiskDangerous: 90 * day, labels.RiskNuisance: 30 * day,
 			labels.RiskBenign: 90 * day, labels.RiskSafe: 90 * day,
 		},
-		MinReporters:    3,
-		TrustedWeight:   0.5,
-		MinHarmBound:    0.3,
-		SourceTrust:     map[labels.Source]float64{labels.ImportSource("ftc"): 1},
-		ImportTrust:     0.8,
-		ModeratorWeight: 10,
-		RampFloor:       0.1,
-		Ramp:            7 * day,
-		BurstWindow:     time.Hour,
-		NewAccount:      day,
-		BurstNewAccount: 5,
-		BurstPrefix:     5,
-		BurstRate:       20,
-		BurstCap:        0.1,
-		Dormancy:        180 * day,
-		RangeDigits:     2,
-		RangeNumbers:    3,
-		RangeEvidence:   3,
-		Now:             time.Now,
+		MinReporters:     3,
+		MinGoodReporters: 2,
+		TrustedWeight:    0.5,
+		MinHarmBound:     0.3,
+		SourceTrust:      map[labels.Source]float64{labels.ImportSource("ftc"): 1},
+		ImportTrust:      0.8,
+		ModeratorWeight:  10,
+		RampFloor:        0.1,
+		Ramp:             7 * day,
+		BurstWindow:      time.Hour,
+		NewAccount:       day,
+		BurstNewAccount:  5,
+		BurstPrefix:      3,
+		BurstRate:        20,
+		BurstCap:         0.1,
+		Dormancy:         180 * day,
+		RangeDigits:      2,
+		RangeNumbers:     3,
+		RangeEvidence:    3,
+		Now:              time.Now,
 	}
 }
 
@@ -249,6 +255,9 @@ type Engine struct {
 	catHalf []float64 // half-life in ms
 	srcs    []labels.Source
 	srcIdx  map[labels.Source]uint8
+
+	// overrides are moderation's decisions by key id (see Override).
+	overrides map[uint32]*Override
 }
 
 var _ labels.Observer = (*Engine)(nil)
@@ -263,7 +272,7 @@ func NewEngine(cfg Config) *Engine {
 	}
 	e := &Engine{
 		cfg: cfg, keys: cfg.Keys,
-		ranges: map[uint64]rangeState{}, firstSeen: map[uint64]int64{},
+		ranges: map[uint64]rangeState{}, firstSeen: map[uint64]int64{}, overrides: map[uint32]*Override{},
 		catIdx: map[string]uint8{}, srcIdx: map[labels.Source]uint8{},
 	}
 	for _, c := range labels.Categories() {
@@ -490,6 +499,9 @@ func (e *Engine) addLocked(l *labels.Label) {
 		e.count++
 	}
 	c := contrib{reporter: rk, at: at, cat: e.catIndex(l.Category), src: e.srcIndex(l.Source), sig: signalsOf(l), bits: bitActive}
+	if len(e.overrides) > 0 && e.overrides[id].clears(l.Source, at) {
+		c.bits &^= bitActive // a label from before a clearing, replayed
+	}
 	w := e.baseWeight(rk, l.Source, l.Category)
 	if l.Source == labels.SourceApp {
 		first, seen := e.firstSeen[rk]
@@ -517,7 +529,7 @@ func (e *Engine) addLocked(l *labels.Label) {
 	st.first, st.last = min(st.first, secs(at)), max(st.last, secs(at))
 	e.applySums(st, &st.contribs[i])
 	st.touch()
-	if rk, ok := e.rangeKey(l.Key); ok && harmful(e.catRisk[c.cat]) {
+	if rk, ok := e.rangeKey(l.Key); ok && c.active() && harmful(e.catRisk[c.cat]) {
 		if rs, ok := e.ranges[rk]; ok {
 			rs.harm += float64(c.weight) * growth(at, e.nuisanceHalf())
 			if !e.activeHarmExcept(st, i) {
@@ -856,6 +868,7 @@ func (e *Engine) Lookup(n labels.Number) Result {
 			res.Score = int(math.Round(100 * wilsonLower(boost, boost+2)))
 		}
 	}
+	res = moderated(res, e.overrideLocked(n.Key), now)
 	e.mu.RUnlock()
 	return finish(res, n)
 }
@@ -935,7 +948,11 @@ func (e *Engine) judge(key string, st *numState, now time.Time) Result {
 		c := &st.contribs[i]
 		res.Categories[e.cats[c.cat]]++
 		if c.active() && float64(c.weight)*decay(c.at, nowMs, e.catHalf[c.cat]) >= e.cfg.TrustedWeight {
-			trusted[riskRank(e.catRisk[c.cat])]++
+			n := 1
+			if e.srcs[c.src] == labels.SourceModerator {
+				n = max(e.cfg.MinReporters, e.cfg.MinGoodReporters) // a decision is a quorum
+			}
+			trusted[riskRank(e.catRisk[c.cat])] += n
 		}
 		for b, bit := range callSignalBits {
 			if c.sig&bit != 0 {
@@ -1020,11 +1037,11 @@ func (e *Engine) judge(key string, st *numState, now time.Time) Result {
 			}
 		}
 	case labels.RiskBenign:
-		if byRisk[2] >= e.cfg.TrustedWeight {
+		if byRisk[2] >= e.cfg.TrustedWeight && trusted[2]+trusted[3] >= e.cfg.MinGoodReporters {
 			res.Verdict = VerdictBenign
 		}
 	case labels.RiskSafe:
-		if byRisk[3] >= e.cfg.TrustedWeight {
+		if byRisk[3] >= e.cfg.TrustedWeight && trusted[2]+trusted[3] >= e.cfg.MinGoodReporters {
 			res.Verdict = VerdictSafe
 		}
 	}
@@ -1088,14 +1105,18 @@ func (e *Engine) Flags() []Flag {
 	return out
 }
 
-// Each calls fn with the current result of every labelled number, in no
-// particular order. The lock is held for one number at a time, so a long
+// Each calls fn with the current result of every labelled number, and of
+// every number moderation verified, in no particular order. The lock is held for one number at a time, so a long
 // walk (building filters) never stalls reports or lookups for long.
 func (e *Engine) Each(fn func(Result)) {
 	for id := 0; ; id++ {
 		e.mu.RLock()
 		if id >= len(e.nums) {
+			keys := e.unlabelledOverrides()
 			e.mu.RUnlock()
+			for _, key := range keys {
+				fn(e.Lookup(numberOfKey(key)))
+			}
 			return
 		}
 		st := &e.nums[id]
@@ -1105,7 +1126,8 @@ func (e *Engine) Each(fn func(Result)) {
 		}
 		key := e.keys.Key(uint32(id))
 		n := labels.Number{Key: key, Valid: st.valid, Scoped: st.scoped}
-		res := e.judge(key, st, e.cfg.Now())
+		now := e.cfg.Now()
+		res := moderated(e.judge(key, st, now), e.overrides[uint32(id)], now)
 		e.mu.RUnlock()
 		fn(finish(res, n))
 	}
