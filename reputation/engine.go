@@ -1027,6 +1027,7 @@ func (e *Engine) judge(key string, st *numState, now time.Time) Result {
 		}
 	}
 	total := harm + good
+	res.harmQuorum = trusted[0]+trusted[1] >= e.cfg.MinReporters
 	switch risks[win] {
 	case labels.RiskDangerous, labels.RiskNuisance:
 		agree := trusted[0] + trusted[1]

@@ -121,15 +121,16 @@ func (e *Engine) overrideLocked(key string) *Override {
 }
 
 // moderated applies o to a judged result. A verified number keeps its
-// verdict whatever its labels say; when they would make it spam or fraud,
-// its caller ID is probably being spoofed, and the result says so.
+// verdict whatever its labels say; when enough trusted reporters call it
+// harmful for a verdict (its owner's label may still outweigh them), its
+// caller ID is probably being spoofed, and the result says so.
 func moderated(res Result, o *Override, now time.Time) Result {
 	if o == nil {
 		return res
 	}
 	res.Disputed, res.Outcome = o.Disputed, o.Outcome
 	if o.verified(now) {
-		res.SpoofedRisk = res.Verdict == VerdictFraud || res.Verdict == VerdictSpam
+		res.SpoofedRisk = res.harmQuorum || res.Verdict == VerdictFraud || res.Verdict == VerdictSpam
 		res.Verdict, res.CallerName = VerdictVerified, o.CallerName
 	}
 	return res

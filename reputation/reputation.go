@@ -52,6 +52,9 @@ type Result struct {
 	SpoofedRisk bool
 	Disputed    bool
 	Outcome     string
+	// harmQuorum is set when enough trusted reporters call the number
+	// harmful for a spam or fraud verdict, whatever the other side says.
+	harmQuorum bool
 }
 
 // risks lists the risk classes from most to least severe; ties between
