@@ -49,7 +49,7 @@ func NewFirebaseVerifier(ctx context.Context, projectID string, opts ...option.C
 // its user is neither disabled nor signed out since the token was issued.
 // Every failure, including an unreachable Firebase, is labels.EUnauthorized.
 // The caller is a moderator when the token carries the custom claim
-// `moderator: true`.
+// `moderator: true`, and has a Phone when they signed in with their phone.
 func (fv *FirebaseVerifier) Verify(ctx context.Context, token string) (Principal, error) {
 	if token == "" {
 		return Principal{}, labels.Errorf(labels.EUnauthorized, "missing token")
@@ -64,5 +64,11 @@ func (fv *FirebaseVerifier) Verify(ctx context.Context, token string) (Principal
 		return Principal{}, labels.Errorf(labels.EUnauthorized, "invalid token")
 	}
 	moderator, _ := tok.Claims["moderator"].(bool)
-	return Principal{UID: tok.UID, Moderator: moderator, Provider: ProviderFirebase}, nil
+	p := Principal{UID: tok.UID, Moderator: moderator, Provider: ProviderFirebase}
+	// Only a phone sign-in proves the number: the claim can also come
+	// from a number set on the account by other means.
+	if tok.Firebase.SignInProvider == "phone" {
+		p.Phone, _ = tok.Claims["phone_number"].(string)
+	}
+	return p, nil
 }

@@ -20,18 +20,19 @@ func token(args []string, stdout, stderr io.Writer) error {
 	data := fs.String("data", "./data", "data directory whose issuer key signs the token (env CALLREP_DATA)")
 	uid := fs.String("uid", "", "user id the token names (required)")
 	moderator := fs.Bool("moderator", false, "grant the moderator role")
+	phone := fs.String("phone", "", "E.164 number the token claims the user signed in with (local use only: it proves nothing)")
 	ttl := fs.Duration("ttl", 24*time.Hour, "how long the token is valid")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if *uid == "" {
-		return usageError{"usage: callrep token [--data DIR] [--moderator] [--ttl 24h] --uid USER"}
+		return usageError{"usage: callrep token [--data DIR] [--moderator] [--phone +86…] [--ttl 24h] --uid USER"}
 	}
 	iss, err := api.LoadOrCreateLocalIssuer(*data, time.Now)
 	if err != nil {
 		return err
 	}
-	tok, err := iss.Issue(*uid, *moderator, *ttl)
+	tok, err := iss.IssueFor(api.Principal{UID: *uid, Moderator: *moderator, Phone: *phone}, *ttl)
 	if err != nil {
 		return err
 	}
