@@ -85,6 +85,9 @@ type Config struct {
 	// Erasers erase what other parts of callrep keep about a user, after
 	// the labels, for DELETE /v1/me.
 	Erasers []Eraser
+	// Moderation serves disputes and the moderator routes; nil (a lookup
+	// replica) answers them 503, naming the writer.
+	Moderation Moderation
 }
 
 // Server is callrep's HTTP API. Create it with New and serve Handler.
@@ -106,6 +109,9 @@ type Server struct {
 	guardians Guardians
 	lookups   LookupRecorder
 	erasers   []Eraser
+
+	moderation   Moderation
+	disputeLimit *limiterSet // per filer, disputes
 
 	anonIPs   *limiterSet // per client IP, requests without a token
 	signedIPs *limiterSet // per client IP, requests with a token
@@ -174,6 +180,9 @@ func New(cfg Config) (*Server, error) {
 		inbox:     cfg.Inbox,
 		guardians: cfg.Guardians,
 		lookups:   cfg.Lookups,
+
+		moderation:   cfg.Moderation,
+		disputeLimit: newLimiterSet(disputesPerMinute, disputeBurst),
 	}
 	// Everything DELETE /v1/me erases, in one list: the labels first, so
 	// that reputations drop the user's labels before anything else.
@@ -284,6 +293,20 @@ func (s *Server) buildEngine(trustedProxies []string) error {
 	signed.DELETE("/guardians/:id", s.endGuardianLink)
 	signed.GET("/numbers/:number/explain", s.explainNumber)
 	signed.POST("/filters/rebuild", s.rebuildFilters)
+	signed.POST("/disputes", s.createDispute)
+	signed.GET("/disputes/:id", s.getDispute)
+	signed.GET("/me/disputes", s.listMyDisputes)
+
+	mod := e.Group("/v1/moderation", s.limitIP(true), s.authenticate(true), s.requireModerator)
+	mod.GET("/cases", s.listCases)
+	mod.GET("/cases/:id", s.getCase)
+	mod.POST("/cases/:id/claim", s.claimCase)
+	mod.POST("/cases/:id/release", s.releaseCase)
+	mod.POST("/cases/:id/decision", s.decideCase)
+	mod.GET("/audit", s.listAudit)
+
+	e.GET("/console", s.consolePage)
+	e.GET("/console/:file", s.consoleAsset)
 
 	s.engine = e
 	return nil

@@ -163,7 +163,7 @@ func (s *Service) File(ctx context.Context, f Filer, in DisputeInput) (Case, err
 	if err != nil {
 		return Case{}, err
 	}
-	if err := checkDispute(in); err != nil {
+	if err := CheckDispute(in); err != nil {
 		return Case{}, err
 	}
 	proven, err := s.proven(ctx, f, n)
@@ -221,7 +221,9 @@ func (s *Service) insertLocked(ctx context.Context, c *Case, actor, action strin
 	return s.auditLocked(ctx, actor, action, c, &before)
 }
 
-func checkDispute(in DisputeInput) error {
+// CheckDispute checks in's fields other than the number, as File does,
+// so that callers can refuse bad input before charging a rate limit.
+func CheckDispute(in DisputeInput) error {
 	reason := strings.TrimSpace(in.Reason)
 	if reason == "" {
 		return labels.Errorf(labels.EInvalid, "reason is required")
