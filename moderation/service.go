@@ -665,7 +665,18 @@ func (s *Service) Scan(ctx context.Context) ([]Case, error) {
 		flags []string
 	}
 	var todo []due
+	// A verified number's spike is spoofing, whatever else it trips.
+	spoofed := map[string]bool{}
+	for _, key := range s.verified(now) {
+		if r := s.cfg.Reputations.Lookup(s.number(key)); r.SpoofedRisk {
+			todo = append(todo, due{key, KindSpoofing, now.Add(-s.cfg.Rearm), []string{"spoofed_risk"}})
+			spoofed[key] = true
+		}
+	}
 	for _, f := range s.cfg.Reputations.Flags() {
+		if spoofed[f.Key] {
+			continue
+		}
 		var latest time.Time
 		reasons := make([]string, 0, len(f.Reasons))
 		for r, at := range f.Reasons {
@@ -680,11 +691,6 @@ func (s *Service) Scan(ctx context.Context) ([]Case, error) {
 	if s.cfg.Contested != nil {
 		for _, key := range s.cfg.Contested.Contested() {
 			todo = append(todo, due{key, KindContested, now.Add(-s.cfg.Rearm), []string{"contested"}})
-		}
-	}
-	for _, key := range s.verified(now) {
-		if r := s.cfg.Reputations.Lookup(s.number(key)); r.SpoofedRisk {
-			todo = append(todo, due{key, KindSpoofing, now.Add(-s.cfg.Rearm), []string{"spoofed_risk"}})
 		}
 	}
 	var opened []Case

@@ -180,6 +180,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	registerLimits(fs, &limits)
 	var pf pushFlags
 	pf.register(fs)
+	var mf modFlags
+	mf.register(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -208,7 +210,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	var be *backend
 	switch *role {
 	case "writer":
-		be, err = writerBackend(ctx, &sf, pubCfg, *rescoreEvery, *filterEvery, &pf, *firebaseProject, reg, log)
+		be, err = writerBackend(ctx, &sf, pubCfg, *rescoreEvery, *filterEvery, &pf, &mf, *firebaseProject, reg, log)
 	case "lookup":
 		be, err = lookupBackend(ctx, &sf, pubCfg, *filterEvery, log)
 	default:
@@ -225,6 +227,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		Guardians:      be.guardians,
 		Lookups:        be.lookups,
 		Erasers:        be.erasers,
+		Moderation:     be.moderation,
 		Labels:         be.labels,
 		Reputation:     be.rep,
 		Verifier:       verifier,
@@ -359,12 +362,14 @@ type backend struct {
 	guardians api.Guardians
 	lookups   api.LookupRecorder
 	erasers   []api.Eraser
+
+	moderation api.Moderation
 }
 
 // writerBackend holds the labels and the engine in memory and runs the
 // leased jobs.
 func writerBackend(ctx context.Context, sf *storeFlags, pubCfg reputation.PublisherConfig, rescoreEvery, filterEvery time.Duration,
-	pf *pushFlags, firebaseProject string, reg prometheus.Registerer, log *slog.Logger) (*backend, error) {
+	pf *pushFlags, mf *modFlags, firebaseProject string, reg prometheus.Registerer, log *slog.Logger) (*backend, error) {
 	st, err := openStack(ctx, sf, log)
 	if err != nil {
 		return nil, err
@@ -385,6 +390,11 @@ func writerBackend(ctx context.Context, sf *storeFlags, pubCfg reputation.Publis
 		st.closeLogged(log)
 		return nil, err
 	}
+	mod, err := st.openModeration(ctx, ps, mf, log)
+	if err != nil {
+		st.closeLogged(log)
+		return nil, err
+	}
 	published := func(ctx context.Context) error { return filtersPublished(ctx, ps, st.pubs) }
 	if err := published(ctx); err != nil {
 		st.closeLogged(log)
@@ -392,7 +402,7 @@ func writerBackend(ctx context.Context, sf *storeFlags, pubCfg reputation.Publis
 	}
 	releaseLoadGarbage(log)
 	return &backend{
-		devices: ps, inbox: ps, guardians: ps, lookups: ps, erasers: []api.Eraser{pushEraser(ps)},
+		devices: ps, inbox: ps, guardians: ps, lookups: ps, erasers: []api.Eraser{pushEraser(ps)}, moderation: mod,
 		labels: st.labels, rep: st.index, pubs: st.pubs, embedded: st.mongo.Embedded, numbers: st.index.Len,
 		ready: func(ctx context.Context) error {
 			if !st.labels.Loaded() || !st.pubs.Ready() {
@@ -405,6 +415,7 @@ func writerBackend(ctx context.Context, sf *storeFlags, pubCfg reputation.Publis
 			st.filterJob(filterEvery, published, log).Loop,
 			func(ctx context.Context) { st.changes.Run(ctx, 500*time.Millisecond) },
 			ps.Run,
+			func(ctx context.Context) { mod.Run(ctx, mf.scan) },
 		},
 		close: func() { st.closeLogged(log) },
 	}, nil
