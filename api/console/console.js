@@ -22,7 +22,8 @@ const texts = {
     score: "Score", caller_name: "Caller name", spoofed: "caller ID may be spoofed", disputed: "disputed",
     decided: "Decided: {outcome}. The lookup now says {verdict}.", bad_token: "The token was refused.",
     not_moderator: "This token has no moderator role.", none: "none", yes: "yes", no: "no", overdue: "overdue",
-    outcome_label: "Outcome",
+    outcome_label: "Outcome", kind_dispute: "dispute", kind_brigading: "brigading", kind_contested: "contested",
+    kind_spoofing: "spoofing",
   },
   zh: {
     title: "callrep 审核台", queue: "待审队列", audit: "审计日志", signout: "退出", language: "语言",
@@ -43,7 +44,8 @@ const texts = {
     score: "分数", caller_name: "来电名片", spoofed: "来电号码可能被冒用", disputed: "申诉中",
     decided: "已裁决：{outcome}。公开查询现为 {verdict}。", bad_token: "令牌无效。",
     not_moderator: "该令牌没有审核员权限。", none: "无", yes: "是", no: "否", overdue: "已超期",
-    outcome_label: "结果",
+    outcome_label: "结果", kind_dispute: "申诉", kind_brigading: "集中刷标记", kind_contested: "证据冲突",
+    kind_spoofing: "疑似冒用",
   },
 };
 
@@ -156,7 +158,7 @@ async function loadQueue() {
     if (c.owner_proven) num.append(el("span", t("owner_proven"), { class: "badge" }));
     const link = el("a", t("open"), { href: "#/case/" + encodeURIComponent(c.id), class: "case-link", "data-case": c.id });
     const deadline = when(c.deadline) + (c.overdue ? " · " + t("overdue") : "");
-    body.append(row([num, c.kind, t("status_" + c.status), deadline, link]));
+    body.append(row([num, t("kind_" + c.kind), t("status_" + c.status), deadline, link]));
   }
   $("queue-empty").hidden = data.cases.length > 0;
 }
@@ -173,7 +175,7 @@ async function loadCase(id) {
     ev.append(a, " ");
   }
   facts($("case-facts"), [
-    ["kind", c.kind], ["status", t("status_" + c.status)], ["owner_proven", c.owner_proven ? t("yes") : t("no")],
+    ["kind", t("kind_" + c.kind)], ["status", t("status_" + c.status)], ["owner_proven", c.owner_proven ? t("yes") : t("no")],
     ["filer", c.filer], ["identity", c.identity], ["contact", c.contact], ["reason", c.reason],
     ["evidence", c.evidence.length ? ev : ""], ["created", when(c.created_at)], ["deadline", when(c.deadline)],
     ["claimed_by", c.claimed_by], ["version", c.version],
@@ -201,7 +203,7 @@ async function loadCase(id) {
   earlier.replaceChildren();
   for (const o of v.earlier) {
     const li = el("li");
-    li.append(el("a", o.kind + " · " + t("status_" + o.status) + " · " + when(o.created_at), { href: "#/case/" + encodeURIComponent(o.id) }));
+    li.append(el("a", t("kind_" + o.kind) + " · " + t("status_" + o.status) + " · " + when(o.created_at), { href: "#/case/" + encodeURIComponent(o.id) }));
     if (o.decision) li.append(" · " + o.decision.outcome);
     earlier.append(li);
   }
@@ -210,6 +212,7 @@ async function loadCase(id) {
   $("claim").hidden = c.status !== "open";
   $("release").hidden = c.status !== "claimed";
   $("decision-form").hidden = resolved;
+  $("decide-title").hidden = resolved;
   $("decision-result").textContent = "";
   await showPublic(c.number);
 }
