@@ -285,6 +285,21 @@ func TestModeratorAPI(t *testing.T) {
 	wantError(t, e.get(t, "/v1/moderation/audit?since=yesterday", mod), http.StatusBadRequest, "invalid_argument")
 }
 
+// TestModeratorReportSource: a moderator's own report is stored with
+// source moderator, a user's with source app.
+func TestModeratorReportSource(t *testing.T) {
+	e := newEnv(t)
+	for uid, want := range map[string]string{"mod": "moderator", "user": "app"} {
+		tok := mustIssue(t, e.issuer, uid, uid == "mod", time.Hour)
+		if r := e.report(t, tok, map[string]any{"number": "+8613800138000", "category": "fraud"}, http.StatusCreated); r.Source != want {
+			t.Errorf("%s's report: source %q, want %q", uid, r.Source, want)
+		}
+	}
+	if l, ok := e.labels.LabelOf(reporterID("mod"), "+8613800138000"); !ok || l.Source != "moderator" {
+		t.Fatalf("moderator's live label: %+v %v", l, ok)
+	}
+}
+
 func TestConsoleAssets(t *testing.T) {
 	e := newEnv(t)
 	for path, ctype := range map[string]string{
