@@ -459,7 +459,7 @@ func (s *Service) Decide(ctx context.Context, moderator, id string, in DecisionI
 		}
 		c.Status, c.ClaimedBy = StatusResolved, moderator
 		c.Decision = &Decision{Outcome: in.Outcome, Category: cat, Note: in.Note, BusinessName: in.BusinessName,
-			VerifiedUntil: in.VerifiedUntil, By: moderator, At: s.cfg.Now().UTC()}
+			VerifiedUntil: in.VerifiedUntil, By: moderator, At: s.decisionTime(c.Number)}
 		return nil
 	})
 	if err != nil {
@@ -470,6 +470,21 @@ func (s *Service) Decide(ctx context.Context, moderator, id string, in DecisionI
 			Outcome: after.Decision.Outcome, Verdict: string(s.cfg.Reputations.Lookup(s.number(after.Number)).Verdict)})
 	}
 	return after, nil
+}
+
+// decisionTime is the time of a new decision about key: now, or just
+// after the number's latest decision, so that the latest is always the
+// last one made, even with a clock that stands still.
+func (s *Service) decisionTime(key string) time.Time {
+	at := time.UnixMilli(s.cfg.Now().UnixMilli()).UTC()
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for _, c := range s.cases {
+		if d := c.Decision; c.Number == key && d != nil && !at.After(d.At) {
+			at = d.At.Add(time.Millisecond)
+		}
+	}
+	return at
 }
 
 // mostFrequent is the category most live labels name: what upholding

@@ -24,6 +24,7 @@ var wantPaths = []string{
 	"/console",
 	"/console/{file}",
 	"/docs",
+	"/docs/phone-contract.md",
 	"/healthz",
 	"/metrics",
 	"/openapi.yaml",

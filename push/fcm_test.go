@@ -258,11 +258,12 @@ func wantBody(token string, w push.Warning, ttl time.Duration, alert string, edi
 func TestSend(t *testing.T) {
 	const token = "tok-abcdefghijklmnop"
 	scenarios := []struct {
-		name    string
-		warning func(w *push.Warning)
-		ttl     time.Duration // left at send time
-		alert   string
-		data    func(d map[string]any)
+		name     string
+		warning  func(w *push.Warning)
+		ttl      time.Duration // left at send time
+		alert    string
+		data     func(d map[string]any)
+		platform push.Platform // the device's; its request lacks the other block
 	}{
 		{
 			name:  "DefaultTTL",
@@ -325,6 +326,18 @@ func TestSend(t *testing.T) {
 			ttl:   5 * time.Minute,
 			alert: "CN:95588: known caller",
 		},
+		{
+			name:     "AndroidDevice",
+			ttl:      5 * time.Minute,
+			alert:    "+8613800138000: suspected fraud",
+			platform: push.Android,
+		},
+		{
+			name:     "IOSDevice",
+			ttl:      5 * time.Minute,
+			alert:    "+8613800138000: suspected fraud",
+			platform: push.IOS,
+		},
 	}
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {
@@ -335,7 +348,7 @@ func TestSend(t *testing.T) {
 				sc.warning(&w)
 			}
 
-			id, err := s.Send(context.Background(), push.Message{Token: token, Warning: w})
+			id, err := s.Send(context.Background(), push.Message{Token: token, Platform: sc.platform, Warning: w})
 			if err != nil {
 				t.Fatalf("Send: %v", err)
 			}
@@ -350,6 +363,13 @@ func TestSend(t *testing.T) {
 				w.IssuedAt = now
 			}
 			want := wantBody(token, w, sc.ttl, sc.alert, sc.data)
+			msg := want["message"].(map[string]any)
+			switch sc.platform {
+			case push.Android:
+				delete(msg, "apns")
+			case push.IOS:
+				delete(msg, "android")
+			}
 			if !reflect.DeepEqual(sent[0], want) {
 				got, _ := json.MarshalIndent(sent[0], "", "  ")
 				exp, _ := json.MarshalIndent(want, "", "  ")

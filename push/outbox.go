@@ -97,8 +97,11 @@ const (
 	// Notifications wait at most this long for an idle sender before they
 	// are stored. They are in the in-memory inbox at once, and a crash
 	// before they are stored rebuilds them from the outbox.
-	inboxDelay   = 5 * time.Minute
-	marksPending = 100_000
+	inboxDelay = 5 * time.Minute
+	// marksPending is how many progress marks may wait for storage: one
+	// per sent chunk of up to maxBatch messages, so millions of messages.
+	// The queue is allocated whole at start (88 bytes a mark).
+	marksPending = 4096
 )
 
 func newOutbox(s *Service) *outbox {
@@ -311,7 +314,7 @@ func (o *outbox) sendOne(ctx context.Context) bool {
 		case o.perDev[d.ID] >= s.cfg.HourlyCap:
 			finish(i, "capped")
 		default:
-			m := Message{Token: d.Token, Warning: w}
+			m := Message{Token: d.Token, Platform: d.Platform, Warning: w}
 			if t, ok := b.Texts[it.Text]; ok {
 				m.Warning.Title, m.Warning.Body = t.Title, t.Body
 			}

@@ -138,6 +138,11 @@ type Message struct {
 	// that subscribed themselves to it. Exactly one of Token and Topic is
 	// set. Topics carry nothing personal.
 	Topic string
+	// Platform is the device's platform, when known: a message to an
+	// Android device carries only the android block and one to an iOS
+	// device only the apns block, since FCM ignores the other. Empty (and
+	// every topic message) carries both.
+	Platform Platform
 	// Warning is what to tell the device.
 	Warning Warning
 }

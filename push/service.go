@@ -143,6 +143,7 @@ type Service struct {
 	invitesOf map[string][]string
 	records   map[string]map[string]Record // key → user → first record in the window
 	perUser   map[string]int               // user → records in the window
+	unsaved   []Record                     // records in memory whose write failed
 	inbox     map[string][]Notification    // user → oldest first
 	once      map[string]time.Time         // trigger → when it was handled, within retention()
 	lastAlrt  map[string]time.Time         // protected user|number → last guardian alert
@@ -150,9 +151,10 @@ type Service struct {
 	waves     map[string]*wave
 	filters   map[string]uint64
 
-	bufMu   sync.Mutex
-	buf     []Record            // recorded, not yet applied
-	changed map[string]struct{} // keys whose labels changed
+	bufMu    sync.Mutex
+	buf      []Record            // recorded, not yet applied
+	changed  map[string]struct{} // keys whose labels changed
+	unqueued []*Batch            // built by a failed flush, not yet recorded
 
 	out *outbox
 }

@@ -2,8 +2,8 @@ package push_test
 
 import (
 	"context"
-	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -101,7 +101,7 @@ func (e *pushEnv) openWith(t *testing.T, tweak func(*push.Config)) (*push.Servic
 	cfg := push.DefaultConfig()
 	cfg.Store, cfg.Sender, cfg.Reputation, cfg.Labels = st, fcm, e.reps, e.own
 	cfg.Leases, cfg.Holder, cfg.Now = lst.Leases(), "test", e.clock.Now
-	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	cfg.Logger = slog.New(slog.NewTextHandler(testWriter{t}, nil))
 	cfg.Poll = 20 * time.Millisecond
 	if tweak != nil {
 		tweak(&cfg)
@@ -161,9 +161,12 @@ func TestRetroSurvivesRestart(t *testing.T) {
 	s, _ = e.open(t)
 	e.reps.set(key, reputation.VerdictFraud, 12)
 	s.LabelChanged(nil, &labels.Label{Key: key})
-	waitUntil(t, "two warnings", func() bool { return e.fake.Count() == 2 })
+	waitUntil(t, "two warnings", func() bool { return e.fake.Count() >= 2 })
 	time.Sleep(100 * time.Millisecond)
 	if n := e.fake.Count(); n != 2 {
+		for _, m := range e.fake.Messages() {
+			t.Logf("sent to %s", m.Token)
+		}
 		t.Fatalf("got %d messages, want 2 (u3 labelled it safe)", n)
 	}
 	for _, u := range []string{"u1", "u2"} {
@@ -171,6 +174,64 @@ func TestRetroSurvivesRestart(t *testing.T) {
 		if err != nil || len(ns) != 1 {
 			t.Fatalf("%s inbox: %v %v", u, ns, err)
 		}
+	}
+}
+
+// TestRecordsRetriedAfterFailedWrite pins that a lookup record merged into
+// memory by a flush whose write failed is written by the next flush: the
+// retry must not take memory's word that the record is stored.
+func TestRecordsRetriedAfterFailedWrite(t *testing.T) {
+	e := newPushEnv(t)
+	s, stop := e.open(t)
+	stop() // no background flush: this test flushes by hand
+	const key = "+8613800138002"
+	for _, u := range []string{"u1", "u2"} {
+		mustRegister(t, s, u, "tok-"+u+"-abcdefgh")
+		s.RecordLookup(u, labels.Number{Key: key}, reputation.Result{Verdict: reputation.VerdictUnknown})
+	}
+	failThenFlush(t, s)
+
+	s, _ = e.open(t)
+	e.reps.set(key, reputation.VerdictFraud, 12)
+	s.LabelChanged(nil, &labels.Label{Key: key})
+	waitUntil(t, "two warnings", func() bool { return e.fake.Count() >= 2 })
+}
+
+// TestBatchesRetriedAfterFailedEnqueue pins that warnings built by a flush
+// whose outbox write failed are recorded by the next flush: the new
+// verdict is already remembered, so evaluating the number again builds
+// nothing.
+func TestBatchesRetriedAfterFailedEnqueue(t *testing.T) {
+	e := newPushEnv(t)
+	s, stop := e.open(t)
+	stop()
+	const key = "+8613800138003"
+	for _, u := range []string{"u1", "u2"} {
+		mustRegister(t, s, u, "tok-"+u+"-abcdefgh")
+		s.RecordLookup(u, labels.Number{Key: key}, reputation.Result{Verdict: reputation.VerdictUnknown})
+	}
+	if err := s.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	e.reps.set(key, reputation.VerdictFraud, 12)
+	s.LabelChanged(nil, &labels.Label{Key: key})
+	failThenFlush(t, s)
+
+	_, _ = e.open(t) // the outbox is read back from storage
+	waitUntil(t, "two warnings", func() bool { return e.fake.Count() >= 2 })
+}
+
+// failThenFlush flushes s once with a cancelled context, which must fail,
+// and once for real.
+func failThenFlush(t *testing.T, s *push.Service) {
+	t.Helper()
+	dead, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := s.Flush(dead); err == nil {
+		t.Fatal("a flush with a cancelled context succeeded")
+	}
+	if err := s.Flush(context.Background()); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -204,4 +265,12 @@ func TestOutboxResumesAfterStop(t *testing.T) {
 func metricSent(s *push.Service) bool {
 	ns, _, _ := s.Notifications("u1", 10, "")
 	return len(ns) > 0
+}
+
+// testWriter sends a service's log lines to the test's log.
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
 }

@@ -77,32 +77,48 @@ func (s *Service) Flush(ctx context.Context) error {
 	s.bufMu.Lock()
 	recs, changed := s.buf, s.changed
 	s.buf, s.changed = nil, map[string]struct{}{}
+	// Batches built by a flush that failed later are enqueued first: the
+	// verdicts that made them are already remembered, so evaluating their
+	// numbers again would build nothing.
+	batches := s.unqueued
+	s.unqueued = nil
 	s.bufMu.Unlock()
-	var batches []*Batch
+	fail := func(err error) error {
+		s.bufMu.Lock()
+		s.unqueued = append(batches, s.unqueued...)
+		s.bufMu.Unlock()
+		return err
+	}
 	if len(recs) > 0 {
 		bs, err := s.applyRecords(ctx, recs)
 		if err != nil {
 			s.bufMu.Lock()
 			s.buf = append(recs, s.buf...)
+			for k := range changed {
+				s.changed[k] = struct{}{}
+			}
 			s.bufMu.Unlock()
-			return err
+			return fail(err)
 		}
 		batches = append(batches, bs...)
 	}
 	keys := slices.Sorted(maps.Keys(changed))
-	for _, key := range keys {
+	for i, key := range keys {
 		bs, err := s.evaluate(ctx, key)
 		if err != nil {
 			s.bufMu.Lock()
-			for _, k := range keys {
+			for _, k := range keys[i:] {
 				s.changed[k] = struct{}{}
 			}
 			s.bufMu.Unlock()
-			return err
+			return fail(err)
 		}
 		batches = append(batches, bs...)
 	}
-	return s.enqueue(ctx, batches)
+	if err := s.enqueue(ctx, batches); err != nil {
+		return fail(err)
+	}
+	return nil
 }
 
 // applyRecords keeps the records of opted-in users, stores the new ones
@@ -131,8 +147,15 @@ func (s *Service) applyRecords(ctx context.Context, recs []Record) ([]*Batch, er
 			s.m.dropped.Inc()
 		}
 	}
+	// Records merged into memory by an attempt whose write failed are
+	// written with this one: memory alone would not know they are missing.
+	persist = append(s.unsaved, persist...)
+	s.unsaved = nil
 	s.mu.Unlock()
 	if err := s.st.PutRecords(ctx, persist); err != nil {
+		s.mu.Lock()
+		s.unsaved = append(persist, s.unsaved...)
+		s.mu.Unlock()
 		return nil, err
 	}
 	var out []*Batch

@@ -3,6 +3,7 @@ package reputation
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -11,17 +12,15 @@ import (
 	"github.com/callrep/callrep/labels"
 )
 
-// The lists a catalog publishes. Phones get one Bloom filter per list; the
-// server keeps ListAll, every labelled number, to guard storage reads.
+// The lists a catalog publishes: phones get one Bloom filter per list. A
+// catalog holds flagged numbers only; a list of every labelled number
+// would cost the writer ~32 bytes per number for nothing (replicas build
+// their guard from storage).
 const (
 	ListBlock  = "block"  // high-confidence fraud: block without ringing
 	ListFraud  = "fraud"  // verdict fraud
 	ListSpam   = "spam"   // verdict spam
 	ListBenign = "benign" // verdict benign: "probably a delivery"
-	ListAll    = "all"    // every labelled number (server only)
-	// ListVerified holds the numbers moderation verified (server only):
-	// they are on no warning list, and CallKit identifies them by name.
-	ListVerified = "verified"
 )
 
 // PublicLists are the lists phones download, in the order a phone tests
@@ -33,6 +32,12 @@ type CatalogConfig struct {
 	// BlockConfidence is the confidence from which a fraud verdict is
 	// also on the block list.
 	BlockConfidence float64
+	// InvalidBlockReporters is how many distinct reporters a number that
+	// is not valid (a possible number in an unassigned range, such as
+	// +10000000000: what spoofed caller IDs look like) needs to be on the
+	// block list; fewer leave it warned about, not blocked, since a spoofed
+	// ID blocked on a few reports may be someone's next real number.
+	InvalidBlockReporters int
 	// ContestedEvidence is the evidence from which a number counts as
 	// contested when it has at least that much on both sides, harmful
 	// and benign or safe: a case for moderation.
@@ -41,7 +46,7 @@ type CatalogConfig struct {
 
 // DefaultCatalogConfig returns the defaults.
 func DefaultCatalogConfig() CatalogConfig {
-	return CatalogConfig{BlockConfidence: 0.6, ContestedEvidence: 3}
+	return CatalogConfig{BlockConfidence: 0.6, InvalidBlockReporters: 10, ContestedEvidence: 3}
 }
 
 // Catalog is everything published about flagged numbers at one moment:
@@ -55,6 +60,9 @@ type Catalog struct {
 	flagged map[string]Result
 	// prefixes maps the first 5 hex digits of SHA-256(key) to entries.
 	prefixes map[string][]PrefixEntry
+	// Verified lists the numbers moderation verified, sorted: they are on
+	// no warning list, and CallKit and Live Caller ID name them.
+	Verified []string
 	// Contested lists the keys with strong evidence on both sides, sorted.
 	Contested []string
 }
@@ -69,24 +77,23 @@ type PrefixEntry struct {
 // BuildCatalog walks the engine once.
 func BuildCatalog(e *Engine, cfg CatalogConfig, now time.Time) *Catalog {
 	c := &Catalog{Built: now, Lists: map[string][]string{}, flagged: map[string]Result{}, prefixes: map[string][]PrefixEntry{}}
-	for _, name := range append(slices.Clone(PublicLists), ListAll, ListVerified) {
+	for _, name := range PublicLists {
 		c.Lists[name] = []string{}
 	}
 	e.Each(func(r Result) {
 		key := r.Number.Key
-		c.Lists[ListAll] = append(c.Lists[ListAll], key)
 		if cfg.ContestedEvidence > 0 && contested(r, cfg.ContestedEvidence) {
 			c.Contested = append(c.Contested, key)
 		}
 		var list string
 		switch r.Verdict {
 		case VerdictVerified:
-			c.Lists[ListVerified] = append(c.Lists[ListVerified], key)
+			c.Verified = append(c.Verified, key)
 			c.flagged[key] = r
 			return
 		case VerdictFraud:
 			list = ListFraud
-			if r.Confidence >= cfg.BlockConfidence {
+			if r.Confidence >= cfg.BlockConfidence && (r.Number.Valid || r.Number.Scoped || r.Reporters >= cfg.InvalidBlockReporters) {
 				c.Lists[ListBlock] = append(c.Lists[ListBlock], key)
 			}
 		case VerdictSpam:
@@ -104,6 +111,7 @@ func BuildCatalog(e *Engine, cfg CatalogConfig, now time.Time) *Catalog {
 	for _, keys := range c.Lists {
 		slices.Sort(keys)
 	}
+	slices.Sort(c.Verified)
 	slices.Sort(c.Contested)
 	for _, es := range c.prefixes {
 		slices.SortFunc(es, func(a, b PrefixEntry) int { return strings.Compare(a.SHA256, b.SHA256) })
@@ -127,6 +135,10 @@ func (c *Catalog) Prefix(prefix string) []PrefixEntry {
 type CallKitEntry struct {
 	Number uint64 // E.164 digits without '+'
 	Label  string // identification entries only
+	// Verdict and Category are what Label says, in any language; for a
+	// verified number, Category is its caller name.
+	Verdict  Verdict
+	Category string
 }
 
 // CallKit returns the block or identify entries, ascending by number and
@@ -138,7 +150,7 @@ func (c *Catalog) CallKit(kind string) []CallKitEntry {
 	case "block":
 		keys = c.Lists[ListBlock]
 	case "identify":
-		keys = slices.Concat(c.Lists[ListFraud], c.Lists[ListSpam], c.Lists[ListBenign], c.Lists[ListVerified])
+		keys = slices.Concat(c.Lists[ListFraud], c.Lists[ListSpam], c.Lists[ListBenign], c.Verified)
 	}
 	out := make([]CallKitEntry, 0, len(keys))
 	for _, key := range keys {
@@ -148,7 +160,12 @@ func (c *Catalog) CallKit(kind string) []CallKitEntry {
 		}
 		e := CallKitEntry{Number: n}
 		if kind == "identify" {
-			e.Label = callKitLabel(c.flagged[key])
+			r := c.flagged[key]
+			e.Verdict, e.Category = r.Verdict, r.TopCategory
+			if r.Verdict == VerdictVerified {
+				e.Category = r.CallerName
+			}
+			e.Label = CallKitLabel(e.Verdict, e.Category, "en")
 		}
 		out = append(out, e)
 	}
@@ -193,24 +210,66 @@ func contested(r Result, min float64) bool {
 	return harm >= min && good >= min
 }
 
-// callKitLabel is the caller-ID text iOS shows under the number: a
-// verified number's name, else what it is reported as.
-func callKitLabel(r Result) string {
-	if r.Verdict == VerdictVerified {
-		return r.CallerName
+// labelTexts are the words around a category's name in caller-ID labels,
+// per language of the category texts (labels.Languages).
+var labelTexts = map[string]struct{ fraud, fraudOf, spamOf string }{
+	"en":      {"Suspected fraud", "Suspected fraud: %s", "Spam: %s"},
+	"zh-Hans": {"疑似诈骗", "疑似诈骗：%s", "骚扰：%s"},
+	"zh-Hant": {"疑似詐騙", "疑似詐騙：%s", "騷擾：%s"},
+}
+
+// LabelLanguage reports whether lang is a language caller-ID labels are
+// written in.
+func LabelLanguage(lang string) bool {
+	_, ok := labelTexts[lang]
+	return ok
+}
+
+// CallKitLabel is the caller-ID text a phone shows under a number with
+// this verdict and top category, in lang (English when lang has no
+// texts): "Suspected fraud", "Spam: Sales & promotion", "Delivery"; for a
+// verified number, category is its caller name, shown as it is.
+func CallKitLabel(v Verdict, category, lang string) string {
+	if v == VerdictVerified {
+		return category
 	}
-	name := r.TopCategory
-	if cat, ok := labels.LookupCategory(r.TopCategory); ok && cat.Names["en"] != "" {
-		name = cat.Names["en"]
+	t, ok := labelTexts[lang]
+	if !ok {
+		lang, t = "en", labelTexts["en"]
 	}
-	switch r.Verdict {
+	name := category
+	if cat, ok := labels.LookupCategory(category); ok && cat.Names[lang] != "" {
+		name = cat.Names[lang]
+	}
+	switch v {
 	case VerdictFraud:
-		if r.TopCategory == "fraud" {
-			return "Suspected fraud"
+		if category == "fraud" {
+			return t.fraud
 		}
-		return "Suspected fraud: " + name
+		return fmt.Sprintf(t.fraudOf, name)
 	case VerdictSpam:
-		return "Spam: " + name
+		return fmt.Sprintf(t.spamOf, name)
 	}
 	return name
+}
+
+// Rank returns keys (of flagged numbers) by how strongly they are
+// flagged: score, then confidence, descending, then key ascending, so
+// that a capped list keeps the same entries for the same reputations.
+func (c *Catalog) Rank(keys []string) []string {
+	out := slices.Clone(keys)
+	slices.SortFunc(out, func(a, b string) int {
+		ra, rb := c.flagged[a], c.flagged[b]
+		if ra.Score != rb.Score {
+			return rb.Score - ra.Score
+		}
+		if ra.Confidence != rb.Confidence {
+			if ra.Confidence > rb.Confidence {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(a, b)
+	})
+	return out
 }

@@ -171,6 +171,17 @@ func TestVerifiedWithSpoofing(t *testing.T) {
 	}) {
 		t.Fatalf("CallKit identify lacks the caller name: %+v", cat.CallKit("identify"))
 	}
+	ex := reputation.LiveCallerID(cat, reputation.LiveCallerIDOptions{})
+	if block := decodeKeywordDatabase(t, ex.Block); len(block) != 1 || block[0] != (row{support, "\x00"}) {
+		t.Fatalf("Live Caller ID block rows: %q, want the support line unblocked", block)
+	}
+	identity := decodeKeywordDatabase(t, ex.Identity)
+	if len(identity) != 1 {
+		t.Fatalf("Live Caller ID identity rows: %q", identity)
+	}
+	if name, _, category := decodeIdentity(t, []byte(identity[0].value)); name != "Acme Support" || category != 2 {
+		t.Fatalf("Live Caller ID identity: %q category %d, want the caller name as a business", name, category)
+	}
 	w.clock.Set(t0.Add(31 * 24 * time.Hour))
 	if r := w.lookup(support); r.Verdict != reputation.VerdictFraud || r.CallerName != "" {
 		t.Fatalf("after the pin expired: %s %q", r.Verdict, r.CallerName)

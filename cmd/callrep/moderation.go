@@ -43,14 +43,19 @@ func (p pushNotifier) Notify(ctx context.Context, n moderation.Notice) error {
 }
 
 // openModeration opens moderation over the stack, telling users through
-// ps. Its cases' decisions are applied to the engine before it serves.
+// ps (nil tells nobody). Its cases' decisions are applied to the engine
+// before it serves.
 func (st *stack) openModeration(ctx context.Context, ps *push.Service, mf *modFlags, log *slog.Logger) (*moderation.Service, error) {
 	ms, err := moderation.OpenStore(ctx, st.mongo.DB)
 	if err != nil {
 		return nil, err
 	}
-	return moderation.Open(ctx, moderation.Config{
+	cfg := moderation.Config{
 		Store: ms, Labels: st.labels, Reputations: moderatedEngine{st.index, st.changes}, Contested: st.pubs,
-		Notifier: pushNotifier{ps}, Deadline: mf.deadline, Logger: log,
-	})
+		Deadline: mf.deadline, Logger: log,
+	}
+	if ps != nil {
+		cfg.Notifier = pushNotifier{ps}
+	}
+	return moderation.Open(ctx, cfg)
 }

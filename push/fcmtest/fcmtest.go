@@ -154,7 +154,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	raw, err := io.ReadAll(r.Body)
 	if err != nil {
-		s.reject(w, "reading body: %v", err)
+		// The client hung up mid-body (a sender cancelled at shutdown):
+		// nothing arrived, so nothing is counted or refused.
 		return
 	}
 	var req request
@@ -175,10 +176,16 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	case m.Topic != nil && !topicName.MatchString(*m.Topic):
 		s.reject(w, "topic %q is not a topic name", *m.Topic)
 		return
-	case m.Android == nil || m.Android["priority"] == nil || m.Android["ttl"] == nil:
+	case m.Android == nil && m.APNS == nil:
+		s.reject(w, "neither an android nor an apns block: %s", raw)
+		return
+	case m.Topic != nil && (m.Android == nil || m.APNS == nil):
+		s.reject(w, "a topic message reaches both platforms and needs both blocks: %s", raw)
+		return
+	case m.Android != nil && (m.Android["priority"] == nil || m.Android["ttl"] == nil):
 		s.reject(w, "android block without priority or ttl: %s", raw)
 		return
-	case m.APNS == nil || m.APNS["headers"] == nil:
+	case m.APNS != nil && m.APNS["headers"] == nil:
 		s.reject(w, "apns block without headers: %s", raw)
 		return
 	}
