@@ -125,8 +125,23 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	}
 	for key := range numbers {
 		s.applyOverride(key)
+		if err := s.relabel(ctx, key); err != nil {
+			return nil, err
+		}
 	}
 	return s, nil
+}
+
+// relabel stores the label of key's latest decision, in case a crash or a
+// storage failure came between the decision and its label.
+func (s *Service) relabel(ctx context.Context, key string) error {
+	s.mu.RLock()
+	last, _ := s.stateLocked(key)
+	s.mu.RUnlock()
+	if last == nil {
+		return nil
+	}
+	return s.storeLabel(ctx, last)
 }
 
 // Run opens automatic cases every interval until ctx ends.
@@ -478,13 +493,28 @@ func (s *Service) Decide(ctx context.Context, moderator, id string, in DecisionI
 func (s *Service) decisionTime(key string) time.Time {
 	at := time.UnixMilli(s.cfg.Now().UnixMilli()).UTC()
 	s.mu.RLock()
-	defer s.mu.RUnlock()
-	for _, c := range s.cases {
-		if d := c.Decision; c.Number == key && d != nil && !at.After(d.At) {
-			at = d.At.Add(time.Millisecond)
-		}
+	last, _ := s.stateLocked(key)
+	s.mu.RUnlock()
+	if last != nil && !at.After(last.Decision.At) {
+		at = last.Decision.At.Add(time.Millisecond)
 	}
 	return at
+}
+
+// stateLocked returns the case of the latest decision about key (nil when
+// none) and whether a case about it is open; s.mu is held.
+func (s *Service) stateLocked(key string) (last *Case, open bool) {
+	for _, c := range s.cases {
+		if c.Number != key {
+			continue
+		}
+		if c.Status != StatusResolved {
+			open = true
+		} else if d := c.Decision; d != nil && (last == nil || d.At.After(last.Decision.At)) {
+			last = c
+		}
+	}
+	return last, open
 }
 
 // mostFrequent is the category most live labels name: what upholding
@@ -558,17 +588,6 @@ func (s *Service) change(ctx context.Context, actor, id string, version int64, a
 	next.Version++
 	next.Updated = s.cfg.Now().UTC()
 	before := s.snapshot(cur)
-	if d := next.Decision; action == ActionDecide {
-		// The label first: were the case stored first and this failed,
-		// the decision would stand without its evidence. Its client id
-		// makes a retry store it once.
-		_, err := s.cfg.Labels.Report(ctx, labels.Reporter{ID: DecisionReporter, Source: labels.SourceModerator},
-			labels.ReportInput{Number: next.Number, Category: d.Category, ClientReportID: "case-" + next.ID,
-				Comment: truncateRunes(fmt.Sprintf("case %s: %s by %s", next.ID, d.Outcome, actor), labels.MaxCommentRunes)})
-		if err != nil {
-			return Case{}, err
-		}
-	}
 	ok, err := s.cfg.Store.UpdateCase(ctx, &next, version)
 	if err != nil {
 		return Case{}, unavailable(err)
@@ -580,12 +599,27 @@ func (s *Service) change(ctx context.Context, actor, id string, version int64, a
 	s.cases[id] = &next
 	s.mu.Unlock()
 	if action == ActionDecide {
+		// The decision stands once stored; a label or a lock that fails
+		// here is mended by the next start.
+		if err := s.storeLabel(ctx, &next); err != nil {
+			s.log.Error("storing a decision's label; the next start stores it", "case", id, "err", err)
+		}
 		if err := s.cfg.Store.Unlock(ctx, lockID(next.Number, next.Filer)); err != nil {
 			s.log.Warn("freeing a decided case's lock; the next start frees it", "case", id, "err", err)
 		}
 	}
 	s.applyOverride(next.Number)
 	return next, s.auditLocked(ctx, actor, action, &next, &before)
+}
+
+// storeLabel stores c's decision as the moderator label of its number. Its
+// client report id makes storing it again a no-op.
+func (s *Service) storeLabel(ctx context.Context, c *Case) error {
+	d := c.Decision
+	_, err := s.cfg.Labels.Report(ctx, labels.Reporter{ID: DecisionReporter, Source: labels.SourceModerator},
+		labels.ReportInput{Number: c.Number, Category: d.Category, ClientReportID: "case-" + c.ID,
+			Comment: truncateRunes(fmt.Sprintf("case %s: %s by %s", c.ID, d.Outcome, d.By), labels.MaxCommentRunes)})
+	return err
 }
 
 // snapshot records c and its number's verdict now; c may be nil.
@@ -642,20 +676,12 @@ func (s *Service) Audit(_ context.Context, f AuditFilter) []AuditEntry {
 // open; the latest decision's outcome, and what it clears and pins.
 func (s *Service) applyOverride(key string) {
 	var o reputation.Override
-	var last *Decision
 	s.mu.RLock()
-	for _, c := range s.cases {
-		if c.Number != key {
-			continue
-		}
-		if c.Status != StatusResolved {
-			o.Disputed = true
-		} else if d := c.Decision; d != nil && (last == nil || d.At.After(last.At)) {
-			last = d
-		}
-	}
+	c, open := s.stateLocked(key)
 	s.mu.RUnlock()
-	if last != nil {
+	o.Disputed = open
+	if c != nil {
+		last := c.Decision
 		o.Outcome = string(last.Outcome)
 		if last.Outcome.clears() {
 			o.ClearedAt = last.At
@@ -751,21 +777,21 @@ func (s *Service) dueLocked(key string, kind Kind, since time.Time) bool {
 // verified returns the numbers whose latest decision pins them verified
 // at now.
 func (s *Service) verified(now time.Time) []string {
-	latest := map[string]*Decision{}
 	s.mu.RLock()
+	defer s.mu.RUnlock()
+	decided := map[string]bool{}
 	for _, c := range s.cases {
-		if d := c.Decision; d != nil && (latest[c.Number] == nil || d.At.After(latest[c.Number].At)) {
-			latest[c.Number] = d
+		if c.Decision != nil {
+			decided[c.Number] = true
 		}
 	}
-	s.mu.RUnlock()
 	var out []string
-	for key, d := range latest {
-		if d.Outcome == OutcomeVerifiedBusiness && (d.VerifiedUntil.IsZero() || now.Before(d.VerifiedUntil)) {
+	for _, key := range slices.Sorted(maps.Keys(decided)) {
+		c, _ := s.stateLocked(key)
+		if d := c.Decision; d.Outcome == OutcomeVerifiedBusiness && (d.VerifiedUntil.IsZero() || now.Before(d.VerifiedUntil)) {
 			out = append(out, key)
 		}
 	}
-	slices.Sort(out)
 	return out
 }
 
