@@ -308,12 +308,6 @@ func (s *Server) listCases(c *gin.Context) {
 		s.fail(c, labels.Errorf(labels.EInvalid, "owner_proven must be true or false"))
 		return
 	}
-	switch f.Kind {
-	case "", moderation.KindDispute, moderation.KindBrigading, moderation.KindContested, moderation.KindSpoofing:
-	default:
-		s.fail(c, labels.Errorf(labels.EInvalid, "kind must be dispute, brigading, contested or spoofing"))
-		return
-	}
 	cs, err := s.moderation.Cases(c.Request.Context(), f)
 	if err != nil {
 		s.fail(c, err)

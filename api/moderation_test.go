@@ -211,6 +211,7 @@ func TestModeratorAPI(t *testing.T) {
 	}
 	wantError(t, e.get(t, "/v1/moderation/cases?sort=random", mod), http.StatusBadRequest, "invalid_argument")
 	wantError(t, e.get(t, "/v1/moderation/cases?status=gone", mod), http.StatusBadRequest, "invalid_argument")
+	wantError(t, e.get(t, "/v1/moderation/cases?kind=gone", mod), http.StatusBadRequest, "invalid_argument")
 
 	r = e.get(t, "/v1/moderation/cases/"+mine.ID, mod)
 	wantStatus(t, r, http.StatusOK)

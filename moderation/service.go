@@ -323,6 +323,11 @@ func (s *Service) Cases(_ context.Context, f CaseFilter) ([]Case, error) {
 			return nil, labels.Errorf(labels.EInvalid, "status must be open, claimed or resolved")
 		}
 	}
+	switch f.Kind {
+	case "", KindDispute, KindBrigading, KindContested, KindSpoofing:
+	default:
+		return nil, labels.Errorf(labels.EInvalid, "kind must be dispute, brigading, contested or spoofing")
+	}
 	order, ok := orders[cmp.Or(f.Sort, SortPriority)]
 	if !ok {
 		return nil, labels.Errorf(labels.EInvalid, "sort must be priority, deadline, created or newest")

@@ -573,8 +573,8 @@ func (s *Service) takeHandoffs(ctx context.Context) error {
 // Notice is a message about a moderation case to one user: the outcome
 // of their dispute, or that their number was flagged.
 type Notice struct {
-	// ID identifies what is told (the case, and its outcome): telling the
-	// same ID twice sends once.
+	// ID identifies what is told (the case, and its outcome): telling a
+	// user the same ID twice sends once.
 	ID   string
 	User string
 	// Kind is KindDisputeOutcome or KindNumberFlagged.
@@ -599,7 +599,7 @@ func (s *Service) Tell(ctx context.Context, n Notice) error {
 	if n.Verdict == "" {
 		n.Verdict = string(reputation.VerdictUnknown)
 	}
-	trig := string(n.Kind) + "|" + n.ID
+	trig := string(n.Kind) + "|" + n.User + "|" + n.ID
 	now := s.cfg.Now()
 	it := Item{User: n.User}
 	if n.Outcome != "" {

@@ -344,8 +344,10 @@ func TestTell(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := s.Tell(ctx, push.Notice{ID: "c-2", User: "nodevice", Kind: push.KindNumberFlagged, Number: "+8613800138000"}); err != nil {
-		t.Fatal(err)
+	for _, u := range []string{"nodevice", "other-owner"} { // one case, told to two owners
+		if err := s.Tell(ctx, push.Notice{ID: "c-2", User: u, Kind: push.KindNumberFlagged, Number: "+8613800138000"}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	waitUntil(t, "the notice", func() bool { return e.fake.Count() == 1 })
 	time.Sleep(100 * time.Millisecond)
@@ -353,7 +355,7 @@ func TestTell(t *testing.T) {
 	if len(m) != 1 || m[0].Token != d.Token || m[0].Data["type"] != "dispute_outcome" || !strings.Contains(m[0].Data["body"], "标记已清除") {
 		t.Fatalf("messages: got %+v, want one dispute_outcome in Chinese to the owner's device", m)
 	}
-	for user, kind := range map[string]push.Kind{"owner": push.KindDisputeOutcome, "nodevice": push.KindNumberFlagged} {
+	for user, kind := range map[string]push.Kind{"owner": push.KindDisputeOutcome, "nodevice": push.KindNumberFlagged, "other-owner": push.KindNumberFlagged} {
 		waitUntil(t, "inbox of "+user, func() bool {
 			ns, _, _ := s.Notifications(user, 10, "")
 			return len(ns) == 1 && ns[0].Kind == kind
