@@ -52,6 +52,10 @@ type Config struct {
 	Deadline time.Duration
 	// MaxOpenPerFiler bounds the open disputes of one filer; 5 if zero.
 	MaxOpenPerFiler int
+	// MaxOpenPerScan bounds the automatic cases one scan opens, so that a
+	// wave (a filter rebuild finding many contested numbers) fills the
+	// queue over several scans instead of at once; 50 if zero.
+	MaxOpenPerScan int
 	// Rearm is how long after an automatic case of a kind another of that
 	// kind may open on the same number for the same condition; 7 days if
 	// zero. A brigading flag that fires again after a case opened opens
@@ -88,6 +92,9 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	}
 	if cfg.MaxOpenPerFiler <= 0 {
 		cfg.MaxOpenPerFiler = 5
+	}
+	if cfg.MaxOpenPerScan <= 0 {
+		cfg.MaxOpenPerScan = 50
 	}
 	if cfg.Rearm <= 0 {
 		cfg.Rearm = 7 * 24 * time.Hour
@@ -741,6 +748,9 @@ func (s *Service) Scan(ctx context.Context) ([]Case, error) {
 	}
 	var opened []Case
 	for _, d := range todo {
+		if len(opened) == s.cfg.MaxOpenPerScan {
+			break
+		}
 		s.write.Lock()
 		if !s.dueLocked(d.key, d.kind, d.since) {
 			s.write.Unlock()
