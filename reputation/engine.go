@@ -854,23 +854,29 @@ func (e *Engine) Lookup(n labels.Number) Result {
 	if st != nil {
 		res = e.judgeCached(n.Key, st, now)
 	} else {
-		// Unlabelled: only signals speak, and they raise the score a
-		// little, never to a verdict.
-		res = Result{Verdict: VerdictUnknown, Categories: noCategories, Evidence: noEvidence}
-		boost := 0.0
-		if res.Signals = e.rangeSignal(n.Key, nil, false, now); len(res.Signals) > 0 {
-			boost++
-		}
-		if !n.Valid && !n.Scoped {
-			boost += 0.5
-		}
-		if boost > 0 {
-			res.Score = int(math.Round(100 * wilsonLower(boost, boost+2)))
-		}
+		res = e.unlabelled(n, now)
 	}
 	res = moderated(res, e.overrideLocked(n.Key), now)
 	e.mu.RUnlock()
 	return finish(res, n)
+}
+
+// unlabelled is the result of a number nobody labelled: only signals
+// speak, and they raise the score a little, never to a verdict; e.mu is
+// held.
+func (e *Engine) unlabelled(n labels.Number, now time.Time) Result {
+	res := Result{Verdict: VerdictUnknown, Categories: noCategories, Evidence: noEvidence}
+	boost := 0.0
+	if res.Signals = e.rangeSignal(n.Key, nil, false, now); len(res.Signals) > 0 {
+		boost++
+	}
+	if !n.Valid && !n.Scoped {
+		boost += 0.5
+	}
+	if boost > 0 {
+		res.Score = int(math.Round(100 * wilsonLower(boost, boost+2)))
+	}
+	return res
 }
 
 // noCategories and noEvidence are the empty maps of every unlabelled
@@ -1107,29 +1113,58 @@ func (e *Engine) Flags() []Flag {
 }
 
 // Each calls fn with the current result of every labelled number, and of
-// every number moderation verified, in no particular order. The lock is held for one number at a time, so a long
-// walk (building filters) never stalls reports or lookups for long.
+// every number with a moderation override, in no particular order. The
+// lock is held for one number at a time, so a long walk (building
+// filters) never stalls reports or lookups for long.
 func (e *Engine) Each(fn func(Result)) {
-	for id := 0; ; id++ {
-		e.mu.RLock()
-		if id >= len(e.nums) {
-			keys := e.unlabelledOverrides()
-			e.mu.RUnlock()
-			for _, key := range keys {
-				fn(e.Lookup(numberOfKey(key)))
-			}
+	for id := uint32(0); ; id++ {
+		res, ok, more := e.resultAt(id)
+		if !more {
 			return
 		}
-		st := &e.nums[id]
-		if len(st.contribs) == 0 {
-			e.mu.RUnlock()
-			continue
+		if ok {
+			fn(res)
 		}
-		key := e.keys.Key(uint32(id))
-		n := labels.Number{Key: key, Valid: st.valid, Scoped: st.scoped}
-		now := e.cfg.Now()
-		res := moderated(e.judge(key, st, now), e.overrides[uint32(id)], now)
+	}
+}
+
+// resultAt returns the reputation of the number with id; ok is false when
+// it has no labels and no override, more is false past the last id.
+func (e *Engine) resultAt(id uint32) (res Result, ok, more bool) {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	if int(id) >= len(e.nums) {
+		return Result{}, false, false
+	}
+	st := &e.nums[id]
+	o := e.overrides[id]
+	if len(st.contribs) == 0 && o == nil {
+		return Result{}, false, true
+	}
+	key := e.keys.Key(id)
+	now := e.cfg.Now()
+	if len(st.contribs) == 0 {
+		n := numberOfKey(key)
+		return finish(moderated(e.unlabelled(n, now), o, now), n), true, true
+	}
+	n := labels.Number{Key: key, Valid: st.valid, Scoped: st.scoped}
+	return finish(moderated(e.judge(key, st, now), o, now), n), true, true
+}
+
+// labelled returns the ids of the numbers that have labels or an override
+// now, each with bucket(its key).
+func (e *Engine) labelled(bucket func(key string) uint32) (ids, buckets []uint32) {
+	for from := 0; ; from += rescoreChunk {
+		e.mu.RLock()
+		if from >= len(e.nums) {
+			e.mu.RUnlock()
+			return ids, buckets
+		}
+		for id := from; id < min(from+rescoreChunk, len(e.nums)); id++ {
+			if len(e.nums[id].contribs) > 0 || (len(e.overrides) > 0 && e.overrides[uint32(id)] != nil) {
+				ids, buckets = append(ids, uint32(id)), append(buckets, bucket(e.keys.Key(uint32(id))))
+			}
+		}
 		e.mu.RUnlock()
-		fn(finish(res, n))
 	}
 }

@@ -44,15 +44,16 @@ func (e *Engine) SetOverride(key string, o Override) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	id := e.keys.Intern(key)
+	e.grow(id) // so that walks by id (Each) reach it
 	if o == (Override{}) {
 		delete(e.overrides, id)
 	} else {
 		e.overrides[id] = &o
 	}
-	if int(id) >= len(e.nums) || len(e.nums[id].contribs) == 0 {
+	st := &e.nums[id]
+	if len(st.contribs) == 0 {
 		return
 	}
-	st := &e.nums[id]
 	var resetAt int64
 	if st.ext != nil && !st.ext.resetAt.IsZero() {
 		resetAt = st.ext.resetAt.UnixMilli()
@@ -134,18 +135,6 @@ func moderated(res Result, o *Override, now time.Time) Result {
 		res.Verdict, res.CallerName = VerdictVerified, o.CallerName
 	}
 	return res
-}
-
-// unlabelledOverrides returns the keys of numbers that have an override
-// but no live label; e.mu is held.
-func (e *Engine) unlabelledOverrides() []string {
-	var keys []string
-	for id := range e.overrides {
-		if int(id) >= len(e.nums) || len(e.nums[id].contribs) == 0 {
-			keys = append(keys, e.keys.Key(id))
-		}
-	}
-	return keys
 }
 
 // numberOfKey is the number of a key the engine holds no labels for.

@@ -1,6 +1,7 @@
 package reputation_test
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"slices"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"github.com/callrep/callrep/labels"
+	"github.com/callrep/callrep/labels/mongotest"
 	"github.com/callrep/callrep/reputation"
 )
 
@@ -206,5 +208,31 @@ func TestContested(t *testing.T) {
 	cat := reputation.BuildCatalog(w.e, reputation.DefaultCatalogConfig(), w.clock.Now())
 	if !slices.Equal(cat.Contested, []string{"+8613700005555"}) {
 		t.Fatalf("contested: got %v, want the mixed number only", cat.Contested)
+	}
+}
+
+// TestStoredOverrides: a rewrite of the stored reputations carries what
+// moderation decided, for lookup replicas, including a verified number
+// nobody labelled.
+func TestStoredOverrides(t *testing.T) {
+	ctx := context.Background()
+	st, err := reputation.OpenStore(ctx, mongotest.Open(t).DB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := newWorld(nil)
+	const labelled, verified = "+8613700007777", "+18005550199"
+	w.label("u", labelled, "fraud")
+	w.e.SetOverride(labelled, reputation.Override{Disputed: true})
+	w.e.SetOverride(verified, reputation.Override{CallerName: "Acme Support", Outcome: "verified_business"})
+	if err := st.Rebuild(ctx, w.e, nil); err != nil {
+		t.Fatal(err)
+	}
+	if r, ok, err := st.Get(ctx, labelled); err != nil || !ok || !r.Disputed || r.Reporters != 1 {
+		t.Fatalf("%s: %+v %v %v", labelled, r, ok, err)
+	}
+	r, ok, err := st.Get(ctx, verified)
+	if err != nil || !ok || r.Verdict != reputation.VerdictVerified || r.CallerName != "Acme Support" || r.Outcome != "verified_business" {
+		t.Fatalf("%s: %+v %v %v", verified, r, ok, err)
 	}
 }
