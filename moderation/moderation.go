@@ -245,10 +245,11 @@ type AuditFilter struct {
 const SystemActor = "system"
 
 // Labels is what moderation needs from the labels service: numbers
-// normalised, and a decision stored as a moderator's report.
+// normalised, and a decision stored as a moderator's report and read back.
 type Labels interface {
 	Normalize(raw, region string) (labels.Number, error)
 	Report(ctx context.Context, who labels.Reporter, in labels.ReportInput) (labels.Report, error)
+	LabelOf(reporterID, key string) (labels.Label, bool)
 }
 
 // Reputations is what moderation needs from the reputation engine.

@@ -148,6 +148,10 @@ func (s *Service) relabel(ctx context.Context, key string) error {
 	if last == nil {
 		return nil
 	}
+	d := last.Decision
+	if l, ok := s.cfg.Labels.LabelOf(DecisionReporter, key); ok && l.Category == d.Category && !l.CreatedAt.Before(d.At) {
+		return nil // stored; the usual case costs no write
+	}
 	return s.storeLabel(ctx, last)
 }
 

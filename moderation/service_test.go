@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -60,6 +61,21 @@ type env struct {
 	mod    *moderation.Service
 	told   *recorder
 	seq    int
+	down   atomic.Bool // storing reports fails while set
+}
+
+// flakyLabels is the real labels service whose Report fails while down is
+// set: storage gone between a decision and its label.
+type flakyLabels struct {
+	*labels.Service
+	down *atomic.Bool
+}
+
+func (f flakyLabels) Report(ctx context.Context, who labels.Reporter, in labels.ReportInput) (labels.Report, error) {
+	if f.down.Load() {
+		return labels.Report{}, labels.Errorf(labels.EUnavailable, "storage is down")
+	}
+	return f.Service.Report(ctx, who, in)
 }
 
 func newEnv(t *testing.T) *env {
@@ -94,7 +110,7 @@ func (e *env) open(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.mod, err = moderation.Open(ctx, moderation.Config{Store: ms, Labels: e.labels, Reputations: e.engine,
+	e.mod, err = moderation.Open(ctx, moderation.Config{Store: ms, Labels: flakyLabels{e.labels, &e.down}, Reputations: e.engine,
 		Notifier: e.told, Now: e.clock.Now, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
@@ -266,6 +282,30 @@ func TestDecisionLifecycle(t *testing.T) {
 	}
 	if r := e.lookup(num); r.Verdict != reputation.VerdictFraud || r.Disputed || r.Outcome != "upheld" {
 		t.Fatalf("after upholding: %s disputed %v outcome %q", r.Verdict, r.Disputed, r.Outcome)
+	}
+}
+
+// TestLabelStoredAtNextStart: a decision whose label could not be stored
+// stands, and the next start stores the label.
+func TestLabelStoredAtNextStart(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	const num = "+8613800138002"
+	c := e.file(t, moderation.Filer{ID: "local:a"}, num)
+	e.down.Store(true)
+	if _, err := e.mod.Decide(ctx, "local:mod", c.ID, moderation.DecisionInput{Version: c.Version, Outcome: moderation.OutcomeOverturned}); err != nil {
+		t.Fatalf("a decision without its label: %v", err)
+	}
+	if _, ok := e.labels.LabelOf(moderation.DecisionReporter, num); ok {
+		t.Fatal("the label was stored while storage was down")
+	}
+	e.down.Store(false)
+	e.open(t)
+	if l, ok := e.labels.LabelOf(moderation.DecisionReporter, num); !ok || l.Category != "safe" || l.Source != labels.SourceModerator {
+		t.Fatalf("after a restart: %+v %v", l, ok)
+	}
+	if r := e.lookup(num); r.Verdict != reputation.VerdictSafe {
+		t.Fatalf("verdict after a restart: %s", r.Verdict)
 	}
 }
 
