@@ -297,7 +297,7 @@ func (s *Service) proven(ctx context.Context, f Filer, n labels.Number) (bool, e
 	return false, nil
 }
 
-// Dispute returns the filer's case id; another filer's case, like a case
+// Dispute returns the filer's case with id; another filer's case, like a case
 // that does not exist, is ENotFound.
 func (s *Service) Dispute(_ context.Context, filer, id string) (Case, error) {
 	s.mu.RLock()
