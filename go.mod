@@ -16,6 +16,7 @@ require (
 	golang.org/x/time v0.11.0
 	google.golang.org/api v0.231.0
 	google.golang.org/protobuf v1.36.11
+	modernc.org/sqlite v1.32.0
 )
 
 require (
@@ -135,7 +136,6 @@ require (
 	modernc.org/libc v1.55.3 // indirect
 	modernc.org/mathutil v1.6.0 // indirect
 	modernc.org/memory v1.8.0 // indirect
-	modernc.org/sqlite v1.32.0 // indirect
 	modernc.org/strutil v1.2.0 // indirect
 	modernc.org/token v1.1.0 // indirect
 )

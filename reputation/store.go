@@ -21,9 +21,8 @@ import (
 
 // Store persists the reputations, for tools and replicas that read storage
 // rather than memory. The in-memory Engine is the authority; storage is
-// rewritten from it (Rebuild) after each rescore, with inserts only:
-// FerretDB's SQLite backend scans the collection for every
-// single-document update.
+// rewritten from it (Rebuild) after each rescore, with inserts only: a
+// FerretDB run as its own process scans a collection for every update.
 //
 // A rewrite is a generation: a collection reputations_<gen> of bucket
 // documents {_id: bucket, data}, where data is the BSON documents of the
