@@ -12,6 +12,11 @@ type Principal struct {
 	// Provider names the issuer that vouched for the caller: "local" or
 	// "firebase". A UID is only unique together with its Provider.
 	Provider string
+	// Phone is the phone number the sign-in proved the caller controls:
+	// the verified phone_number claim of a Firebase phone sign-in, or the
+	// claim of a local token (which proves nothing: whoever holds the data
+	// directory can mint one). "" when none.
+	Phone string
 }
 
 // Verifier turns a bearer token into a Principal. Every bad, missing,

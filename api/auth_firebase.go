@@ -76,7 +76,8 @@ func (fv *FirebaseVerifier) Revoke(ctx context.Context, uid string) error {
 // its expiry, without another call: the SDK's own check is one round trip
 // per request. Every failure, including an unreachable Firebase, is
 // labels.EUnauthorized. The caller is a moderator when the token carries
-// the custom claim `moderator: true`.
+// the custom claim `moderator: true`, and has a Phone when they signed in
+// with their phone.
 func (fv *FirebaseVerifier) Verify(ctx context.Context, token string) (Principal, error) {
 	if token == "" {
 		return Principal{}, labels.Errorf(labels.EUnauthorized, "missing token")
@@ -97,6 +98,11 @@ func (fv *FirebaseVerifier) Verify(ctx context.Context, token string) (Principal
 	}
 	moderator, _ := tok.Claims["moderator"].(bool)
 	p := Principal{UID: tok.UID, Moderator: moderator, Provider: ProviderFirebase}
+	// Only a phone sign-in proves the number: the claim can also come
+	// from a number set on the account by other means.
+	if tok.Firebase.SignInProvider == "phone" {
+		p.Phone, _ = tok.Claims["phone_number"].(string)
+	}
 	until := now.Add(firebaseCacheFor)
 	if exp := time.Unix(tok.Expires, 0); exp.Before(until) {
 		until = exp

@@ -14,6 +14,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -123,7 +124,8 @@ var _ Verifier = (*LocalIssuer)(nil)
 // localClaims is the payload of a local token.
 type localClaims struct {
 	jwt.RegisteredClaims
-	Moderator bool `json:"moderator,omitempty"`
+	Moderator bool   `json:"moderator,omitempty"`
+	Phone     string `json:"phone_number,omitempty"`
 }
 
 // LoadOrCreateLocalIssuer returns an issuer whose key lives in
@@ -345,11 +347,23 @@ func (li *LocalIssuer) KeyID() string { return li.keyID }
 // Issue mints a token for uid valid for ttl from now. uid must be 1 to 128
 // characters from [A-Za-z0-9._:@-].
 func (li *LocalIssuer) Issue(uid string, moderator bool, ttl time.Duration) (string, error) {
+	return li.IssueFor(Principal{UID: uid, Moderator: moderator}, ttl)
+}
+
+// IssueFor mints a token for p (its UID, moderator role and phone number)
+// valid for ttl from now. A phone number in a local token proves nothing
+// (whoever holds the data directory can mint any): it is for trying the
+// proof-of-ownership flow locally, never for production.
+func (li *LocalIssuer) IssueFor(p Principal, ttl time.Duration) (string, error) {
+	uid := p.UID
 	if !validLocalUID(uid) {
 		return "", labels.Errorf(labels.EInvalid, "uid must be 1 to %d characters of A-Z a-z 0-9 . _ : @ -", localMaxUIDLen)
 	}
 	if ttl <= 0 || ttl > MaxLocalTokenLifetime {
 		return "", labels.Errorf(labels.EInvalid, "token lifetime must be positive and at most %v", MaxLocalTokenLifetime)
+	}
+	if p.Phone != "" && !validPhoneClaim(p.Phone) {
+		return "", labels.Errorf(labels.EInvalid, "phone must be an E.164 number such as +8613800138000")
 	}
 	now := li.now()
 	claims := localClaims{
@@ -359,7 +373,8 @@ func (li *LocalIssuer) Issue(uid string, moderator bool, ttl time.Duration) (str
 			IssuedAt:  jwt.NewNumericDate(now),
 			ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
 		},
-		Moderator: moderator,
+		Moderator: p.Moderator,
+		Phone:     p.Phone,
 	}
 	tok := jwt.NewWithClaims(jwt.SigningMethodEdDSA, claims)
 	tok.Header["kid"] = li.keyID
@@ -411,7 +426,10 @@ func (li *LocalIssuer) Verify(ctx context.Context, token string) (Principal, err
 	if li.revokedAt(claims.Subject, iat.Unix()) {
 		return Principal{}, errRevoked()
 	}
-	p := Principal{UID: claims.Subject, Moderator: claims.Moderator, Provider: ProviderLocal}
+	if claims.Phone != "" && !validPhoneClaim(claims.Phone) {
+		return Principal{}, labels.Errorf(labels.EUnauthorized, "invalid token")
+	}
+	p := Principal{UID: claims.Subject, Moderator: claims.Moderator, Provider: ProviderLocal, Phone: claims.Phone}
 	if now.Before(exp) {
 		li.cache.put(sum, p, iat.Unix(), exp)
 	}
@@ -432,6 +450,16 @@ func (li *LocalIssuer) keyFunc(t *jwt.Token) (any, error) {
 
 // errForeignKey is a token's key id that is not this issuer's.
 var errForeignKey = errors.New("unknown key id")
+
+// validPhoneClaim reports whether s looks like an E.164 number: + and 6 to
+// 15 digits, as Firebase's phone_number claim is.
+func validPhoneClaim(s string) bool {
+	digits, ok := strings.CutPrefix(s, "+")
+	if !ok || len(digits) < 6 || len(digits) > 15 {
+		return false
+	}
+	return strings.Trim(digits, "0123456789") == ""
+}
 
 func validLocalUID(uid string) bool {
 	if len(uid) == 0 || len(uid) > localMaxUIDLen {

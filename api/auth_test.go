@@ -283,6 +283,35 @@ func TestLocalIssuer_Issue(t *testing.T) {
 	}
 }
 
+// TestLocalIssuer_Phone: a local token carries the phone number it was
+// minted with, and only an E.164 one.
+func TestLocalIssuer_Phone(t *testing.T) {
+	li := mustLocalIssuer(t, t.TempDir(), authEpoch)
+	for _, sc := range []struct {
+		name, phone, want string
+	}{
+		{"E164", "+8613800138000", ""},
+		{"None", "", ""},
+		{"ErrNational", "13800138000", labels.EInvalid},
+		{"ErrLetters", "+86138001380ab", labels.EInvalid},
+		{"ErrTooLong", "+1234567890123456", labels.EInvalid},
+	} {
+		t.Run(sc.name, func(t *testing.T) {
+			tok, err := li.IssueFor(api.Principal{UID: "owner", Phone: sc.phone}, time.Hour)
+			if got := labels.ErrorCode(err); got != sc.want {
+				t.Fatalf("IssueFor: got code %q (%v), want %q", got, err, sc.want)
+			}
+			if err != nil {
+				return
+			}
+			p, err := li.Verify(context.Background(), tok)
+			if err != nil || p.Phone != sc.phone || p.UID != "owner" {
+				t.Fatalf("Verify: got %+v, %v, want phone %q", p, err, sc.phone)
+			}
+		})
+	}
+}
+
 func TestLocalIssuer_Header(t *testing.T) {
 	dir := t.TempDir()
 	li := mustLocalIssuer(t, dir, authEpoch)
@@ -684,6 +713,22 @@ func TestFirebaseVerifier_Emulator(t *testing.T) {
 			name:        "ModeratorClaim",
 			token:       unsignedIDToken(t, claims("mod", func(c map[string]any) { c["moderator"] = true })),
 			want:        api.Principal{UID: "mod", Moderator: true, Provider: api.ProviderFirebase},
+			wantLookups: 1,
+		},
+		{
+			name: "PhoneSignIn",
+			token: unsignedIDToken(t, claims("alice", func(c map[string]any) {
+				c["phone_number"] = "+8613800138000"
+				c["firebase"] = map[string]any{"sign_in_provider": "phone", "identities": map[string]any{"phone": []string{"+8613800138000"}}}
+			})),
+			want:        api.Principal{UID: "alice", Provider: api.ProviderFirebase, Phone: "+8613800138000"},
+			wantLookups: 1,
+		},
+		{
+			// A number on an account that signed in otherwise proves nothing.
+			name:        "PhoneClaimWithoutPhoneSignIn",
+			token:       unsignedIDToken(t, claims("alice", func(c map[string]any) { c["phone_number"] = "+8613800138000" })),
+			want:        api.Principal{UID: "alice", Provider: api.ProviderFirebase},
 			wantLookups: 1,
 		},
 		{

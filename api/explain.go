@@ -84,14 +84,19 @@ func toExplanationJSON(ex reputation.Explanation) explanationJSON {
 		Number:        ex.Result.Number.Key,
 		Reputation:    toReputationJSON(ex.Result, nil),
 		HalfLives:     make(map[string]int64, len(ex.HalfLife)),
-		Contributions: make([]contributionJSON, 0, len(ex.Contributions)),
-		Flags:         make([]flagJSON, 0, len(ex.Flags)),
+		Contributions: toContributionsJSON(ex.Contributions),
+		Flags:         toFlagsJSON(ex.Flags),
 		ResetAt:       optionalTime(ex.ResetAt),
 	}
 	for risk, h := range ex.HalfLife {
 		out.HalfLives[string(risk)] = int64(h / time.Second)
 	}
-	for _, c := range ex.Contributions {
+	return out
+}
+
+func toContributionsJSON(cs []reputation.Contribution) []contributionJSON {
+	out := make([]contributionJSON, 0, len(cs))
+	for _, c := range cs {
 		cj := contributionJSON{
 			Reporter: c.Reporter, Source: string(c.Source), Category: c.Category, CreatedAt: c.At.UTC(),
 			AgeS: max(int64(c.Age/time.Second), 0), Trust: round3(c.Trust), Weight: round3(c.Weight),
@@ -100,11 +105,17 @@ func toExplanationJSON(ex reputation.Explanation) explanationJSON {
 		if c.Record != nil {
 			cj.Record = &recordJSON{Accuracy: round3(c.Record.Accuracy), Labels: c.Record.Labels, GoldLabels: c.Record.GoldLabels}
 		}
-		out.Contributions = append(out.Contributions, cj)
+		out = append(out, cj)
 	}
-	for reason, at := range ex.Flags {
-		out.Flags = append(out.Flags, flagJSON{Reason: reason, At: at.UTC()})
+	return out
+}
+
+// toFlagsJSON lists flags by reason.
+func toFlagsJSON(flags map[string]time.Time) []flagJSON {
+	out := make([]flagJSON, 0, len(flags))
+	for reason, at := range flags {
+		out = append(out, flagJSON{Reason: reason, At: at.UTC()})
 	}
-	sort.Slice(out.Flags, func(i, j int) bool { return out.Flags[i].Reason < out.Flags[j].Reason })
+	sort.Slice(out, func(i, j int) bool { return out[i].Reason < out[j].Reason })
 	return out
 }

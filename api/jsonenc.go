@@ -49,6 +49,14 @@ func appendReputationFields(b []byte, r *reputationJSON) []byte {
 	b = appendString(b, r.Region)
 	b = append(b, `,"verdict":`...)
 	b = appendString(b, r.Verdict)
+	// What moderation decided: rare, so written only when set.
+	if r.CallerName != "" {
+		b = append(b, `,"caller_name":`...)
+		b = appendString(b, r.CallerName)
+	}
+	if r.SpoofedRisk {
+		b = append(b, `,"spoofed_risk":true`...)
+	}
 	b = append(b, `,"score":`...)
 	b = strconv.AppendInt(b, int64(r.Score), 10)
 	if r.Confidence != 0 {
@@ -97,6 +105,13 @@ func appendReputationFields(b []byte, r *reputationJSON) []byte {
 		b = appendFloat(b, r.Evidence[k])
 	}
 	b = append(b, '}')
+	if r.Disputed {
+		b = append(b, `,"disputed":true`...)
+	}
+	if r.DisputeOutcome != "" {
+		b = append(b, `,"dispute_outcome":`...)
+		b = appendString(b, r.DisputeOutcome)
+	}
 	if r.MyLabel != nil {
 		// Signed-in lookups only; not worth a hand encoder.
 		mine, err := json.Marshal(r.MyLabel)

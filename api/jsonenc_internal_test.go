@@ -38,6 +38,9 @@ func TestAppendReputationMatches(t *testing.T) {
 			ts := time.Date(2026, 1, 2, 3, 4, 5, rng.IntN(1e9), time.UTC)
 			r.FirstReportedAt, r.LastReportedAt = &ts, &ts
 		}
+		if i%5 == 0 {
+			r.CallerName, r.SpoofedRisk, r.Disputed, r.DisputeOutcome = pick(), rng.IntN(2) == 0, rng.IntN(2) == 0, pick()
+		}
 		if i%7 == 0 {
 			l := toLabelJSON(labels.Label{Key: pick(), Category: "fraud", CreatedAt: time.Unix(1, 0)})
 			r.MyLabel = &l

@@ -118,11 +118,17 @@ func bearerToken(header string) (string, bool) {
 }
 
 // reporter is the labels identity of the signed-in caller of c. Routes
-// that call it sit behind authenticate(true).
+// that call it sit behind authenticate(true). A moderator's reports are
+// stored with source moderator: they weigh as moderators' and are gold in
+// trust estimation.
 func (s *Server) reporter(c *gin.Context) (labels.Reporter, error) {
 	p, ok := PrincipalFromContext(c.Request.Context())
 	if !ok {
 		return labels.Reporter{}, labels.Errorf(labels.EUnauthorized, "missing bearer token")
 	}
-	return labels.Reporter{ID: p.ReporterID(), Source: labels.SourceApp, IPPrefix: ipPrefix(c.ClientIP())}, nil
+	src := labels.SourceApp
+	if p.Moderator {
+		src = labels.SourceModerator
+	}
+	return labels.Reporter{ID: p.ReporterID(), Source: src, IPPrefix: ipPrefix(c.ClientIP())}, nil
 }

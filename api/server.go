@@ -90,6 +90,9 @@ type Config struct {
 	// SeparateMetrics leaves /metrics out of Handler: MetricsHandler
 	// serves it, on a listener of its own.
 	SeparateMetrics bool
+	// Moderation serves disputes and the moderator routes; nil (a lookup
+	// replica) answers them 503, naming the writer.
+	Moderation Moderation
 }
 
 // Server is callrep's HTTP API. Create it with New and serve Handler.
@@ -113,6 +116,9 @@ type Server struct {
 	erasures  Erasures
 
 	separateMetrics bool
+
+	moderation   Moderation
+	disputeLimit *limiterSet // per filer, disputes
 
 	anonIPs   *limiterSet // per client IP, requests without a token
 	signedIPs *limiterSet // per client IP, requests with a token
@@ -184,6 +190,8 @@ func New(cfg Config) (*Server, error) {
 		erasures:  cfg.Erasures,
 
 		separateMetrics: cfg.SeparateMetrics,
+		moderation:      cfg.Moderation,
+		disputeLimit:    newLimiterSet(disputesPerMinute, disputeBurst),
 	}
 	if err := s.buildEngine(cfg.TrustedProxies); err != nil {
 		return nil, err
@@ -298,6 +306,20 @@ func (s *Server) buildEngine(trustedProxies []string) error {
 	signed.DELETE("/guardians/:id", s.endGuardianLink)
 	signed.GET("/numbers/:number/explain", s.explainNumber)
 	signed.POST("/filters/rebuild", s.rebuildFilters)
+	signed.POST("/disputes", s.createDispute)
+	signed.GET("/disputes/:id", s.getDispute)
+	signed.GET("/me/disputes", s.listMyDisputes)
+
+	mod := e.Group("/v1/moderation", s.limitIP(true), s.authenticate(true), s.requireModerator)
+	mod.GET("/cases", s.listCases)
+	mod.GET("/cases/:id", s.getCase)
+	mod.POST("/cases/:id/claim", s.claimCase)
+	mod.POST("/cases/:id/release", s.releaseCase)
+	mod.POST("/cases/:id/decision", s.decideCase)
+	mod.GET("/audit", s.listAudit)
+
+	e.GET("/console", s.consolePage)
+	e.GET("/console/:file", s.consoleAsset)
 
 	s.engine = e
 	return nil

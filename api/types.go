@@ -163,6 +163,8 @@ type reputationJSON struct {
 	NumberType      string             `json:"number_type"`
 	Region          string             `json:"region"`
 	Verdict         string             `json:"verdict"`
+	CallerName      string             `json:"caller_name,omitempty"`
+	SpoofedRisk     bool               `json:"spoofed_risk,omitempty"`
 	Score           int                `json:"score"`
 	Confidence      float64            `json:"confidence,omitempty"`
 	TopCategory     string             `json:"top_category,omitempty"`
@@ -172,6 +174,8 @@ type reputationJSON struct {
 	LastReportedAt  *time.Time         `json:"last_reported_at,omitempty"`
 	Signals         []string           `json:"signals"`
 	Evidence        map[string]float64 `json:"evidence"`
+	Disputed        bool               `json:"disputed,omitempty"`
+	DisputeOutcome  string             `json:"dispute_outcome,omitempty"`
 	MyLabel         *labelJSON         `json:"my_label,omitempty"`
 }
 
@@ -191,6 +195,10 @@ func toReputationJSON(r reputation.Result, mine *labels.Label) *reputationJSON {
 		LastReportedAt:  optionalTime(r.LastReportedAt),
 		Signals:         r.Signals,
 		Evidence:        r.Evidence,
+		CallerName:      r.CallerName,
+		SpoofedRisk:     r.SpoofedRisk,
+		Disputed:        r.Disputed,
+		DisputeOutcome:  r.Outcome,
 	}
 	if out.Verdict == "" {
 		out.Verdict = string(reputation.VerdictUnknown)

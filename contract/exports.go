@@ -85,7 +85,7 @@ func exportVectors() (exportFile, error) {
 	report("+14155550100", "fraud", three...)
 	report("CN:95588", "fraud", three...)
 	report("+12025550199", "promotion", three...)
-	report("+8613912345678", "delivery", "alice")
+	report("+8613912345678", "delivery", "alice", "bob") // benign needs two
 
 	pcfg := reputation.DefaultPublisherConfig()
 	pcfg.Now = clock

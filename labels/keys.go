@@ -136,9 +136,11 @@ func (k *Keys) Len() int {
 func ReporterKey(reporter string) uint64 { return hash64(reporter) }
 
 // PrefixKey is the 32-bit form of a network prefix that burst detection
-// compares; 0 for none.
+// compares; 0 for none. Loopback prefixes are none: they name the host
+// itself (a developer's machine, or a proxy callrep was not told about, whose
+// clients would otherwise all share one network), not a network of clients.
 func PrefixKey(prefix string) uint32 {
-	if prefix == "" {
+	if prefix == "" || strings.HasPrefix(prefix, "127.") || prefix == "::/48" {
 		return 0
 	}
 	h := uint32(hash64(prefix) >> 32)

@@ -23,6 +23,8 @@ import (
 // wantPaths are the routes the API serves; a path missing from the document
 // is a route nobody can validate against.
 var wantPaths = []string{
+	"/console",
+	"/console/{file}",
 	"/docs",
 	"/docs/phone-contract.md",
 	"/healthz",
@@ -32,6 +34,8 @@ var wantPaths = []string{
 	"/v1/categories",
 	"/v1/devices",
 	"/v1/devices/{id}",
+	"/v1/disputes",
+	"/v1/disputes/{id}",
 	"/v1/erasures/{id}",
 	"/v1/exports/callkit",
 	"/v1/filters",
@@ -42,8 +46,15 @@ var wantPaths = []string{
 	"/v1/guardians/invites",
 	"/v1/guardians/{id}",
 	"/v1/me",
+	"/v1/me/disputes",
 	"/v1/me/notifications",
 	"/v1/me/reports",
+	"/v1/moderation/audit",
+	"/v1/moderation/cases",
+	"/v1/moderation/cases/{id}",
+	"/v1/moderation/cases/{id}/claim",
+	"/v1/moderation/cases/{id}/decision",
+	"/v1/moderation/cases/{id}/release",
 	"/v1/numbers/lookup",
 	"/v1/numbers/{number}",
 	"/v1/numbers/{number}/explain",

@@ -49,6 +49,12 @@ func (n Notification) Text(locale string) (title, body string) {
 		return text(locale, "guardian_title", nil), text(locale, "guardian_body", map[string]string{
 			"name": n.Data["name"], "number": display, "reporters": strconv.Itoa(n.Reporters),
 		})
+	case KindDisputeOutcome:
+		return text(locale, "dispute_title", nil), text(locale, "dispute_body", map[string]string{
+			"number": display, "outcome": text(locale, "outcome_"+n.Data["outcome"], nil),
+		})
+	case KindNumberFlagged:
+		return text(locale, "flagged_title", nil), text(locale, "flagged_body", map[string]string{"number": display})
 	}
 	return string(n.Kind), display
 }

@@ -66,11 +66,10 @@ const (
 	// numbers of that region appeared.
 	KindFraudWave Kind = "fraud_wave"
 	// KindDisputeOutcome tells the user who disputed a number's flag what
-	// moderation decided. Nothing sends it yet: it is the moderation
-	// issue's seam.
+	// moderation decided (see Tell).
 	KindDisputeOutcome Kind = "dispute_outcome"
-	// KindNumberFlagged tells a number's verified owner that it was
-	// flagged; also a seam for moderation.
+	// KindNumberFlagged tells a number's proven owner that it was flagged
+	// or that a moderation case about it opened (see Tell).
 	KindNumberFlagged Kind = "number_flagged"
 )
 

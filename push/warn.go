@@ -2,6 +2,7 @@ package push
 
 import (
 	"context"
+	"fmt"
 	"maps"
 	"slices"
 	"strconv"
@@ -567,4 +568,63 @@ func (s *Service) takeHandoffs(ctx context.Context) error {
 	s.buf = append(s.buf, recs...)
 	s.bufMu.Unlock()
 	return s.st.DeleteHandoffs(ctx, ids)
+}
+
+// Notice is a message about a moderation case to one user: the outcome
+// of their dispute, or that their number was flagged.
+type Notice struct {
+	// ID identifies what is told (the case, and its outcome): telling a
+	// user the same ID twice sends once.
+	ID   string
+	User string
+	// Kind is KindDisputeOutcome or KindNumberFlagged.
+	Kind    Kind
+	Number  string
+	Verdict string
+	// Outcome is the decision's outcome, for KindDisputeOutcome.
+	Outcome string
+}
+
+// noticeTTL is how long a moderation notice is worth delivering: it is
+// about a case that takes days, and the inbox keeps it anyway.
+const noticeTTL = 72 * time.Hour
+
+// Tell sends n to every device of its user, whatever the devices opted in
+// to (it is about the user's own case or number), and keeps it in the
+// inbox; a user without a device finds it in the inbox only.
+func (s *Service) Tell(ctx context.Context, n Notice) error {
+	if n.Kind != KindDisputeOutcome && n.Kind != KindNumberFlagged {
+		return fmt.Errorf("push: %w: kind %q is not a moderation notice", ErrInvalid, n.Kind)
+	}
+	if n.Verdict == "" {
+		n.Verdict = string(reputation.VerdictUnknown)
+	}
+	trig := string(n.Kind) + "|" + n.User + "|" + n.ID
+	now := s.cfg.Now()
+	it := Item{User: n.User}
+	if n.Outcome != "" {
+		it.Data = map[string]string{"outcome": n.Outcome}
+	}
+	note := Notification{Kind: n.Kind, Number: n.Number, Verdict: n.Verdict, Data: it.Data}
+	texts := map[string]Text{}
+	var items []Item
+	s.mu.Lock()
+	if s.handledLocked(trig) {
+		s.mu.Unlock()
+		return nil
+	}
+	for _, id := range s.byUser[n.User] {
+		d := s.devices[id]
+		it := it
+		it.Device, it.Text = d.ID, d.Locale
+		t, b := note.Text(d.Locale)
+		texts[it.Text] = Text{Title: t, Body: b}
+		items = append(items, it)
+	}
+	s.mu.Unlock()
+	if len(items) == 0 {
+		items = append(items, it)
+	}
+	w := Warning{Kind: n.Kind, Number: n.Number, Verdict: n.Verdict, IssuedAt: now, TTL: noticeTTL, Data: it.Data}
+	return s.enqueue(ctx, split(trig, now, w, texts, items))
 }

@@ -324,3 +324,44 @@ func TestPerUserBounds(t *testing.T) {
 		t.Fatalf("inbox: got %d (%v), want the newest 3 of 5, newest %s first", len(ns), err, keys[4])
 	}
 }
+
+// TestTell: a moderation notice reaches every device of its user in the
+// device's language, whatever the opt-ins, once per id, and lands in the
+// inbox; a user without a device finds it in the inbox only.
+func TestTell(t *testing.T) {
+	e := newPushEnv(t)
+	s, _ := e.open(t)
+	ctx := context.Background()
+	d, err := s.RegisterDevice(ctx, "owner", push.DeviceInput{Token: "tok-owner-abcdefgh", Installation: "i-owner",
+		Platform: "android", Locale: "zh-Hans", OptIns: &push.OptIns{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := push.Notice{ID: "c-1|overturned", User: "owner", Kind: push.KindDisputeOutcome, Number: "+8613800138000",
+		Verdict: "safe", Outcome: "overturned"}
+	for range 2 {
+		if err := s.Tell(ctx, n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, u := range []string{"nodevice", "other-owner"} { // one case, told to two owners
+		if err := s.Tell(ctx, push.Notice{ID: "c-2", User: u, Kind: push.KindNumberFlagged, Number: "+8613800138000"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitUntil(t, "the notice", func() bool { return e.fake.Count() == 1 })
+	time.Sleep(100 * time.Millisecond)
+	m := e.fake.Messages()
+	if len(m) != 1 || m[0].Token != d.Token || m[0].Data["type"] != "dispute_outcome" || !strings.Contains(m[0].Data["body"], "标记已清除") {
+		t.Fatalf("messages: got %+v, want one dispute_outcome in Chinese to the owner's device", m)
+	}
+	for user, kind := range map[string]push.Kind{"owner": push.KindDisputeOutcome, "nodevice": push.KindNumberFlagged, "other-owner": push.KindNumberFlagged} {
+		waitUntil(t, "inbox of "+user, func() bool {
+			ns, _, _ := s.Notifications(user, 10, "")
+			return len(ns) == 1 && ns[0].Kind == kind
+		})
+	}
+	if err := s.Tell(ctx, push.Notice{ID: "x", User: "owner", Kind: push.KindRetroWarning}); err == nil {
+		t.Fatal("Tell took a retroactive warning")
+	}
+}

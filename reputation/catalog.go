@@ -39,11 +39,15 @@ type CatalogConfig struct {
 	// block list; fewer leave it warned about, not blocked, since a spoofed
 	// ID blocked on a few reports may be someone's next real number.
 	InvalidBlockReporters int
+	// ContestedEvidence is the evidence from which a number counts as
+	// contested when it has at least that much on both sides, harmful
+	// and benign or safe: a case for moderation.
+	ContestedEvidence float64
 }
 
 // DefaultCatalogConfig returns the defaults.
 func DefaultCatalogConfig() CatalogConfig {
-	return CatalogConfig{BlockConfidence: 0.6, InvalidBlockReporters: 10}
+	return CatalogConfig{BlockConfidence: 0.6, InvalidBlockReporters: 10, ContestedEvidence: 3}
 }
 
 // Catalog is everything published about flagged numbers at one moment:
@@ -57,6 +61,11 @@ type Catalog struct {
 	flagged map[string]Result
 	// prefixes maps the first 5 hex digits of SHA-256(key) to entries.
 	prefixes map[string][]PrefixEntry
+	// Verified lists the numbers moderation verified, sorted: they are on
+	// no warning list, and CallKit and Live Caller ID name them.
+	Verified []string
+	// Contested lists the keys with strong evidence on both sides, sorted.
+	Contested []string
 }
 
 // PrefixEntry is one flagged number in a hash-prefix bucket.
@@ -74,8 +83,15 @@ func BuildCatalog(e *Engine, cfg CatalogConfig, now time.Time) *Catalog {
 	}
 	e.Each(func(r Result) {
 		key := r.Number.Key
+		if cfg.ContestedEvidence > 0 && contested(r, cfg.ContestedEvidence) {
+			c.Contested = append(c.Contested, key)
+		}
 		var list string
 		switch r.Verdict {
+		case VerdictVerified:
+			c.Verified = append(c.Verified, key)
+			c.flagged[key] = r
+			return
 		case VerdictFraud:
 			list = ListFraud
 			if r.Confidence >= cfg.BlockConfidence && (r.Number.Valid || r.Number.Scoped || r.Reporters >= cfg.InvalidBlockReporters) {
@@ -96,6 +112,8 @@ func BuildCatalog(e *Engine, cfg CatalogConfig, now time.Time) *Catalog {
 	for _, keys := range c.Lists {
 		slices.Sort(keys)
 	}
+	slices.Sort(c.Verified)
+	slices.Sort(c.Contested)
 	for _, es := range c.prefixes {
 		slices.SortFunc(es, func(a, b PrefixEntry) int { return strings.Compare(a.SHA256, b.SHA256) })
 	}
@@ -118,7 +136,8 @@ func (c *Catalog) Prefix(prefix string) []PrefixEntry {
 type CallKitEntry struct {
 	Number uint64 // E.164 digits without '+'
 	Label  string // identification entries only
-	// Verdict and Category are what Label says, in any language.
+	// Verdict and Category are what Label says, in any language; for a
+	// verified number, Category is its caller name.
 	Verdict  Verdict
 	Category string
 }
@@ -132,7 +151,7 @@ func (c *Catalog) CallKit(kind string) []CallKitEntry {
 	case "block":
 		keys = c.Lists[ListBlock]
 	case "identify":
-		keys = slices.Concat(c.Lists[ListFraud], c.Lists[ListSpam], c.Lists[ListBenign])
+		keys = slices.Concat(c.Lists[ListFraud], c.Lists[ListSpam], c.Lists[ListBenign], c.Verified)
 	}
 	out := make([]CallKitEntry, 0, len(keys))
 	for _, key := range keys {
@@ -144,7 +163,10 @@ func (c *Catalog) CallKit(kind string) []CallKitEntry {
 		if kind == "identify" {
 			r := c.flagged[key]
 			e.Verdict, e.Category = r.Verdict, r.TopCategory
-			e.Label = CallKitLabel(r.Verdict, r.TopCategory, "en")
+			if r.Verdict == VerdictVerified {
+				e.Category = r.CallerName
+			}
+			e.Label = CallKitLabel(e.Verdict, e.Category, "en")
 		}
 		out = append(out, e)
 	}
@@ -176,6 +198,19 @@ func callKitNumber(key string) (uint64, bool) {
 	return n, err == nil
 }
 
+// contested reports whether r has at least min evidence on both sides.
+func contested(r Result, min float64) bool {
+	var harm, good float64
+	for cat, v := range r.Evidence {
+		if harmful(riskOf(cat)) {
+			harm += v
+		} else {
+			good += v
+		}
+	}
+	return harm >= min && good >= min
+}
+
 // labelTexts are the words around a category's name in caller-ID labels,
 // per language of the category texts (labels.Languages).
 var labelTexts = map[string]struct{ fraud, fraudOf, spamOf string }{
@@ -193,8 +228,12 @@ func LabelLanguage(lang string) bool {
 
 // CallKitLabel is the caller-ID text a phone shows under a number with
 // this verdict and top category, in lang (English when lang has no
-// texts): "Suspected fraud", "Spam: Sales & promotion", "Delivery".
+// texts): "Suspected fraud", "Spam: Sales & promotion", "Delivery"; for a
+// verified number, category is its caller name, shown as it is.
 func CallKitLabel(v Verdict, category, lang string) string {
+	if v == VerdictVerified {
+		return category
+	}
 	t, ok := labelTexts[lang]
 	if !ok {
 		lang, t = "en", labelTexts["en"]

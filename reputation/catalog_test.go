@@ -23,7 +23,9 @@ func catalogWorld(t *testing.T) *reputation.Catalog {
 	for _, id := range ids[:3] {
 		w.label(id, "+12025550199", "promotion")
 	}
-	w.label(ids[0], "+8613912345678", "delivery")
+	for _, id := range ids[:2] {
+		w.label(id, "+8613912345678", "delivery")
+	}
 	for _, id := range ids[:3] {
 		w.label(id, "CN:95588", "fraud")
 	}

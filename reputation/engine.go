@@ -21,6 +21,11 @@ type Config struct {
 	// MinReporters is how many distinct trusted reporters must agree
 	// before a spam or fraud verdict is public.
 	MinReporters int
+	// MinGoodReporters is how many distinct trusted reporters a benign or
+	// safe verdict needs: one account alone must not whitewash a number
+	// (its owner's, say). A moderator's label counts as a quorum for
+	// either.
+	MinGoodReporters int
 	// TrustedWeight is the current (decayed) weight from which a label
 	// counts as one trusted reporter.
 	TrustedWeight float64
@@ -73,25 +78,26 @@ func DefaultConfig() Config {
 			labels.RiskDangerous: 90 * day, labels.RiskNuisance: 30 * day,
 			labels.RiskBenign: 90 * day, labels.RiskSafe: 90 * day,
 		},
-		MinReporters:    3,
-		TrustedWeight:   0.5,
-		MinHarmBound:    0.3,
-		SourceTrust:     map[labels.Source]float64{labels.ImportSource("ftc"): 1},
-		ImportTrust:     0.8,
-		ModeratorWeight: 10,
-		RampFloor:       0.1,
-		Ramp:            7 * day,
-		BurstWindow:     time.Hour,
-		NewAccount:      day,
-		BurstNewAccount: 5,
-		BurstPrefix:     5,
-		BurstRate:       20,
-		BurstCap:        0.1,
-		Dormancy:        180 * day,
-		RangeDigits:     2,
-		RangeNumbers:    3,
-		RangeEvidence:   3,
-		Now:             time.Now,
+		MinReporters:     3,
+		MinGoodReporters: 2,
+		TrustedWeight:    0.5,
+		MinHarmBound:     0.3,
+		SourceTrust:      map[labels.Source]float64{labels.ImportSource("ftc"): 1},
+		ImportTrust:      0.8,
+		ModeratorWeight:  10,
+		RampFloor:        0.1,
+		Ramp:             7 * day,
+		BurstWindow:      time.Hour,
+		NewAccount:       day,
+		BurstNewAccount:  5,
+		BurstPrefix:      3,
+		BurstRate:        20,
+		BurstCap:         0.1,
+		Dormancy:         180 * day,
+		RangeDigits:      2,
+		RangeNumbers:     3,
+		RangeEvidence:    3,
+		Now:              time.Now,
 	}
 }
 
@@ -249,6 +255,9 @@ type Engine struct {
 	catHalf []float64 // half-life in ms
 	srcs    []labels.Source
 	srcIdx  map[labels.Source]uint8
+
+	// overrides are moderation's decisions by key id (see Override).
+	overrides map[uint32]*Override
 }
 
 var _ labels.Observer = (*Engine)(nil)
@@ -263,7 +272,7 @@ func NewEngine(cfg Config) *Engine {
 	}
 	e := &Engine{
 		cfg: cfg, keys: cfg.Keys,
-		ranges: map[uint64]rangeState{}, firstSeen: map[uint64]int64{},
+		ranges: map[uint64]rangeState{}, firstSeen: map[uint64]int64{}, overrides: map[uint32]*Override{},
 		catIdx: map[string]uint8{}, srcIdx: map[labels.Source]uint8{},
 	}
 	for _, c := range labels.Categories() {
@@ -490,6 +499,9 @@ func (e *Engine) addLocked(l *labels.Label) {
 		e.count++
 	}
 	c := contrib{reporter: rk, at: at, cat: e.catIndex(l.Category), src: e.srcIndex(l.Source), sig: signalsOf(l), bits: bitActive}
+	if len(e.overrides) > 0 && e.overrides[id].clears(l.Source, at) {
+		c.bits &^= bitActive // a label from before a clearing, replayed
+	}
 	w := e.baseWeight(rk, l.Source, l.Category)
 	if l.Source == labels.SourceApp {
 		first, seen := e.firstSeen[rk]
@@ -517,7 +529,7 @@ func (e *Engine) addLocked(l *labels.Label) {
 	st.first, st.last = min(st.first, secs(at)), max(st.last, secs(at))
 	e.applySums(st, &st.contribs[i])
 	st.touch()
-	if rk, ok := e.rangeKey(l.Key); ok && harmful(e.catRisk[c.cat]) {
+	if rk, ok := e.rangeKey(l.Key); ok && c.active() && harmful(e.catRisk[c.cat]) {
 		if rs, ok := e.ranges[rk]; ok {
 			rs.harm += float64(c.weight) * growth(at, e.nuisanceHalf())
 			if !e.activeHarmExcept(st, i) {
@@ -842,22 +854,29 @@ func (e *Engine) Lookup(n labels.Number) Result {
 	if st != nil {
 		res = e.judgeCached(n.Key, st, now)
 	} else {
-		// Unlabelled: only signals speak, and they raise the score a
-		// little, never to a verdict.
-		res = Result{Verdict: VerdictUnknown, Categories: noCategories, Evidence: noEvidence}
-		boost := 0.0
-		if res.Signals = e.rangeSignal(n.Key, nil, false, now); len(res.Signals) > 0 {
-			boost++
-		}
-		if !n.Valid && !n.Scoped {
-			boost += 0.5
-		}
-		if boost > 0 {
-			res.Score = int(math.Round(100 * wilsonLower(boost, boost+2)))
-		}
+		res = e.unlabelled(n, now)
 	}
+	res = moderated(res, e.overrideLocked(n.Key), now)
 	e.mu.RUnlock()
 	return finish(res, n)
+}
+
+// unlabelled is the result of a number nobody labelled: only signals
+// speak, and they raise the score a little, never to a verdict; e.mu is
+// held.
+func (e *Engine) unlabelled(n labels.Number, now time.Time) Result {
+	res := Result{Verdict: VerdictUnknown, Categories: noCategories, Evidence: noEvidence}
+	boost := 0.0
+	if res.Signals = e.rangeSignal(n.Key, nil, false, now); len(res.Signals) > 0 {
+		boost++
+	}
+	if !n.Valid && !n.Scoped {
+		boost += 0.5
+	}
+	if boost > 0 {
+		res.Score = int(math.Round(100 * wilsonLower(boost, boost+2)))
+	}
+	return res
 }
 
 // noCategories and noEvidence are the empty maps of every unlabelled
@@ -935,7 +954,11 @@ func (e *Engine) judge(key string, st *numState, now time.Time) Result {
 		c := &st.contribs[i]
 		res.Categories[e.cats[c.cat]]++
 		if c.active() && float64(c.weight)*decay(c.at, nowMs, e.catHalf[c.cat]) >= e.cfg.TrustedWeight {
-			trusted[riskRank(e.catRisk[c.cat])]++
+			n := 1
+			if e.srcs[c.src] == labels.SourceModerator {
+				n = max(e.cfg.MinReporters, e.cfg.MinGoodReporters) // a decision is a quorum
+			}
+			trusted[riskRank(e.catRisk[c.cat])] += n
 		}
 		for b, bit := range callSignalBits {
 			if c.sig&bit != 0 {
@@ -1010,6 +1033,7 @@ func (e *Engine) judge(key string, st *numState, now time.Time) Result {
 		}
 	}
 	total := harm + good
+	res.harmQuorum = trusted[0]+trusted[1] >= e.cfg.MinReporters
 	switch risks[win] {
 	case labels.RiskDangerous, labels.RiskNuisance:
 		agree := trusted[0] + trusted[1]
@@ -1020,11 +1044,11 @@ func (e *Engine) judge(key string, st *numState, now time.Time) Result {
 			}
 		}
 	case labels.RiskBenign:
-		if byRisk[2] >= e.cfg.TrustedWeight {
+		if byRisk[2] >= e.cfg.TrustedWeight && trusted[2]+trusted[3] >= e.cfg.MinGoodReporters {
 			res.Verdict = VerdictBenign
 		}
 	case labels.RiskSafe:
-		if byRisk[3] >= e.cfg.TrustedWeight {
+		if byRisk[3] >= e.cfg.TrustedWeight && trusted[2]+trusted[3] >= e.cfg.MinGoodReporters {
 			res.Verdict = VerdictSafe
 		}
 	}
@@ -1088,9 +1112,10 @@ func (e *Engine) Flags() []Flag {
 	return out
 }
 
-// Each calls fn with the current result of every labelled number, in no
-// particular order. The lock is held for one number at a time, so a long
-// walk (building filters) never stalls reports or lookups for long.
+// Each calls fn with the current result of every labelled number, and of
+// every number with a moderation override, in no particular order. The
+// lock is held for one number at a time, so a long walk (building
+// filters) never stalls reports or lookups for long.
 func (e *Engine) Each(fn func(Result)) {
 	for id := uint32(0); ; id++ {
 		res, ok, more := e.resultAt(id)
@@ -1104,7 +1129,7 @@ func (e *Engine) Each(fn func(Result)) {
 }
 
 // resultAt returns the reputation of the number with id; ok is false when
-// it has no labels, more is false past the last id.
+// it has no labels and no override, more is false past the last id.
 func (e *Engine) resultAt(id uint32) (res Result, ok, more bool) {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
@@ -1112,16 +1137,22 @@ func (e *Engine) resultAt(id uint32) (res Result, ok, more bool) {
 		return Result{}, false, false
 	}
 	st := &e.nums[id]
-	if len(st.contribs) == 0 {
+	o := e.overrides[id]
+	if len(st.contribs) == 0 && o == nil {
 		return Result{}, false, true
 	}
 	key := e.keys.Key(id)
+	now := e.cfg.Now()
+	if len(st.contribs) == 0 {
+		n := numberOfKey(key)
+		return finish(moderated(e.unlabelled(n, now), o, now), n), true, true
+	}
 	n := labels.Number{Key: key, Valid: st.valid, Scoped: st.scoped}
-	return finish(e.judge(key, st, e.cfg.Now()), n), true, true
+	return finish(moderated(e.judge(key, st, now), o, now), n), true, true
 }
 
-// labelled returns the ids of the numbers that have labels now, each with
-// bucket(its key).
+// labelled returns the ids of the numbers that have labels or an override
+// now, each with bucket(its key).
 func (e *Engine) labelled(bucket func(key string) uint32) (ids, buckets []uint32) {
 	for from := 0; ; from += rescoreChunk {
 		e.mu.RLock()
@@ -1130,7 +1161,7 @@ func (e *Engine) labelled(bucket func(key string) uint32) (ids, buckets []uint32
 			return ids, buckets
 		}
 		for id := from; id < min(from+rescoreChunk, len(e.nums)); id++ {
-			if len(e.nums[id].contribs) > 0 {
+			if len(e.nums[id].contribs) > 0 || (len(e.overrides) > 0 && e.overrides[uint32(id)] != nil) {
 				ids, buckets = append(ids, uint32(id)), append(buckets, bucket(e.keys.Key(uint32(id))))
 			}
 		}

@@ -47,8 +47,9 @@ type LiveCallerIDOptions struct {
 	Limit int
 	// CacheExpiry is how long a phone may cache an answer; a day if zero.
 	CacheExpiry time.Duration
-	// VerifiedName returns the name moderation verified for a key, "" when
-	// none; it wins over the category's name. Nil: no verified names.
+	// VerifiedName returns a verified name for a key, "" when none; it
+	// wins over the category's name. The numbers moderation verified
+	// carry their caller name without it. Nil: no other names.
 	VerifiedName func(key string) string
 }
 
@@ -61,15 +62,16 @@ type LiveCallerIDExport struct {
 }
 
 // LiveCallerID writes the Live Caller ID datasets of c: a block row for
-// every flagged number (1 for those on the block list), an identity row
-// for every flagged number with a name.
+// every flagged or verified number (1 for those on the block list), an
+// identity row for every one with a name (a verified number's is its
+// caller name, as a business).
 func LiveCallerID(c *Catalog, opts LiveCallerIDOptions) LiveCallerIDExport {
 	if opts.CacheExpiry <= 0 {
 		opts.CacheExpiry = 24 * time.Hour
 	}
 	var flagged []string
-	for _, list := range []string{ListFraud, ListSpam, ListBenign} {
-		for _, k := range c.Lists[list] {
+	for _, list := range [][]string{c.Lists[ListFraud], c.Lists[ListSpam], c.Lists[ListBenign], c.Verified} {
+		for _, k := range list {
 			if strings.HasPrefix(k, "+") {
 				flagged = append(flagged, k)
 			}
@@ -91,8 +93,8 @@ func LiveCallerID(c *Catalog, opts LiveCallerIDOptions) LiveCallerIDExport {
 		ex.BlockRows++
 
 		r := c.flagged[key]
-		name, category := "", identityUnspecified
-		if opts.VerifiedName != nil {
+		name, category := r.CallerName, identityUnspecified
+		if opts.VerifiedName != nil && name == "" {
 			name = opts.VerifiedName(key)
 		}
 		if name != "" || r.Verdict == VerdictBenign {

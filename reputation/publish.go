@@ -760,6 +760,17 @@ func decodeCallKit(keys []string, lang string) []CallKitEntry {
 	return out
 }
 
+// Contested returns the numbers the latest catalog found with strong
+// evidence on both sides; nil before the first build.
+func (p *Publisher) Contested() []string {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if p.catalog == nil {
+		return nil
+	}
+	return p.catalog.Contested
+}
+
 // Prefix returns the flagged entries of a hash-prefix bucket.
 func (p *Publisher) Prefix(prefix string) ([]PrefixEntry, error) {
 	if len(prefix) != 5 || strings.Trim(prefix, "0123456789abcdef") != "" {

@@ -94,6 +94,14 @@ func (c *ChangeLog) LabelChanged(old, cur *labels.Label) {
 	}
 }
 
+// Mark marks key for the next flush: what changed it was not a label (a
+// moderation override).
+func (c *ChangeLog) Mark(key string) {
+	c.mu.Lock()
+	c.keys[key] = struct{}{}
+	c.mu.Unlock()
+}
+
 // Flush appends the marked numbers' current reputations.
 func (c *ChangeLog) Flush(ctx context.Context) error {
 	c.mu.Lock()

@@ -44,6 +44,17 @@ type Result struct {
 	Signals         []string
 	// Evidence is the trust-weighted, decayed evidence per category.
 	Evidence map[string]float64
+	// What moderation decided (see Override): the caller-ID name of a
+	// verified number, whether its labels would flag it (its caller ID is
+	// probably spoofed), whether a case about it is open, and the outcome
+	// of its latest resolved case.
+	CallerName  string
+	SpoofedRisk bool
+	Disputed    bool
+	Outcome     string
+	// harmQuorum is set when enough trusted reporters call the number
+	// harmful for a spam or fraud verdict, whatever the other side says.
+	harmQuorum bool
 }
 
 // risks lists the risk classes from most to least severe; ties between
@@ -64,12 +75,13 @@ func riskRank(r labels.Risk) int {
 func (e *Engine) lookupKey(key string) (Result, bool) {
 	e.mu.RLock()
 	_, st := e.state(key)
-	var n labels.Number
+	n := numberOfKey(key)
 	if st != nil {
 		n = labels.Number{Key: key, Valid: st.valid, Scoped: st.scoped}
 	}
+	o := e.overrideLocked(key)
 	e.mu.RUnlock()
-	if st == nil {
+	if st == nil && o == nil {
 		return Result{}, false
 	}
 	return e.Lookup(n), true

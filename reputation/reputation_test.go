@@ -120,7 +120,9 @@ func TestVerdicts(t *testing.T) {
 		{"ThreeFraud", []string{"fraud", "fraud", "fraud"}, reputation.VerdictFraud, "fraud"},
 		{"FraudAndNuisanceIsSpam", []string{"fraud", "fraud", "harassment"}, reputation.VerdictSpam, "fraud"},
 		{"ThreePromotion", []string{"promotion", "promotion", "real_estate"}, reputation.VerdictSpam, "promotion"},
-		{"Delivery", []string{"delivery"}, reputation.VerdictBenign, "delivery"},
+		{"OneDeliveryIsNotEnough", []string{"delivery"}, reputation.VerdictUnknown, "delivery"},
+		{"Delivery", []string{"delivery", "delivery"}, reputation.VerdictBenign, "delivery"},
+		{"OneSafeIsNotEnough", []string{"safe"}, reputation.VerdictUnknown, "safe"},
 		{"DeliveryOutweighsFraud", []string{"delivery", "delivery", "delivery", "fraud"}, reputation.VerdictBenign, "delivery"},
 		{"SafeCountsAgainst", []string{"fraud", "fraud", "fraud", "safe", "safe", "safe", "safe", "safe"}, reputation.VerdictSafe, "safe"},
 		{"Safe", []string{"safe", "safe"}, reputation.VerdictSafe, "safe"},
@@ -304,8 +306,9 @@ func TestReassignment(t *testing.T) {
 		t.Fatal("no fraud verdict to begin with")
 	}
 	w.clock.Set(t0.Add(200 * 24 * time.Hour))
-	newOwner := w.established("g", 1, 100*24*time.Hour)
+	newOwner := w.established("g", 2, 100*24*time.Hour)
 	w.label(newOwner[0], num, "safe")
+	w.label(newOwner[1], num, "safe")
 	r := w.lookup(num)
 	if r.Verdict != reputation.VerdictSafe || r.Evidence["fraud"] != 0 || !contains(r.Signals, reputation.SignalPossiblyReassigned) {
 		t.Fatalf("after reassignment: %s %v %v", r.Verdict, r.Evidence, r.Signals)

@@ -323,6 +323,10 @@ type reputationDoc struct {
 	Signals     []string           `bson:"signals"`
 	First       time.Time          `bson:"first_reported_at"`
 	Last        time.Time          `bson:"last_reported_at"`
+	CallerName  string             `bson:"caller_name,omitempty"`
+	SpoofedRisk bool               `bson:"spoofed_risk,omitempty"`
+	Disputed    bool               `bson:"disputed,omitempty"`
+	Outcome     string             `bson:"outcome,omitempty"`
 }
 
 func (d reputationDoc) result(key string) Result {
@@ -330,6 +334,7 @@ func (d reputationDoc) result(key string) Result {
 		Number: labels.Number{Key: key, Scoped: !strings.HasPrefix(key, "+")}, Verdict: d.Verdict, Score: d.Score,
 		Confidence: d.Confidence, Reporters: d.Reporters, Categories: d.Categories, TopCategory: d.TopCategory,
 		FirstReportedAt: d.First.UTC(), LastReportedAt: d.Last.UTC(), Signals: d.Signals, Evidence: d.Evidence,
+		CallerName: d.CallerName, SpoofedRisk: d.SpoofedRisk, Disputed: d.Disputed, Outcome: d.Outcome,
 	}
 	if r.Categories == nil {
 		r.Categories = map[string]int{}
@@ -340,7 +345,7 @@ func (d reputationDoc) result(key string) Result {
 	if r.Signals == nil {
 		r.Signals = []string{}
 	}
-	if r.Reporters == 0 {
+	if r.Reporters == 0 && r.CallerName == "" {
 		r.Verdict = VerdictUnknown
 	}
 	return r
@@ -351,6 +356,7 @@ func toDoc(r Result) reputationDoc {
 		Key: r.Number.Key, Verdict: r.Verdict, Score: r.Score, Reporters: r.Reporters,
 		Categories: r.Categories, TopCategory: r.TopCategory, Confidence: r.Confidence, Evidence: r.Evidence,
 		Signals: r.Signals, First: r.FirstReportedAt, Last: r.LastReportedAt,
+		CallerName: r.CallerName, SpoofedRisk: r.SpoofedRisk, Disputed: r.Disputed, Outcome: r.Outcome,
 	}
 }
 

@@ -43,8 +43,12 @@ func exportCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	defer st.closeLogged(log)
+	// Moderation's decisions (verified names, cleared labels) apply to the
+	// engine as it opens; nobody is told anything from here.
+	if _, err := st.openModeration(ctx, nil, &modFlags{}, log); err != nil {
+		return err
+	}
 	cat := reputation.BuildCatalog(st.index, reputation.DefaultCatalogConfig(), time.Now())
-	// Verified names from moderation plug in as LiveCallerIDOptions.VerifiedName.
 	ex := reputation.LiveCallerID(cat, reputation.LiveCallerIDOptions{Lang: *lang, Limit: *limit, CacheExpiry: *expiry})
 	if err := os.MkdirAll(*out, 0o755); err != nil {
 		return err

@@ -190,6 +190,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	registerLimits(fs, &limits)
 	var pf pushFlags
 	pf.register(fs)
+	var mf modFlags
+	mf.register(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -226,7 +228,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	var be *backend
 	switch *role {
 	case "writer":
-		be, err = writerBackend(ctx, &sf, pubCfg, *rescoreEvery, *filterEvery, &pf, *firebaseProject, reg, log)
+		be, err = writerBackend(ctx, &sf, pubCfg, *rescoreEvery, *filterEvery, &pf, &mf, *firebaseProject, reg, log)
 	case "lookup":
 		be, err = lookupBackend(ctx, &sf, pubCfg, *filterEvery, log)
 	default:
@@ -252,6 +254,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		Guardians:      be.guardians,
 		Lookups:        be.lookups,
 		Erasures:       erasures,
+		Moderation:     be.moderation,
 		Labels:         be.labels,
 		Reputation:     be.rep,
 		Verifier:       verifier,
@@ -405,12 +408,14 @@ type backend struct {
 	// erasures opens the erasure jobs (resuming unfinished ones); nil on
 	// a lookup replica.
 	erasures func(ctx context.Context, v api.Verifier, log *slog.Logger) (*erasure.Service, error)
+
+	moderation api.Moderation
 }
 
 // writerBackend holds the labels and the engine in memory and runs the
 // leased jobs.
 func writerBackend(ctx context.Context, sf *storeFlags, pubCfg reputation.PublisherConfig, rescoreEvery, filterEvery time.Duration,
-	pf *pushFlags, firebaseProject string, reg prometheus.Registerer, log *slog.Logger) (*backend, error) {
+	pf *pushFlags, mf *modFlags, firebaseProject string, reg prometheus.Registerer, log *slog.Logger) (*backend, error) {
 	st, err := openStack(ctx, sf, log)
 	if err != nil {
 		return nil, err
@@ -431,6 +436,11 @@ func writerBackend(ctx context.Context, sf *storeFlags, pubCfg reputation.Publis
 		st.closeLogged(log)
 		return nil, err
 	}
+	mod, err := st.openModeration(ctx, ps, mf, log)
+	if err != nil {
+		st.closeLogged(log)
+		return nil, err
+	}
 	published := func(ctx context.Context) error { return filtersPublished(ctx, ps, st.pubs) }
 	if err := published(ctx); err != nil {
 		st.closeLogged(log)
@@ -438,7 +448,7 @@ func writerBackend(ctx context.Context, sf *storeFlags, pubCfg reputation.Publis
 	}
 	releaseLoadGarbage(log)
 	return &backend{
-		devices: ps, inbox: ps, guardians: ps, lookups: ps, erasures: st.erasures(pushEraser(ps)),
+		devices: ps, inbox: ps, guardians: ps, lookups: ps, erasures: st.erasures(pushEraser(ps)), moderation: mod,
 		labels: st.labels, rep: st.index, pubs: st.pubs, embedded: st.mongo.Embedded, numbers: st.index.Len,
 		ready: func(ctx context.Context) error {
 			if !st.labels.Loaded() || !st.pubs.Ready() {
@@ -451,6 +461,7 @@ func writerBackend(ctx context.Context, sf *storeFlags, pubCfg reputation.Publis
 			st.filterJob(filterEvery, published, log).Loop,
 			func(ctx context.Context) { st.changes.Run(ctx, 500*time.Millisecond) },
 			ps.Run,
+			func(ctx context.Context) { mod.Run(ctx, mf.scan) },
 		},
 		close: func() { st.closeLogged(log) },
 	}, nil

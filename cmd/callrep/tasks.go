@@ -20,13 +20,14 @@ func token(args []string, stdout, stderr io.Writer) error {
 	data := fs.String("data", "./data", "data directory whose issuer key signs the token (env CALLREP_DATA)")
 	uid := fs.String("uid", "", "user id the token names (required)")
 	moderator := fs.Bool("moderator", false, "grant the moderator role")
+	phone := fs.String("phone", "", "E.164 number the token claims the user signed in with (local use only: it proves nothing)")
 	ttl := new(time.Duration)
 	positiveDuration(fs, ttl, "ttl", 24*time.Hour, "how long the token is valid")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if *uid == "" {
-		return usageError{"usage: callrep token [--data DIR] [--moderator] [--ttl 24h] --uid USER"}
+		return usageError{"usage: callrep token [--data DIR] [--moderator] [--phone +86…] [--ttl 24h] --uid USER"}
 	}
 	iss, err := api.LoadOrCreateLocalIssuer(*data, time.Now)
 	if err != nil {
@@ -35,7 +36,7 @@ func token(args []string, stdout, stderr io.Writer) error {
 	if iss.Created() {
 		fmt.Fprintf(stderr, "callrep: warning: %s held no issuer key, so a new one was created; only a server started with --data %s accepts this token\n", *data, *data)
 	}
-	tok, err := iss.Issue(*uid, *moderator, *ttl)
+	tok, err := iss.IssueFor(api.Principal{UID: *uid, Moderator: *moderator, Phone: *phone}, *ttl)
 	if err != nil {
 		return err
 	}
