@@ -148,7 +148,7 @@ func (s *Service) commitBatch(batch []*event) {
 	}
 	ctx, cancel := writeContext(context.Background())
 	defer cancel()
-	dup, err := s.store.InsertReports(ctx, rs)
+	dup, err := s.insert(ctx, rs)
 	var stored map[string]Report
 	var readErr error
 	if err == nil {
@@ -220,8 +220,10 @@ func (s *Service) settleDuplicateLocked(ev *event, stored map[string]Report) {
 		d.Number = ev.r.Number
 		// The first attempt may have been stored without being applied
 		// (its answer lost to a timeout); applying again is a no-op
-		// otherwise. Reports older than the replay window are in labels.
-		if !d.StoredAt.Before(s.since) {
+		// otherwise. Reports older than the replay window are in labels,
+		// unless an older writer generation stored them: then the attempt
+		// may have been fenced and ignored since (see writer.go).
+		if !d.StoredAt.Before(s.since) || d.writerGen < s.store.gen {
 			s.applyLocked(d)
 		}
 		ev.out = d

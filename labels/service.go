@@ -55,6 +55,10 @@ type Options struct {
 	// meanwhile).
 	CommitBatch int
 	CommitDelay time.Duration
+	// Fence, if set, is called after every insert and before what it
+	// stored is applied or acknowledged; an error fails the write. It is
+	// the writer lease's Check on a shared store (see writer.go).
+	Fence func(ctx context.Context) error
 }
 
 // Service turns reports into live labels. Every report is inserted into the
@@ -222,7 +226,7 @@ func (s *Service) load(ctx context.Context) error {
 		}
 	}
 	if sn.Gen != 0 && sn.Journal != 0 {
-		err = s.store.eachJournaled(ctx, sn.Journal, s.since, replay)
+		err = s.store.eachJournaled(ctx, sn.Journal, s.since, sn.WriterGen, replay)
 	} else {
 		// No snapshot, or one from before journals: the whole history,
 		// or all of it since the watermark.
@@ -541,7 +545,7 @@ func (s *Service) Erase(ctx context.Context, reporter string) (EraseResult, erro
 	s.mu.Unlock()
 	wctx, cancel := writeContext(ctx)
 	defer cancel()
-	_, err = s.store.InsertReports(wctx, rs)
+	_, err = s.insert(wctx, rs)
 	s.mu.Lock()
 	for _, r := range rs {
 		if err == nil {
@@ -602,7 +606,7 @@ func (s *Service) Import(ctx context.Context, batch []Imported) (ImportStats, er
 	s.mu.Unlock()
 	wctx, cancel := writeContext(ctx)
 	defer cancel()
-	dup, err := s.store.InsertReports(wctx, rs)
+	dup, err := s.insert(wctx, rs)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for i, r := range rs {
@@ -707,6 +711,16 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return string([]rune(s)[:n]) + "…"
+}
+
+// insert stores rs in the history and checks the fence: what it stored
+// may be applied once it returns without error.
+func (s *Service) insert(ctx context.Context, rs []Report) ([]bool, error) {
+	dup, err := s.store.InsertReports(ctx, rs)
+	if err == nil && s.opts.Fence != nil {
+		err = s.opts.Fence(ctx)
+	}
+	return dup, err
 }
 
 // writeContext detaches a write from the request's cancellation, so that a

@@ -1,0 +1,129 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/callrep/callrep/api"
+	"github.com/callrep/callrep/labels/mongotest"
+)
+
+// The fault suite (issue 11, part 8): the real binary killed, frozen and
+// doubled, over loopback only. Waits on conditions are generous: CI is a
+// busy two-core machine.
+
+// reportAs files one report by uid and returns the status.
+func reportAs(t *testing.T, base string, issuer *api.LocalIssuer, uid, number, category, clientID string) (int, map[string]any) {
+	t.Helper()
+	tok, err := issuer.Issue(uid, false, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return call(t, "POST", base+"/v1/reports", tok, fmt.Sprintf(`{"number":%q,"category":%q,"client_report_id":%q}`, number, category, clientID))
+}
+
+// TestTwoWritersOneDataDir: a second server on a data directory in use is
+// refused at once, naming the process that holds it.
+func TestTwoWritersOneDataDir(t *testing.T) {
+	data := t.TempDir()
+	first := startProc(t, "--data", data)
+	var stderr bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	second := exec.CommandContext(ctx, binary(t), "serve", "--listen", "127.0.0.1:0", "--data", data)
+	second.Stderr = &stderr
+	err := second.Run()
+	holder := fmt.Sprintf("pid %d on ", first.cmd.Process.Pid)
+	if code := second.ProcessState.ExitCode(); err == nil || code != 1 || !strings.Contains(stderr.String(), holder) {
+		t.Fatalf("second server: exit %d (%v), stderr:\n%s\nwant exit 1 naming %q", code, err, stderr.String(), holder)
+	}
+	if code, _ := call(t, "GET", first.base+"/readyz", "", ""); code != 200 {
+		t.Fatalf("the first server after the refusal: readyz %d", code)
+	}
+}
+
+// TestTwoWritersSharedStore: over one FerretDB run as its own process, a
+// second writer waits as a standby (maintenance commands refuse to run
+// beside the writer), takes over within its lease once the writer is
+// killed, and serves what the writer acknowledged. A writer frozen past
+// its lease acknowledges nothing when it wakes up, and stops.
+func TestTwoWritersSharedStore(t *testing.T) {
+	uri := mongotest.StartProcess(t)
+	data := t.TempDir()
+	issuer, err := api.LoadOrCreateLocalIssuer(data, time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"--mongodb-uri", uri, "--data", data, "--writer-lease", "2s"}
+	a := startProc(t, args...)
+	if code, b := reportAs(t, a.base, issuer, "ann", "+8613800138000", "fraud", "a-1"); code != 201 {
+		t.Fatalf("report to the writer: %d %v", code, b)
+	}
+	b := spawnProc(t, args...)
+	waitFor(t, 30*time.Second, "the second writer waiting as a standby", func() bool {
+		return strings.Contains(b.logs.String(), "standby: another writer holds the lease")
+	})
+	for _, cmd := range []string{"rebuild", "rescore"} {
+		var out, errb bytes.Buffer
+		code := run(context.Background(), []string{cmd, "--mongodb-uri", uri, "--data", t.TempDir()}, &out, &errb)
+		if code != 1 || !strings.Contains(errb.String(), "a callrep writer is running on this store") {
+			t.Fatalf("%s beside the writer: exit %d, %s", cmd, code, errb.String())
+		}
+	}
+	var errb bytes.Buffer
+	if code := run(context.Background(), []string{"migrate", "--mongodb-uri", uri, "--to", uri, "--to-database", "copy"}, &bytes.Buffer{}, &errb); code != 1 ||
+		!strings.Contains(errb.String(), "a callrep writer is running on this store") {
+		t.Fatalf("migrate beside the writer: exit %d, %s", code, errb.String())
+	}
+
+	a.kill()
+	took := func() time.Duration {
+		start := time.Now()
+		b.waitServing(t, 30*time.Second)
+		return time.Since(start)
+	}()
+	t.Logf("the standby serves %v after the kill (lease 2s)", took.Round(time.Millisecond))
+	if code, rep := call(t, "GET", b.base+"/v1/numbers/%2B8613800138000", "", ""); code != 200 || rep["reporters"] != float64(1) {
+		t.Fatalf("the old writer's report on the new one: %d %v", code, rep)
+	}
+	if code, body := reportAs(t, b.base, issuer, "bea", "+8613900139000", "fraud", "b-1"); code != 201 {
+		t.Fatalf("report to the new writer: %d %v", code, body)
+	}
+
+	// Freeze b past its lease; c takes over; b wakes up.
+	if err := b.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	c := startProc(t, args...)
+	if err := b.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	code, body := reportAs(t, b.base, issuer, "cat", "+8613700137000", "fraud", "c-1")
+	t.Logf("the frozen writer, woken up, answered %d %v", code, body)
+	if code == 201 || code == 200 {
+		t.Fatalf("a fenced writer acknowledged a report: %d %v", code, body)
+	}
+	select {
+	case <-b.done:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the fenced writer still runs:\n%s", b.logs.String())
+	}
+	if !strings.Contains(b.logs.String(), "lost the writer lease") {
+		t.Fatalf("the fenced writer did not say why it stopped:\n%s", b.logs.String())
+	}
+	// The retry the 503 allows lands on the current writer.
+	if code, body := reportAs(t, c.base, issuer, "cat", "+8613700137000", "fraud", "c-1"); code != 201 && code != 200 {
+		t.Fatalf("retry on the current writer: %d %v", code, body)
+	}
+	for _, n := range []string{"%2B8613800138000", "%2B8613900139000", "%2B8613700137000"} {
+		if code, rep := call(t, "GET", c.base+"/v1/numbers/"+n, "", ""); code != 200 || rep["reporters"] != float64(1) {
+			t.Fatalf("%s on the third writer: %d %v", n, code, rep)
+		}
+	}
+}
