@@ -258,8 +258,8 @@ func wantBody(token string, w push.Warning, ttl time.Duration, alert string, edi
 func TestSend(t *testing.T) {
 	const token = "tok-abcdefghijklmnop"
 	scenarios := []struct {
-		name    string
-		warning func(w *push.Warning)
+		name     string
+		warning  func(w *push.Warning)
 		ttl      time.Duration // left at send time
 		alert    string
 		data     func(d map[string]any)
