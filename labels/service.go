@@ -115,6 +115,25 @@ func (st *stripe) Lock() {
 	}
 }
 
+// lockWithin is Lock giving up after d; it reports whether it locked.
+func (st *stripe) lockWithin(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	for {
+		st.mu.Lock()
+		if st.pending == 0 {
+			return true
+		}
+		idle := st.idle
+		st.mu.Unlock()
+		select {
+		case <-idle:
+		case <-t.C:
+			return false
+		}
+	}
+}
+
 // Unlock unlocks the stripe.
 func (st *stripe) Unlock() { st.mu.Unlock() }
 
@@ -388,9 +407,12 @@ func (s *Service) Retract(ctx context.Context, who Reporter, number, region stri
 		return Report{}, err
 	}
 	// Lock waits for who's queued events, so the label is checked after
-	// them, and holds later ones back until the retraction is queued.
+	// them, and holds later ones back until the retraction is queued; not
+	// for longer than a commit may stall.
 	st := s.stripe(who.ID)
-	st.Lock()
+	if !st.lockWithin(stallAfter) {
+		return Report{}, Errorf(EUnavailable, "storage is not answering; "+retrySafe)
+	}
 	old, ok := s.LabelOf(who.ID, n.Key)
 	if !ok {
 		st.Unlock()
@@ -402,9 +424,8 @@ func (s *Service) Retract(ctx context.Context, who Reporter, number, region stri
 	if err != nil {
 		return Report{}, err
 	}
-	<-ev.done
-	if ev.err != nil {
-		return Report{}, ev.err
+	if err := await(ev); err != nil {
+		return Report{}, err
 	}
 	r := ev.out
 	r.ReplacedCategory = old.Category
@@ -463,6 +484,9 @@ func (s *Service) Mine(ctx context.Context, reporter string, limit int, cursor s
 // mine returns reporter's live labels in full: memory says which reports
 // are live, the history holds their comments and call details.
 func (s *Service) mine(ctx context.Context, reporter string) ([]Label, error) {
+	if err := s.commits.refuse(); err != nil {
+		return nil, err // storage is known to be down: fail fast
+	}
 	rk := ReporterKey(reporter)
 	found := map[string]Label{}
 	err := s.store.EachReportOf(ctx, reporter, func(r Report) {
@@ -727,11 +751,11 @@ func (s *Service) insert(ctx context.Context, rs []Report) ([]bool, error) {
 // client hanging up cannot leave a report stored but unapplied, and bounds
 // it instead.
 func writeContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
+	return context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 }
 
 func unavailable(err error) error {
-	return &wrapped{err: Errorf(EUnavailable, "storage is unavailable; retry later"), cause: err}
+	return &wrapped{err: Errorf(EUnavailable, "storage is unavailable; "+retrySafe), cause: err}
 }
 
 // wrapped is an *Error that keeps its internal cause for the logs.
