@@ -42,17 +42,17 @@ const defaultCommitBatch = 500
 // Fault handling times. They bound waits on storage, like writeContext,
 // so they run on the real clock, not Options.Now.
 const (
-	stallAfter   = 3 * time.Second // a commit in flight this long opens the breaker to new writes
-	answerWithin = 5 * time.Second // a write waits this long for its commit, then answers 503
-	probeFirst = 250 * time.Millisecond // the first probe after a failure; doubling up to probeMax
-	probeMax   = 2 * time.Second
-	probeWait  = 5 * time.Second // a probe's own timeout
+	stallAfter   = 3 * time.Second        // a commit in flight this long opens the breaker to new writes
+	answerWithin = 5 * time.Second        // a write waits this long for its commit, then answers 503
+	probeFirst   = 250 * time.Millisecond // the first probe after a failure; doubling up to probeMax
+	probeMax     = 2 * time.Second
+	probeWait    = 5 * time.Second // a probe's own timeout
 )
 
 // committer is the queue of events waiting for a commit, and the batch
 // being committed.
 type committer struct {
-	mu     sync.Mutex
+	mu       sync.Mutex
 	queue    []*event // stamped, waiting for a commit, in stamp order per stripe
 	flight   []*event // being committed
 	flightAt time.Time
@@ -60,8 +60,8 @@ type committer struct {
 	down     bool     // the breaker: storage failed and is probed
 	fenced   error    // another process is the writer: nothing is written any more
 	closed   bool
-	wake   chan struct{} // capacity 1: something was queued, or closed
-	done   chan struct{} // closed when the commit loop has drained the queue
+	wake     chan struct{} // capacity 1: something was queued, or closed
+	done     chan struct{} // closed when the commit loop has drained the queue
 }
 
 // event is one report or retraction on its way to storage.
@@ -168,7 +168,6 @@ func (c *committer) refuse() error {
 
 // retrySafe ends the message of every write that failed on storage.
 const retrySafe = "retrying with the same client_report_id is safe"
-
 
 // landed forgets the batch in flight: it is applied, or failed.
 func (c *committer) landed() {
