@@ -4,13 +4,20 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
 	"os/exec"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"go.mongodb.org/mongo-driver/bson"
+
 	"github.com/callrep/callrep/api"
+	"github.com/callrep/callrep/labels"
 	"github.com/callrep/callrep/labels/mongotest"
 )
 
@@ -124,6 +131,141 @@ func TestTwoWritersSharedStore(t *testing.T) {
 	for _, n := range []string{"%2B8613800138000", "%2B8613900139000", "%2B8613700137000"} {
 		if code, rep := call(t, "GET", c.base+"/v1/numbers/"+n, "", ""); code != 200 || rep["reporters"] != float64(1) {
 			t.Fatalf("%s on the third writer: %d %v", n, code, rep)
+		}
+	}
+}
+
+// post sends a JSON body with a bearer token; status 0 when the request
+// failed (the server died). Safe in any goroutine.
+func post(client *http.Client, url, tok, body string) (int, http.Header) {
+	req, err := http.NewRequest("POST", url, strings.NewReader(body))
+	if err != nil {
+		return 0, nil
+	}
+	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, nil
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	return resp.StatusCode, resp.Header
+}
+
+// reputations looks every number up and returns what decides a
+// reputation, by number.
+func reputations(t *testing.T, base string, numbers []string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, n := range numbers {
+		code, rep := call(t, "GET", base+"/v1/numbers/"+strings.ReplaceAll(n, "+", "%2B"), "", "")
+		if code != 200 {
+			t.Fatalf("lookup %s: %d %v", n, code, rep)
+		}
+		out[n] = fmt.Sprint(rep["verdict"], " score=", rep["score"], " reporters=", rep["reporters"], " top=", rep["top_category"], " ", rep["categories"])
+	}
+	return out
+}
+
+// TestKillDuringReportFlood kills the real binary with SIGKILL while
+// reports pour in: after a restart every acknowledged report is there, and
+// every reputation equals the one recomputed from the whole history.
+func TestKillDuringReportFlood(t *testing.T) {
+	data := t.TempDir()
+	args := []string{"--data", data, "--account-ramp", "0", "--signed-in-rate", "1000000", "--signed-in-burst", "100000",
+		"--reports-per-minute", "100000", "--report-burst", "10000", "--daily-reports", "0"}
+	srv := startProc(t, args...)
+	issuer, err := api.LoadOrCreateLocalIssuer(data, time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const users, perUser, numbersN = 120, 10, 40
+	categories := []string{"fraud", "promotion", "harassment", "delivery", "safe"}
+	numbers := make([]string, numbersN)
+	for i := range numbers {
+		numbers[i] = fmt.Sprintf("+86139001%05d", i)
+	}
+	type ack struct{ uid, number, category string }
+	var (
+		mu       sync.Mutex
+		acked    []ack
+		inflight = map[string]ack{} // the report a user's kill cut off
+		wg       sync.WaitGroup
+	)
+	client := &http.Client{Timeout: 30 * time.Second}
+	for u := range users {
+		uid := fmt.Sprintf("flood%03d", u)
+		tok, err := issuer.Issue(uid, false, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wg.Go(func() {
+			for i := range perUser {
+				n, c := numbers[(u*7+i*3)%numbersN], categories[(u+i)%len(categories)]
+				code, _ := post(client, srv.base+"/v1/reports", tok, fmt.Sprintf(`{"number":%q,"category":%q,"client_report_id":"f-%d"}`, n, c, i))
+				if code == 0 { // killed: it may or may not be stored
+					mu.Lock()
+					inflight[uid] = ack{uid, n, c}
+					mu.Unlock()
+					return
+				}
+				if code == 201 {
+					mu.Lock()
+					acked = append(acked, ack{uid, n, c})
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	waitFor(t, 60*time.Second, "a third of the flood acknowledged", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(acked) >= users*perUser/3
+	})
+	srv.kill()
+	wg.Wait()
+	t.Logf("killed with %d of %d reports acknowledged", len(acked), users*perUser)
+
+	srv = startProc(t, args...)
+	// A reporter's later report on a number replaces the earlier: the
+	// latest acknowledged one is the live label.
+	latest := map[[2]string]string{}
+	for _, a := range acked {
+		latest[[2]string{a.uid, a.number}] = a.category
+	}
+	for k, category := range latest {
+		tok, _ := issuer.Issue(k[0], false, time.Hour)
+		code, rep := call(t, "GET", srv.base+"/v1/numbers/"+strings.ReplaceAll(k[1], "+", "%2B"), tok, "")
+		my, _ := rep["my_label"].(map[string]any)
+		if code != 200 || my == nil {
+			t.Fatalf("%s's acknowledged report on %s is missing after the restart: %d %v", k[0], k[1], code, rep)
+		}
+		cut := inflight[k[0]]
+		if got := my["category"]; got != category && (cut.number != k[1] || got != cut.category) {
+			t.Fatalf("%s on %s: got %v, want %s (or %+v, cut off by the kill)", k[0], k[1], got, category, cut)
+		}
+	}
+	after := reputations(t, srv.base, numbers)
+	srv.stop()
+
+	// Recompute from the whole history: forget the snapshot and start.
+	m, err := labels.OpenMongo(context.Background(), labels.MongoConfig{DataDir: data, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.DB.Collection("meta").DeleteOne(context.Background(), bson.M{"_id": "labels_snapshot"}); err != nil {
+		t.Fatal(err)
+	}
+	m.Close(context.Background())
+	srv = startProc(t, args...)
+	if !strings.Contains(srv.logs.String(), `"snapshot":0`) {
+		t.Fatalf("the recomputation loaded a snapshot:\n%s", srv.logs.String())
+	}
+	recomputed := reputations(t, srv.base, numbers)
+	for _, n := range numbers {
+		if after[n] != recomputed[n] {
+			t.Errorf("%s after the restart: %s; recomputed from the history: %s", n, after[n], recomputed[n])
 		}
 	}
 }
