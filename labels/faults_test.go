@@ -50,9 +50,8 @@ func TestWritesUnderStorageFaults(t *testing.T) {
 		return time.Since(start), err
 	}
 	applied := func(i int) bool { _, ok := s.LabelOf(fmt.Sprint("u", i), number(i)); return ok }
-	mustFail := func(i int, within time.Duration) {
+	checkFail := func(i int, took time.Duration, err error, within time.Duration) {
 		t.Helper()
-		took, err := report(i)
 		if labels.ErrorCode(err) != labels.EUnavailable || !strings.Contains(labels.ErrorMessage(err), "same client_report_id is safe") {
 			t.Fatalf("report %d with storage down: got %v, want unavailable saying a retry is safe", i, err)
 		}
@@ -60,6 +59,11 @@ func TestWritesUnderStorageFaults(t *testing.T) {
 			t.Fatalf("report %d with storage down took %v, want at most %v", i, took, within)
 		}
 		t.Logf("report %d with storage down: 503 after %v", i, took.Round(time.Millisecond))
+	}
+	mustFail := func(i int, within time.Duration) {
+		t.Helper()
+		took, err := report(i)
+		checkFail(i, took, err, within)
 	}
 	waitApplied := func(i int) {
 		t.Helper()
@@ -84,11 +88,39 @@ func TestWritesUnderStorageFaults(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// Frozen: the first write answers after a few seconds, the next at once.
+	const other = "+8613900139000" // u1's label elsewhere
+	if _, err := s.Report(ctx, app("u1"), labels.ReportInput{Number: other, Category: "promotion"}); err != nil {
+		t.Fatal(err)
+	}
+
+	// Frozen: the first write answers after a few seconds, the next at
+	// once; its reporter's other requests are not held up by it.
 	if err := p.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
-	mustFail(1, 20*time.Second)
+	type outcome struct {
+		took time.Duration
+		err  error
+	}
+	first := make(chan outcome, 1)
+	go func() {
+		took, err := report(1)
+		first <- outcome{took, err}
+	}()
+	for deadline := time.Now().Add(10 * time.Second); s.Queued() == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the first write never reached the committer")
+		}
+	}
+	start := time.Now()
+	if _, ok := s.LabelOf("u1", other); !ok {
+		t.Fatal("u1's label is not served while u1's write hangs")
+	}
+	if _, err := s.Retract(ctx, app("u1"), other, ""); labels.ErrorCode(err) != labels.EUnavailable || time.Since(start) > 4*time.Second {
+		t.Fatalf("u1's retraction while u1's write hangs: %v after %v, want unavailable within 4s", err, time.Since(start))
+	}
+	o := <-first
+	checkFail(1, o.took, o.err, 20*time.Second)
 	mustFail(2, 2*time.Second)
 	if !applied(0) {
 		t.Fatal("memory lost a label while storage is frozen")

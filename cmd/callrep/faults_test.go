@@ -269,3 +269,97 @@ func TestKillDuringReportFlood(t *testing.T) {
 		}
 	}
 }
+
+// TestStoreFrozenAndKilled runs the real binary on a FerretDB process
+// that is frozen (SIGSTOP) and later killed and started again: lookups
+// keep answering, writes answer 503 with Retry-After (fast once storage is
+// known down), the server recovers without a restart, nothing
+// acknowledged is lost and nothing stored is left unapplied.
+func TestStoreFrozenAndKilled(t *testing.T) {
+	p := mongotest.Start(t)
+	data := t.TempDir()
+	srv := startProc(t, "--mongodb-uri", p.URI, "--data", data, "--signed-in-rate", "1000000", "--signed-in-burst", "100000")
+	issuer, err := api.LoadOrCreateLocalIssuer(data, time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := &http.Client{Timeout: 60 * time.Second}
+	number := func(i int) string { return fmt.Sprintf("+86137001%05d", i) }
+	send := func(i int) (int, http.Header, time.Duration) {
+		tok, _ := issuer.Issue(fmt.Sprint("frozen", i), false, time.Hour)
+		start := time.Now()
+		code, h := post(client, srv.base+"/v1/reports", tok, fmt.Sprintf(`{"number":%q,"category":"fraud","client_report_id":"x"}`, number(i)))
+		return code, h, time.Since(start)
+	}
+	reporters := func(i int) any {
+		code, rep := call(t, "GET", srv.base+"/v1/numbers/"+strings.ReplaceAll(number(i), "+", "%2B"), "", "")
+		if code != 200 {
+			t.Fatalf("lookup with storage down: %d %v", code, rep)
+		}
+		return rep["reporters"]
+	}
+	mustFail := func(i int, within time.Duration) {
+		t.Helper()
+		code, h, took := send(i)
+		if code != 503 || h.Get("Retry-After") == "" || took > within {
+			t.Fatalf("report %d with storage down: %d Retry-After %q after %v, want 503 with Retry-After within %v", i, code, h.Get("Retry-After"), took, within)
+		}
+		t.Logf("report %d with storage down: 503 after %v", i, took.Round(time.Millisecond))
+	}
+	recovers := func(i int) {
+		t.Helper()
+		waitFor(t, 30*time.Second, "writes accepted again", func() bool { code, _, _ := send(i); return code == 201 || code == 200 })
+	}
+	applied := func(i int) {
+		t.Helper()
+		waitFor(t, 30*time.Second, fmt.Sprintf("report %d applied", i), func() bool { return reporters(i) == float64(1) })
+	}
+	if code, _, _ := send(0); code != 201 {
+		t.Fatalf("report: %d", code)
+	}
+
+	if err := p.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	mustFail(1, 15*time.Second)
+	mustFail(2, 2*time.Second)
+	start := time.Now()
+	if reporters(0) != float64(1) || time.Since(start) > 2*time.Second {
+		t.Fatalf("lookup with storage frozen: took %v", time.Since(start))
+	}
+	// Thawed after the first commit gave up: its insert lands late.
+	waitFor(t, 30*time.Second, "the frozen commit giving up", func() bool {
+		return strings.Contains(srv.logs.String(), "storage write failed")
+	})
+	if err := p.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	recovers(3)
+	applied(1)
+
+	p.Kill()
+	mustFail(4, 15*time.Second)
+	mustFail(5, 2*time.Second)
+	if reporters(0) != float64(1) {
+		t.Fatal("lookup with storage killed lost a report")
+	}
+	p.Restart()
+	recovers(6)
+	applied(4)
+
+	// What storage holds is what memory serves.
+	m, err := labels.OpenMongo(context.Background(), labels.MongoConfig{URI: p.URI, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close(context.Background())
+	for i := range 7 {
+		n, err := m.DB.Collection("reports").CountDocuments(context.Background(), bson.M{"key": number(i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := reporters(i); got != float64(n) {
+			t.Errorf("number %d: %d stored reports, %v reporters served", i, n, got)
+		}
+	}
+}
