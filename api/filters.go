@@ -18,7 +18,7 @@ import (
 type Publications interface {
 	Filters() []*reputation.Snapshot
 	Filter(name string, since uint64) (*reputation.Snapshot, bool, error)
-	CallKit(kind string, since uint64) (reputation.CallKitExport, error)
+	CallKit(q reputation.CallKitQuery) (reputation.CallKitExport, error)
 	Prefix(prefix string) ([]reputation.PrefixEntry, error)
 	Rebuild(ctx context.Context) error
 }
@@ -121,7 +121,12 @@ func (s *Server) exportCallKit(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	ex, err := s.pubs.CallKit(c.Query("kind"), uint64(since))
+	limit, err := queryInt(c, "limit", 0, 1, math.MaxInt32)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	ex, err := s.pubs.CallKit(reputation.CallKitQuery{Kind: c.Query("kind"), Since: uint64(since), Lang: c.Query("lang"), Limit: limit})
 	if err != nil {
 		s.fail(c, err)
 		return

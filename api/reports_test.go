@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"net/http"
 	"strings"
 	"testing"
@@ -410,5 +411,74 @@ func TestCommentStoredAsGiven(t *testing.T) {
 	// the body cannot be tricked into running it.
 	if bytes.Contains(env.get(t, "/v1/me/reports", alice).body, []byte("<script>")) {
 		t.Error("body: got raw <script>, want it escaped")
+	}
+}
+
+// TestReportsBatchOfflineTime shows that a batch item keeps the time the
+// user made the report: within the allowed past it dates the evidence (a
+// report made three days ago has decayed as three days old), a time in the
+// future or too far back is refused with nothing stored, and a retry of an
+// item is stored once with its first time.
+func TestReportsBatchOfflineTime(t *testing.T) {
+	env := newEnv(t)
+	alice := env.token(t, "alice")
+	now := env.clock.Now()
+	at := func(d time.Duration) string { return now.Add(d).Format(time.RFC3339Nano) }
+	item := func(num, id, reportedAt string) string {
+		return fmt.Sprintf(`{"number":%q,"category":"promotion","client_report_id":%q,"reported_at":%q}`, num, id, reportedAt)
+	}
+	threeDays := item("+8613800138001", "o-1", at(-72*time.Hour))
+	items := []struct {
+		name, item string
+		status     int
+		code       string
+	}{
+		{"ThreeDaysAgo", threeDays, 201, ""},
+		{"SkewedClock", item("+8613800138002", "o-2", at(time.Minute)), 201, ""},
+		{"Future", item("+8613800138003", "o-3", at(time.Hour)), 400, "invalid_argument"},
+		{"TooOld", item("+8613800138004", "o-4", at(-31*24*time.Hour)), 400, "invalid_argument"},
+		{"NotATime", item("+8613800138005", "o-5", "yesterday"), 400, "invalid_argument"},
+		{"Retry", threeDays, 200, ""},
+	}
+	var raw []string
+	for _, it := range items {
+		raw = append(raw, it.item)
+	}
+	r := env.post(t, "/v1/reports/batch", alice, `{"reports":[`+strings.Join(raw, ",")+`]}`)
+	wantStatus(t, r, http.StatusOK)
+	got := decodeAs[batchResponse](t, r)
+	for i, it := range items {
+		res := got.Results[i]
+		if res.Status != it.status || (it.code != "") != (res.Error != nil) || (res.Error != nil && res.Error.Code != it.code) {
+			t.Errorf("%s: got status %d error %+v, want %d %q", it.name, res.Status, res.Error, it.status, it.code)
+		}
+	}
+	for _, num := range []string{"+8613800138003", "+8613800138004", "+8613800138005"} {
+		if got := env.lookup(t, num, ""); got.Reporters != 0 {
+			t.Errorf("%s: got %d reporters, want nothing stored", num, got.Reporters)
+		}
+	}
+	if c := got.Results[0].Report; c == nil || !c.CreatedAt.Equal(now.Add(-72*time.Hour)) {
+		t.Fatalf("created_at: got %+v, want %s", c, now.Add(-72*time.Hour))
+	}
+	if c := got.Results[1].Report; c == nil || c.CreatedAt.Before(now) || !c.CreatedAt.Before(now.Add(time.Second)) {
+		t.Fatalf("a time within the clock skew: got %+v, want it taken as now, %s (the stamps of a reporter's reports are a millisecond apart)", c, now)
+	}
+
+	moderator := mustIssue(t, env.issuer, "mod", true, time.Hour)
+	r = env.get(t, numberPath("/v1/numbers/", "+8613800138001")+"/explain", moderator)
+	wantStatus(t, r, http.StatusOK)
+	var ex struct {
+		Contribs []struct {
+			AgeS  int64 `json:"age_s"`
+			Decay float64
+		} `json:"contributions"`
+	}
+	if err := json.Unmarshal(r.body, &ex); err != nil {
+		t.Fatal(err)
+	}
+	wantDecay := math.Exp2(-3.0 / 30) // promotion is a nuisance: 30-day half-life
+	if len(ex.Contribs) != 1 || ex.Contribs[0].AgeS != 72*3600 || math.Abs(ex.Contribs[0].Decay-wantDecay) > 1e-3 {
+		t.Fatalf("explanation: got %+v, want one contribution 3 days old with decay %.3f", ex.Contribs, wantDecay)
 	}
 }

@@ -254,6 +254,7 @@ func (s *Server) buildEngine(trustedProxies []string) error {
 	e.GET("/metrics", s.metricsHandler())
 	e.GET("/openapi.yaml", s.openAPI)
 	e.GET("/docs", s.docsHandler)
+	e.GET("/docs/phone-contract.md", s.phoneContract)
 
 	// Categories are the same for everyone: a token there is ignored, and
 	// so are its higher limits.

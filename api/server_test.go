@@ -325,6 +325,7 @@ type reportResponse struct {
 	ClientReportID   string         `json:"client_report_id"`
 	Source           string         `json:"source"`
 	ReplacedCategory string         `json:"replaced_category"`
+	CreatedAt        time.Time      `json:"created_at"`
 	Duplicate        bool           `json:"duplicate"`
 }
 

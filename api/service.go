@@ -10,6 +10,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"golang.org/x/text/language"
 
+	"github.com/callrep/callrep/docs"
 	"github.com/callrep/callrep/labels"
 	"github.com/callrep/callrep/openapi"
 )
@@ -52,6 +53,12 @@ func (s *Server) openAPI(c *gin.Context) {
 
 func (s *Server) docsHandler(c *gin.Context) {
 	c.Data(http.StatusOK, "text/html; charset=utf-8", s.docs)
+}
+
+// phoneContract answers GET /docs/phone-contract.md: what a phone needs
+// besides this API (keys, filter files, sync, exports), as Markdown.
+func (s *Server) phoneContract(c *gin.Context) {
+	c.Data(http.StatusOK, "text/markdown; charset=utf-8", docs.PhoneContract)
 }
 
 // docsPage renders the docs once at start, so that a broken document

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/callrep/callrep/api"
+	"github.com/callrep/callrep/docs"
 	"github.com/callrep/callrep/openapi"
 )
 
@@ -35,6 +36,14 @@ func TestServiceRoutes(t *testing.T) {
 			}
 			if bytes.Contains(body, []byte("<script src=")) || bytes.Contains(body, []byte("https://cdn")) {
 				t.Error("body: got external resources, want a self-contained page")
+			}
+			if !bytes.Contains(body, []byte(`href="/docs/phone-contract.md"`)) {
+				t.Error("body: got no link to the phone contract")
+			}
+		}},
+		{"/docs/phone-contract.md", "text/markdown", func(t *testing.T, body []byte) {
+			if !bytes.Equal(body, docs.PhoneContract) || !bytes.Contains(body, []byte("MurmurHash3_x64_128")) {
+				t.Error("body: got something else, want docs/phone-contract.md")
 			}
 		}},
 	}

@@ -58,19 +58,25 @@ func toCallJSON(c *labels.Call) *callJSON {
 
 // reportInputJSON is the body of POST /v1/reports and one item of a batch.
 type reportInputJSON struct {
-	Number         string    `json:"number"`
-	Region         string    `json:"region"`
-	Category       string    `json:"category"`
-	Comment        string    `json:"comment"`
-	Call           *callJSON `json:"call"`
-	ClientReportID string    `json:"client_report_id"`
+	Number         string     `json:"number"`
+	Region         string     `json:"region"`
+	Category       string     `json:"category"`
+	Comment        string     `json:"comment"`
+	Call           *callJSON  `json:"call"`
+	ClientReportID string     `json:"client_report_id"`
+	ReportedAt     *time.Time `json:"reported_at"`
 }
 
 func (in reportInputJSON) input() (labels.ReportInput, error) {
 	if in.Category == "" {
 		return labels.ReportInput{}, labels.Errorf(labels.EInvalid, "category is required; GET /v1/categories lists them")
 	}
+	var at time.Time
+	if in.ReportedAt != nil {
+		at = *in.ReportedAt
+	}
 	return labels.ReportInput{
+		ReportedAt:     at,
 		Number:         in.Number,
 		Region:         in.Region,
 		Category:       in.Category,

@@ -384,8 +384,13 @@ func (s *Service) enqueueLocked(st *stripe, r Report) (*event, error) {
 		c.mu.Unlock()
 		return nil, err
 	}
-	ev.r.CreatedAt = s.stampLocked(st)
-	ev.r.StoredAt = ev.r.CreatedAt
+	// The stamp orders the stripe's events and dates their storage; a
+	// report the phone kept offline keeps its own, earlier time (one a
+	// skewed clock put ahead is taken as made now).
+	ev.r.StoredAt = s.stampLocked(st)
+	if ev.r.CreatedAt.IsZero() || ev.r.CreatedAt.After(ev.r.StoredAt) {
+		ev.r.CreatedAt = ev.r.StoredAt
+	}
 	c.queue = append(c.queue, ev)
 	c.mu.Unlock()
 	c.signal()

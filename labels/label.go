@@ -111,6 +111,12 @@ type ReportInput struct {
 	Comment        string
 	Call           *Call
 	ClientReportID string
+	// ReportedAt is when the user made the report, for reports the phone
+	// kept while offline; zero means now. It must lie within
+	// Options.MaxReportAge before now and not after now (give or take
+	// Options.ClockSkew); it dates the evidence, so decay and burst
+	// detection see the report as the user made it.
+	ReportedAt time.Time
 }
 
 // Report is one event of the append-only history: a label set or retracted.

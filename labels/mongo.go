@@ -2,6 +2,7 @@ package labels
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -44,14 +45,18 @@ type Mongo struct {
 	sockDir  string
 	lock     *dirLock
 	closeOne sync.Once
+	ids      *idIndexer
+	idsDone  chan struct{}
+	idsStop  context.CancelFunc
 }
 
 // MaxBulkOps is the most operations a BulkWrite that modifies existing
 // documents may carry: the embedded FerretDB hangs on 100 or more (its
 // internal batch size is 100) and leaves the connection hung;
 // TestBulkWriteChunkLimit pins the behaviour. callrep's stores avoid
-// update batches altogether (updates also scan the collection there):
-// they insert into fresh collections and switch a pointer document.
+// update batches altogether (updates scan the collection on a FerretDB
+// without the index of idindex.go): they insert into fresh collections and
+// switch a pointer document.
 const MaxBulkOps = 99
 
 // OpenMongo connects to cfg.URI, or starts the embedded FerretDB when it is
@@ -85,6 +90,20 @@ func OpenMongo(ctx context.Context, cfg MongoConfig) (*Mongo, error) {
 	if err := client.Ping(pctx, readpref.Primary()); err != nil {
 		m.Close(context.Background())
 		return nil, fmt.Errorf("labels: ping mongodb: %w", err)
+	}
+	if m.ids != nil {
+		// Tables written before this build (or by an import) get their
+		// index before anything reads them; new ones within idIndexEvery.
+		if err := m.ids.indexAll(ctx); err != nil {
+			m.Close(context.Background())
+			return nil, fmt.Errorf("labels: index the embedded store: %w", err)
+		}
+		ictx, stop := context.WithCancel(context.Background())
+		m.idsStop, m.idsDone = stop, make(chan struct{})
+		go func() {
+			defer close(m.idsDone)
+			m.ids.run(ictx)
+		}()
 	}
 	return m, nil
 }
@@ -131,6 +150,7 @@ func (m *Mongo) startEmbedded(cfg MongoConfig) (string, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	m.stop, m.done, m.Embedded = cancel, make(chan struct{}), true
+	m.ids = &idIndexer{dir: dbDir, log: logger, dbs: map[string]*sql.DB{}}
 	go func() {
 		defer close(m.done)
 		f.Run(ctx)
@@ -151,6 +171,12 @@ func (m *Mongo) Close(ctx context.Context) error {
 }
 
 func (m *Mongo) stopEmbedded() {
+	if m.idsStop != nil {
+		m.idsStop()
+		<-m.idsDone
+	} else if m.ids != nil {
+		m.ids.close()
+	}
 	if m.stop == nil {
 		return
 	}

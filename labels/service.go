@@ -59,7 +59,18 @@ type Options struct {
 	// stored is applied or acknowledged; an error fails the write. It is
 	// the writer lease's Check on a shared store (see writer.go).
 	Fence func(ctx context.Context) error
+	// MaxReportAge is how far back a report's ReportedAt may lie (30 days
+	// if zero); ClockSkew is how far ahead of the server's clock a phone's
+	// may run (5 minutes if zero).
+	MaxReportAge time.Duration
+	ClockSkew    time.Duration
 }
+
+// Defaults of Options.MaxReportAge and Options.ClockSkew.
+const (
+	DefaultMaxReportAge = 30 * 24 * time.Hour
+	DefaultClockSkew    = 5 * time.Minute
+)
 
 // Service turns reports into live labels. Every report is inserted into the
 // append-only history before it is acknowledged, together with the reports
@@ -182,6 +193,12 @@ func Open(ctx context.Context, store *Store, opts Options) (*Service, error) {
 	}
 	if opts.CommitBatch <= 0 {
 		opts.CommitBatch = defaultCommitBatch
+	}
+	if opts.MaxReportAge <= 0 {
+		opts.MaxReportAge = DefaultMaxReportAge
+	}
+	if opts.ClockSkew <= 0 {
+		opts.ClockSkew = DefaultClockSkew
 	}
 	s := &Service{
 		store:    store,
@@ -668,7 +685,12 @@ func (s *Service) prepare(who Reporter, in ReportInput) (Report, error) {
 	if c := utf8.RuneCountInString(in.Comment); c > MaxCommentRunes {
 		return Report{}, Errorf(EInvalid, "comment has %d characters; at most %d are allowed", c, MaxCommentRunes)
 	}
-	if err := checkCall(in.Call, s.opts.Now()); err != nil {
+	now := s.opts.Now()
+	if err := checkCall(in.Call, now); err != nil {
+		return Report{}, err
+	}
+	at, err := s.reportedAt(in.ReportedAt, now)
+	if err != nil {
 		return Report{}, err
 	}
 	id := "r-" + randomID(16)
@@ -682,7 +704,31 @@ func (s *Service) prepare(who Reporter, in ReportInput) (Report, error) {
 	return Report{
 		ID: id, Kind: KindLabel, Reporter: who.ID, Source: who.Source, IPPrefix: who.IPPrefix,
 		Number: n, Category: in.Category, Comment: in.Comment, Call: in.Call, ClientReportID: in.ClientReportID,
+		CreatedAt: at,
 	}, nil
+}
+
+// reportedAt checks the time a phone says its user made a report, at
+// millisecond precision as storage keeps it; zero stays zero (now).
+func (s *Service) reportedAt(at, now time.Time) (time.Time, error) {
+	if at.IsZero() {
+		return time.Time{}, nil
+	}
+	switch {
+	case at.After(now.Add(s.opts.ClockSkew)):
+		return time.Time{}, Errorf(EInvalid, "reported_at %s is in the future; send the time the user made the report", at.UTC().Format(time.RFC3339))
+	case at.Before(now.Add(-s.opts.MaxReportAge)):
+		return time.Time{}, Errorf(EInvalid, "reported_at %s is more than %s in the past", at.UTC().Format(time.RFC3339), formatAge(s.opts.MaxReportAge))
+	}
+	return time.UnixMilli(at.UnixMilli()).UTC(), nil
+}
+
+// formatAge writes an age in days when it is whole days ("30 days").
+func formatAge(d time.Duration) string {
+	if d%(24*time.Hour) == 0 {
+		return strconv.Itoa(int(d/(24*time.Hour))) + " days"
+	}
+	return d.String()
 }
 
 func checkReporter(who Reporter) error {

@@ -534,3 +534,25 @@ func TestJournalReplay(t *testing.T) {
 		t.Fatal("label of the snapshot lost")
 	}
 }
+
+// TestReportedAtSurvivesReplay shows that a report the phone kept offline
+// is replayed after a crash although it is dated before the snapshot's
+// watermark: replay goes by when a report was stored, not when it was made.
+func TestReportedAtSurvivesReplay(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	crashed := f.open(t, time.Hour)
+	if err := crashed.Snapshot(ctx); err != nil {
+		t.Fatal(err)
+	}
+	made := f.clock.Now().Add(-72 * time.Hour)
+	r := mustReport(t, crashed, app("a"), labels.ReportInput{Number: "+8613800138000", Category: "fraud", ReportedAt: made})
+	if !r.CreatedAt.Equal(made) || !r.StoredAt.Equal(f.clock.Now()) {
+		t.Fatalf("got created %s stored %s, want %s and %s", r.CreatedAt, r.StoredAt, made, f.clock.Now())
+	}
+	s := f.open(t, time.Hour)
+	defer s.Close(ctx)
+	if l, ok := s.LabelOf("a", "+8613800138000"); !ok || !l.CreatedAt.Equal(made) {
+		t.Fatalf("after replay: got %+v, want the label made at %s", l, made)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"maps"
 	"math"
 	"net/http"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -655,7 +656,12 @@ func inlineCode(s string) string {
 			b.WriteString("<code>" + template.HTMLEscapeString(p) + "</code>")
 			continue
 		}
-		b.WriteString(template.HTMLEscapeString(p))
+		b.WriteString(localLink.ReplaceAllString(template.HTMLEscapeString(p), `<a href="$2">$1</a>`))
 	}
 	return b.String()
 }
+
+// localLink is a Markdown link to a page of this server ("[the phone
+// contract](/docs/phone-contract.md)"); links elsewhere stay text, so that
+// the page never points off the server.
+var localLink = regexp.MustCompile(`\[([^\]]+)\]\((/[^)\s]*)\)`)

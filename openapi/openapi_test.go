@@ -22,6 +22,7 @@ import (
 // is a route nobody can validate against.
 var wantPaths = []string{
 	"/docs",
+	"/docs/phone-contract.md",
 	"/healthz",
 	"/metrics",
 	"/openapi.yaml",

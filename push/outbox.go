@@ -97,8 +97,11 @@ const (
 	// Notifications wait at most this long for an idle sender before they
 	// are stored. They are in the in-memory inbox at once, and a crash
 	// before they are stored rebuilds them from the outbox.
-	inboxDelay   = 5 * time.Minute
-	marksPending = 100_000
+	inboxDelay = 5 * time.Minute
+	// marksPending is how many progress marks may wait for storage: one
+	// per sent chunk of up to maxBatch messages, so millions of messages.
+	// The queue is allocated whole at start (88 bytes a mark).
+	marksPending = 4096
 )
 
 func newOutbox(s *Service) *outbox {

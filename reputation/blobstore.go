@@ -24,6 +24,7 @@ import (
 type BlobStore struct {
 	chunks   *mongo.Collection
 	pointers *mongo.Collection
+	changes  *mongo.Collection // list changes (see Change)
 }
 
 // BlobChunk is the size of one chunk document, well under MongoDB's 16 MiB
@@ -36,7 +37,7 @@ const blobReadBatch = 8
 
 // OpenBlobStore returns the blob store in db.
 func OpenBlobStore(ctx context.Context, db *mongo.Database) (*BlobStore, error) {
-	bs := &BlobStore{chunks: db.Collection("blob_chunks"), pointers: db.Collection("blobs")}
+	bs := &BlobStore{chunks: db.Collection("blob_chunks"), pointers: db.Collection("blobs"), changes: db.Collection("list_changes")}
 	err := labels.CreateIndexes(ctx, bs.chunks, []mongo.IndexModel{
 		{Keys: bson.D{{Key: "name", Value: 1}, {Key: "version", Value: 1}, {Key: "i", Value: 1}}},
 	})
@@ -158,4 +159,93 @@ func (bs *BlobStore) Get(ctx context.Context, name string) (Blob, error) {
 		return Blob{}, fmt.Errorf("reputation: blob %s/%d is corrupt", name, p.Version)
 	}
 	return Blob{Name: name, Version: uint64(p.Version), SHA256: p.SHA256, Created: p.Created.UTC(), Digest: p.Digest, Data: data}, nil
+}
+
+// changeChunk is one chunk of a stored Change, in its own collection and
+// read by _id only (the one filter the embedded FerretDB serves from an
+// index). The _id names the list, the version and the version's content
+// digest, so a retried build of a version with other content never
+// collides with an orphan of the failed one, and every write is an insert.
+type changeChunk struct {
+	ID      string    `bson:"_id"`
+	List    string    `bson:"list"`
+	Version int64     `bson:"version"`
+	I       int       `bson:"i"`
+	Created time.Time `bson:"created"`
+	Data    []byte    `bson:"data"`
+	// Chunk 0 only.
+	Chunks     int    `bson:"chunks,omitempty"`
+	SHA256     string `bson:"sha256,omitempty"`
+	Digest     string `bson:"digest,omitempty"`
+	Prev       int64  `bson:"prev,omitempty"`
+	PrevDigest string `bson:"prev_digest,omitempty"`
+}
+
+func changeChunkID(list string, version uint64, digest string, i int) string {
+	return fmt.Sprintf("%s/%d/%s/%d", list, version, KeyHash(digest)[:16], i)
+}
+
+// PutChange stores c. Storing a change twice stores it once.
+func (bs *BlobStore) PutChange(ctx context.Context, c *Change) error {
+	data := encodeChange(c)
+	sum := sha256.Sum256(data)
+	var docs []any
+	for i, off := 0, 0; off < len(data) || i == 0; i, off = i+1, off+BlobChunk {
+		end := min(off+BlobChunk, len(data))
+		docs = append(docs, changeChunk{ID: changeChunkID(c.List, c.Version, c.Digest, i), List: c.List,
+			Version: int64(c.Version), I: i, Created: c.Created, Data: data[off:end]})
+	}
+	first := docs[0].(changeChunk)
+	first.Chunks, first.SHA256, first.Digest = len(docs), hex.EncodeToString(sum[:]), c.Digest
+	first.Prev, first.PrevDigest = int64(c.Prev), c.PrevDigest
+	docs[0] = first
+	// The first chunk last: a reader finds a change only once it is whole.
+	if _, err := labels.InsertNew(ctx, bs.changes, append(docs[1:], docs[0])); err != nil {
+		return fmt.Errorf("reputation: unable to store change %s/%d: %w", c.List, c.Version, err)
+	}
+	return nil
+}
+
+// GetChange returns the change that made version of list with content
+// digest; ErrNoBlob when it is not stored (never, or dropped).
+func (bs *BlobStore) GetChange(ctx context.Context, list string, version uint64, digest string) (*Change, error) {
+	var head changeChunk
+	read := func(i int, into *changeChunk) error {
+		err := bs.changes.FindOne(ctx, bson.M{"_id": changeChunkID(list, version, digest, i)}).Decode(into)
+		if errors.Is(err, mongo.ErrNoDocuments) {
+			return ErrNoBlob
+		}
+		if err != nil {
+			return fmt.Errorf("reputation: unable to read change %s/%d: %w", list, version, err)
+		}
+		return nil
+	}
+	if err := read(0, &head); err != nil {
+		return nil, err
+	}
+	data := head.Data
+	for i := 1; i < head.Chunks; i++ {
+		var c changeChunk
+		if err := read(i, &c); err != nil {
+			return nil, err
+		}
+		data = append(data, c.Data...)
+	}
+	sum := sha256.Sum256(data)
+	c := &Change{List: list, Version: version, Digest: head.Digest, Prev: uint64(head.Prev), PrevDigest: head.PrevDigest, Created: head.Created.UTC()}
+	if hex.EncodeToString(sum[:]) != head.SHA256 || head.Digest != digest {
+		return nil, fmt.Errorf("reputation: change %s/%d is corrupt", list, version)
+	}
+	if err := decodeChange(c, data); err != nil {
+		return nil, fmt.Errorf("reputation: change %s/%d: %w", list, version, err)
+	}
+	return c, nil
+}
+
+// DropChanges removes the changes of list made before t.
+func (bs *BlobStore) DropChanges(ctx context.Context, list string, before time.Time) error {
+	if _, err := bs.changes.DeleteMany(ctx, bson.M{"list": list, "created": bson.M{"$lt": before}}); err != nil {
+		return fmt.Errorf("reputation: unable to drop old changes of %s: %w", list, err)
+	}
+	return nil
 }

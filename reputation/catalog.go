@@ -3,6 +3,7 @@ package reputation
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -11,14 +12,15 @@ import (
 	"github.com/callrep/callrep/labels"
 )
 
-// The lists a catalog publishes. Phones get one Bloom filter per list; the
-// server keeps ListAll, every labelled number, to guard storage reads.
+// The lists a catalog publishes: phones get one Bloom filter per list. A
+// catalog holds flagged numbers only; a list of every labelled number
+// would cost the writer ~32 bytes per number for nothing (replicas build
+// their guard from storage).
 const (
 	ListBlock  = "block"  // high-confidence fraud: block without ringing
 	ListFraud  = "fraud"  // verdict fraud
 	ListSpam   = "spam"   // verdict spam
 	ListBenign = "benign" // verdict benign: "probably a delivery"
-	ListAll    = "all"    // every labelled number (server only)
 )
 
 // PublicLists are the lists phones download, in the order a phone tests
@@ -30,10 +32,18 @@ type CatalogConfig struct {
 	// BlockConfidence is the confidence from which a fraud verdict is
 	// also on the block list.
 	BlockConfidence float64
+	// InvalidBlockReporters is how many distinct reporters a number that
+	// is not valid (a possible number in an unassigned range, such as
+	// +10000000000: what spoofed caller IDs look like) needs to be on the
+	// block list; fewer leave it warned about, not blocked, since a spoofed
+	// ID blocked on a few reports may be someone's next real number.
+	InvalidBlockReporters int
 }
 
 // DefaultCatalogConfig returns the defaults.
-func DefaultCatalogConfig() CatalogConfig { return CatalogConfig{BlockConfidence: 0.6} }
+func DefaultCatalogConfig() CatalogConfig {
+	return CatalogConfig{BlockConfidence: 0.6, InvalidBlockReporters: 10}
+}
 
 // Catalog is everything published about flagged numbers at one moment:
 // the key lists behind the filters, the hash-prefix buckets and the
@@ -58,17 +68,16 @@ type PrefixEntry struct {
 // BuildCatalog walks the engine once.
 func BuildCatalog(e *Engine, cfg CatalogConfig, now time.Time) *Catalog {
 	c := &Catalog{Built: now, Lists: map[string][]string{}, flagged: map[string]Result{}, prefixes: map[string][]PrefixEntry{}}
-	for _, name := range append(slices.Clone(PublicLists), ListAll) {
+	for _, name := range PublicLists {
 		c.Lists[name] = []string{}
 	}
 	e.Each(func(r Result) {
 		key := r.Number.Key
-		c.Lists[ListAll] = append(c.Lists[ListAll], key)
 		var list string
 		switch r.Verdict {
 		case VerdictFraud:
 			list = ListFraud
-			if r.Confidence >= cfg.BlockConfidence {
+			if r.Confidence >= cfg.BlockConfidence && (r.Number.Valid || r.Number.Scoped || r.Reporters >= cfg.InvalidBlockReporters) {
 				c.Lists[ListBlock] = append(c.Lists[ListBlock], key)
 			}
 		case VerdictSpam:
@@ -108,6 +117,9 @@ func (c *Catalog) Prefix(prefix string) []PrefixEntry {
 type CallKitEntry struct {
 	Number uint64 // E.164 digits without '+'
 	Label  string // identification entries only
+	// Verdict and Category are what Label says, in any language.
+	Verdict  Verdict
+	Category string
 }
 
 // CallKit returns the block or identify entries, ascending by number and
@@ -129,7 +141,9 @@ func (c *Catalog) CallKit(kind string) []CallKitEntry {
 		}
 		e := CallKitEntry{Number: n}
 		if kind == "identify" {
-			e.Label = callKitLabel(c.flagged[key])
+			r := c.flagged[key]
+			e.Verdict, e.Category = r.Verdict, r.TopCategory
+			e.Label = CallKitLabel(r.Verdict, r.TopCategory, "en")
 		}
 		out = append(out, e)
 	}
@@ -161,20 +175,62 @@ func callKitNumber(key string) (uint64, bool) {
 	return n, err == nil
 }
 
-// callKitLabel is the caller-ID text iOS shows under the number.
-func callKitLabel(r Result) string {
-	name := r.TopCategory
-	if cat, ok := labels.LookupCategory(r.TopCategory); ok && cat.Names["en"] != "" {
-		name = cat.Names["en"]
+// labelTexts are the words around a category's name in caller-ID labels,
+// per language of the category texts (labels.Languages).
+var labelTexts = map[string]struct{ fraud, fraudOf, spamOf string }{
+	"en":      {"Suspected fraud", "Suspected fraud: %s", "Spam: %s"},
+	"zh-Hans": {"疑似诈骗", "疑似诈骗：%s", "骚扰：%s"},
+	"zh-Hant": {"疑似詐騙", "疑似詐騙：%s", "騷擾：%s"},
+}
+
+// LabelLanguage reports whether lang is a language caller-ID labels are
+// written in.
+func LabelLanguage(lang string) bool {
+	_, ok := labelTexts[lang]
+	return ok
+}
+
+// CallKitLabel is the caller-ID text a phone shows under a number with
+// this verdict and top category, in lang (English when lang has no
+// texts): "Suspected fraud", "Spam: Sales & promotion", "Delivery".
+func CallKitLabel(v Verdict, category, lang string) string {
+	t, ok := labelTexts[lang]
+	if !ok {
+		lang, t = "en", labelTexts["en"]
 	}
-	switch r.Verdict {
+	name := category
+	if cat, ok := labels.LookupCategory(category); ok && cat.Names[lang] != "" {
+		name = cat.Names[lang]
+	}
+	switch v {
 	case VerdictFraud:
-		if r.TopCategory == "fraud" {
-			return "Suspected fraud"
+		if category == "fraud" {
+			return t.fraud
 		}
-		return "Suspected fraud: " + name
+		return fmt.Sprintf(t.fraudOf, name)
 	case VerdictSpam:
-		return "Spam: " + name
+		return fmt.Sprintf(t.spamOf, name)
 	}
 	return name
+}
+
+// Rank returns keys (of flagged numbers) by how strongly they are
+// flagged: score, then confidence, descending, then key ascending, so
+// that a capped list keeps the same entries for the same reputations.
+func (c *Catalog) Rank(keys []string) []string {
+	out := slices.Clone(keys)
+	slices.SortFunc(out, func(a, b string) int {
+		ra, rb := c.flagged[a], c.flagged[b]
+		if ra.Score != rb.Score {
+			return rb.Score - ra.Score
+		}
+		if ra.Confidence != rb.Confidence {
+			if ra.Confidence > rb.Confidence {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(a, b)
+	})
+	return out
 }

@@ -1,10 +1,12 @@
 package reputation_test
 
 import (
+	"maps"
 	"slices"
 	"testing"
 	"time"
 
+	"github.com/callrep/callrep/labels"
 	"github.com/callrep/callrep/reputation"
 )
 
@@ -41,9 +43,8 @@ func TestCatalogLists(t *testing.T) {
 			t.Errorf("%s: got %v, want %v", name, c.Lists[name], keys)
 		}
 	}
-	// 8 numbers above plus the 6 the established reporters labelled before.
-	if len(c.Lists[reputation.ListAll]) != 14 || !slices.IsSorted(c.Lists[reputation.ListAll]) {
-		t.Errorf("all: %v", c.Lists[reputation.ListAll])
+	if len(c.Lists) != len(reputation.PublicLists) {
+		t.Errorf("lists %v, want only the public ones", slices.Collect(maps.Keys(c.Lists)))
 	}
 	h := reputation.KeyHash("+12025550199")
 	got := c.Prefix(h[:5])
@@ -78,5 +79,65 @@ func TestCallKitOrder(t *testing.T) {
 	es := c.CallKit("identify")
 	if es[0].Number != 9715000000 || es[0].Label != "Suspected fraud" || es[1].Label != "Spam: Sales & promotion" {
 		t.Fatalf("identify entries %+v", es)
+	}
+}
+
+// TestInvalidNumbersBlockedOnlyWhenHeavilyReported: a number that is not
+// valid (what spoofed caller IDs look like) is warned about as fraud but
+// blocked only with InvalidBlockReporters distinct reporters.
+func TestInvalidNumbersBlockedOnlyWhenHeavilyReported(t *testing.T) {
+	w := newWorld(nil)
+	ids := w.established("i", 10, 60*24*time.Hour)
+	invalid := func(l *labels.Label) { l.Valid = false }
+	for _, id := range ids[:3] {
+		w.label(id, "+10000000000", "fraud", invalid)
+		w.label(id, "+8613800138000", "fraud")
+	}
+	for _, id := range ids {
+		w.label(id, "+10000000001", "fraud", invalid)
+	}
+	c := reputation.BuildCatalog(w.e, reputation.CatalogConfig{BlockConfidence: 0, InvalidBlockReporters: 10}, w.clock.Now())
+	if want := []string{"+10000000001", "+8613800138000"}; !slices.Equal(c.Lists[reputation.ListBlock], want) {
+		t.Fatalf("block: got %v, want %v", c.Lists[reputation.ListBlock], want)
+	}
+	if !slices.Contains(c.Lists[reputation.ListFraud], "+10000000000") {
+		t.Fatal("the lightly reported invalid number left the fraud list")
+	}
+}
+
+// TestCallKitLanguageAndLimit: identification labels in the requested
+// language, a cap that keeps the most strongly flagged entries the same
+// way every time, and full exports for a capped list.
+func TestCallKitLanguageAndLimit(t *testing.T) {
+	w := newWorld(nil)
+	ids := w.established("k", 6, 60*24*time.Hour)
+	for i, key := range []string{"+8613800138000", "+8613800138001", "+8613800138002"} {
+		for _, id := range ids[:3+i] { // more reporters: a higher score
+			w.label(id, key, "fraud")
+		}
+	}
+	for _, id := range ids[:3] {
+		w.label(id, "+12025550199", "promotion")
+	}
+	p := reputation.NewPublisher(reputation.DefaultPublisherConfig(), w.e, nil, nil)
+	if err := p.Rebuild(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	ex, err := p.CallKit(reputation.CallKitQuery{Kind: "identify", Lang: "zh-Hant"})
+	if err != nil || len(ex.Entries) != 4 || ex.Entries[0].Label != "騷擾：廣告推銷" || ex.Entries[1].Label != "疑似詐騙" {
+		t.Fatalf("zh-Hant: got %+v %v", ex.Entries, err)
+	}
+	capped, err := p.CallKit(reputation.CallKitQuery{Kind: "identify", Limit: 2})
+	if err != nil || len(capped.Entries) != 2 || !capped.Full {
+		t.Fatalf("limit 2: got %+v %v", capped, err)
+	}
+	if capped.Entries[0].Number != 8613800138001 || capped.Entries[1].Number != 8613800138002 {
+		t.Fatalf("limit 2 kept %+v, want the two most reported numbers", capped.Entries)
+	}
+	if again, _ := p.CallKit(reputation.CallKitQuery{Kind: "identify", Since: capped.Version, Limit: 2}); !again.Full || len(again.Entries) != 2 {
+		t.Fatalf("a capped list since its own version: got %+v, want the full capped list", again)
+	}
+	if _, err := p.CallKit(reputation.CallKitQuery{Kind: "identify", Lang: "fr"}); labels.ErrorCode(err) != labels.EInvalid {
+		t.Fatalf("lang fr: got %v, want %s", err, labels.EInvalid)
 	}
 }

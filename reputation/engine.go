@@ -1092,21 +1092,48 @@ func (e *Engine) Flags() []Flag {
 // particular order. The lock is held for one number at a time, so a long
 // walk (building filters) never stalls reports or lookups for long.
 func (e *Engine) Each(fn func(Result)) {
-	for id := 0; ; id++ {
-		e.mu.RLock()
-		if id >= len(e.nums) {
-			e.mu.RUnlock()
+	for id := uint32(0); ; id++ {
+		res, ok, more := e.resultAt(id)
+		if !more {
 			return
 		}
-		st := &e.nums[id]
-		if len(st.contribs) == 0 {
-			e.mu.RUnlock()
-			continue
+		if ok {
+			fn(res)
 		}
-		key := e.keys.Key(uint32(id))
-		n := labels.Number{Key: key, Valid: st.valid, Scoped: st.scoped}
-		res := e.judge(key, st, e.cfg.Now())
+	}
+}
+
+// resultAt returns the reputation of the number with id; ok is false when
+// it has no labels, more is false past the last id.
+func (e *Engine) resultAt(id uint32) (res Result, ok, more bool) {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	if int(id) >= len(e.nums) {
+		return Result{}, false, false
+	}
+	st := &e.nums[id]
+	if len(st.contribs) == 0 {
+		return Result{}, false, true
+	}
+	key := e.keys.Key(id)
+	n := labels.Number{Key: key, Valid: st.valid, Scoped: st.scoped}
+	return finish(e.judge(key, st, e.cfg.Now()), n), true, true
+}
+
+// labelled returns the ids of the numbers that have labels now, each with
+// bucket(its key).
+func (e *Engine) labelled(bucket func(key string) uint32) (ids, buckets []uint32) {
+	for from := 0; ; from += rescoreChunk {
+		e.mu.RLock()
+		if from >= len(e.nums) {
+			e.mu.RUnlock()
+			return ids, buckets
+		}
+		for id := from; id < min(from+rescoreChunk, len(e.nums)); id++ {
+			if len(e.nums[id].contribs) > 0 {
+				ids, buckets = append(ids, uint32(id)), append(buckets, bucket(e.keys.Key(uint32(id))))
+			}
+		}
 		e.mu.RUnlock()
-		fn(finish(res, n))
 	}
 }

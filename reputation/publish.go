@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -20,23 +21,29 @@ import (
 type PublisherConfig struct {
 	// Filters are the Bloom filters phones download, one per public list.
 	Filters []FilterSpec
-	// Keep is how many past versions of each list are remembered for
-	// deltas and incremental CallKit exports.
-	Keep int
+	// DeltaWindow is how long each list's changes are kept (in storage
+	// and in memory) for deltas and incremental CallKit exports; a phone
+	// whose version is older gets the full list. 7 days if zero.
+	DeltaWindow time.Duration
 	// Catalog decides list membership.
 	Catalog CatalogConfig
+	// Now is the clock; the engine's when nil, or time.Now without one.
+	Now func() time.Time
 }
 
 // DefaultPublisherConfig publishes block, fraud, spam and benign filters
 // at 0.1% false positives (a wrong warning is worse than a missed one) with
-// 25% headroom, and keeps 48 versions.
+// 25% headroom, and keeps deltas for DefaultDeltaWindow.
 func DefaultPublisherConfig() PublisherConfig {
 	var specs []FilterSpec
 	for _, name := range PublicLists {
 		specs = append(specs, FilterSpec{Name: name, FPRate: 0.001, Headroom: 0.25})
 	}
-	return PublisherConfig{Filters: specs, Keep: 48, Catalog: DefaultCatalogConfig()}
+	return PublisherConfig{Filters: specs, DeltaWindow: DefaultDeltaWindow, Catalog: DefaultCatalogConfig()}
 }
+
+// DefaultDeltaWindow is the default of PublisherConfig.DeltaWindow.
+const DefaultDeltaWindow = 7 * 24 * time.Hour
 
 // Publisher builds, stores and serves what phones download: filter
 // snapshots with deltas, the CallKit export and hash-prefix buckets. One
@@ -54,22 +61,29 @@ type Publisher struct {
 	catalog *Catalog
 	lists   map[string]*versioned // filters and CallKit lists
 	deltas  map[string]*Snapshot  // name/since → delta
+	// rankedCache holds a CallKit list in Rank order (name/version →
+	// keys), for capped exports.
+	rankedCache map[string][]string
 }
 
-// versioned is one list with its recent versions.
+// versioned is one list with the changes that led to its version.
 type versioned struct {
-	spec    FilterSpec
-	current *Snapshot // nil for CallKit lists
+	name    string
+	spec    FilterSpec // zero for CallKit lists
+	current *Snapshot  // nil for CallKit lists
 	version uint64
 	digest  string
-	keys    []string // sorted
-	history []pastKeys
+	// keys are the sorted keys of version; nil when unknown (a lookup
+	// replica, or a version stored without them).
+	keys []string
+	// changes are those within the delta window, by the version they made.
+	changes map[uint64]*Change
 }
 
-type pastKeys struct {
-	version uint64
-	keys    []string
-}
+// Stored blob names: a filter's snapshot, and a list's current keys (so
+// that a restarted builder can tell what the next version changed).
+func filterBlob(name string) string { return "filter:" + name }
+func keysBlob(name string) string   { return "keys:" + name }
 
 // CallKit list names inside the publisher.
 const (
@@ -81,21 +95,25 @@ const (
 // stored, as in tests and tools). Without an engine (a lookup replica) it
 // only serves the stored filters.
 func NewPublisher(cfg PublisherConfig, e *Engine, blobs *BlobStore, log *slog.Logger) *Publisher {
-	if cfg.Keep <= 0 {
-		cfg.Keep = 48
+	if cfg.DeltaWindow <= 0 {
+		cfg.DeltaWindow = DefaultDeltaWindow
 	}
 	if log == nil {
 		log = slog.Default()
 	}
-	p := &Publisher{cfg: cfg, engine: e, blobs: blobs, log: log, now: time.Now, lists: map[string]*versioned{}, deltas: map[string]*Snapshot{}}
-	if e != nil {
+	p := &Publisher{cfg: cfg, engine: e, blobs: blobs, log: log, now: time.Now, lists: map[string]*versioned{}, deltas: map[string]*Snapshot{}, rankedCache: map[string][]string{}}
+	switch {
+	case cfg.Now != nil:
+		p.now = cfg.Now
+	case e != nil:
 		p.now = e.cfg.Now
 	}
 	for _, spec := range cfg.Filters {
-		p.lists[spec.Name] = &versioned{spec: spec}
+		p.lists[spec.Name] = &versioned{name: spec.Name, spec: spec, changes: map[uint64]*Change{}}
 	}
-	p.lists[callKitBlock] = &versioned{}
-	p.lists[callKitIdentify] = &versioned{}
+	for _, name := range []string{callKitBlock, callKitIdentify} {
+		p.lists[name] = &versioned{name: name, changes: map[uint64]*Change{}}
+	}
 	return p
 }
 
@@ -104,8 +122,8 @@ func NewPublisher(cfg PublisherConfig, e *Engine, blobs *BlobStore, log *slog.Lo
 func (p *Publisher) Reconfigure(cfg PublisherConfig) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if cfg.Keep > 0 {
-		p.cfg.Keep = cfg.Keep
+	if cfg.DeltaWindow > 0 {
+		p.cfg.DeltaWindow = cfg.DeltaWindow
 	}
 	p.cfg.Catalog = cfg.Catalog
 	for _, spec := range cfg.Filters {
@@ -136,33 +154,121 @@ func errNoEngine() error {
 	return labels.Errorf(labels.EUnavailable, "this replica serves stored filters only; CallKit exports, hash prefixes and rebuilds are served by writer replicas")
 }
 
-// Load takes the stored snapshots, so that a restart or another replica
-// serves the bytes the builder stored. Filters never stored are left for
-// Rebuild.
+// Load takes the stored snapshots and the changes that led to them, so
+// that a restart or another replica serves the bytes and the deltas the
+// builder stored. A builder (with an engine) also takes each list's stored
+// keys, so that its next version's change is known. Lists never stored are
+// left for Rebuild.
 func (p *Publisher) Load(ctx context.Context) error {
 	if p.blobs == nil {
 		return nil
 	}
+	for _, v := range p.listsInOrder() {
+		if err := p.load(ctx, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// listsInOrder returns the lists, filters first, in a fixed order.
+func (p *Publisher) listsInOrder() []*versioned {
+	var out []*versioned
 	for _, spec := range p.cfg.Filters {
-		b, err := p.blobs.Get(ctx, "filter:"+spec.Name)
+		out = append(out, p.lists[spec.Name])
+	}
+	return append(out, p.lists[callKitBlock], p.lists[callKitIdentify])
+}
+
+// load brings v to the stored version: its snapshot, its keys (builders
+// only) and the changes within the delta window not yet in memory.
+func (p *Publisher) load(ctx context.Context, v *versioned) error {
+	p.mu.RLock()
+	version, digest, haveKeys := v.version, v.digest, v.keys != nil
+	p.mu.RUnlock()
+	var snap *Snapshot
+	if v.spec.Name != "" {
+		b, err := p.blobs.Get(ctx, filterBlob(v.name))
 		if errors.Is(err, ErrNoBlob) {
-			continue
+			return nil
 		}
 		if err != nil {
 			return err
 		}
-		s, err := ParseFilter(b.Data, b.SHA256)
-		if err != nil {
-			return fmt.Errorf("reputation: stored filter %s: %w", spec.Name, err)
+		if b.Version > version {
+			if snap, err = ParseFilter(b.Data, b.SHA256); err != nil {
+				return fmt.Errorf("reputation: stored filter %s: %w", v.name, err)
+			}
+			version, digest, haveKeys = b.Version, b.Digest, false
 		}
-		p.mu.Lock()
-		v := p.lists[spec.Name]
-		if v.current == nil || s.Version > v.version {
-			v.current, v.version, v.digest = s, s.Version, b.Digest
-		}
-		p.mu.Unlock()
+	} else if p.engine == nil {
+		return nil // CallKit lists are served by builders only
 	}
+	var keys []string
+	if p.engine != nil && !haveKeys {
+		b, err := p.blobs.Get(ctx, keysBlob(v.name))
+		switch {
+		case errors.Is(err, ErrNoBlob):
+		case err != nil:
+			return err
+		case v.spec.Name == "" && b.Version > version, b.Version == version && b.Digest == digest:
+			if keys, _, err = decodeKeys(b.Data); err != nil {
+				return fmt.Errorf("reputation: stored keys of %s: %w", v.name, err)
+			}
+			version, digest = b.Version, b.Digest
+		}
+	}
+	if version == 0 {
+		return nil
+	}
+	var found []*Change
+	cutoff := p.now().Add(-p.cfg.DeltaWindow)
+	p.mu.RLock()
+	known := maps.Clone(v.changes)
+	p.mu.RUnlock()
+	for ver, dig := version, digest; ver > 0; {
+		c := known[ver]
+		if c == nil || c.Digest != dig {
+			var err error
+			c, err = p.blobs.GetChange(ctx, v.name, ver, dig)
+			if errors.Is(err, ErrNoBlob) {
+				break
+			}
+			if err != nil {
+				return err
+			}
+			if c.Created.Before(cutoff) {
+				break
+			}
+			found = append(found, c)
+		}
+		ver, dig = c.Prev, c.PrevDigest
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch {
+	case version < v.version:
+		return nil // a rebuild got ahead meanwhile
+	case version > v.version:
+		v.version, v.digest, v.keys = version, digest, keys
+		if snap != nil {
+			v.current = snap
+		}
+		clear(p.deltas)
+		clear(p.rankedCache)
+	case v.keys == nil && digest == v.digest:
+		v.keys = keys
+	}
+	for _, c := range found {
+		v.changes[c.Version] = c
+	}
+	v.prune(cutoff)
 	return nil
+}
+
+// prune forgets the changes made before cutoff; p.mu is held.
+func (v *versioned) prune(cutoff time.Time) {
+	maps.DeleteFunc(v.changes, func(_ uint64, c *Change) bool { return c.Created.Before(cutoff) })
 }
 
 // Refresh is what a replica that does not build does: take the stored
@@ -180,7 +286,9 @@ func (p *Publisher) Refresh(ctx context.Context) error {
 }
 
 // Rebuild builds the catalog from the engine and gives every list whose
-// content changed a new version, stored before it is served.
+// content changed a new version, stored before it is served: first the
+// change against the version before (when its keys are known), then the
+// keys, then the snapshot, which switches readers to the new version.
 func (p *Publisher) Rebuild(ctx context.Context) error {
 	if p.engine == nil {
 		return errNoEngine()
@@ -189,63 +297,85 @@ func (p *Publisher) Rebuild(ctx context.Context) error {
 	defer p.build.Unlock()
 	now := p.now()
 	cat := BuildCatalog(p.engine, p.cfg.Catalog, now)
-	type change struct {
-		v    *versioned
-		keys []string
-		snap *Snapshot
+	type next struct {
+		v       *versioned
+		keys    []string
+		digest  string
+		version uint64
+		snap    *Snapshot
+		change  *Change
 	}
-	var changes []change
+	var changes []next
 	p.mu.RLock()
-	for name, v := range p.lists {
-		keys := cat.Lists[name]
-		switch name {
+	for _, v := range p.listsInOrder() {
+		keys := cat.Lists[v.name]
+		switch v.name {
 		case callKitBlock:
 			keys = callKitKeys(cat.CallKit("block"))
 		case callKitIdentify:
 			keys = callKitKeys(cat.CallKit("identify"))
 		}
-		if d := v.digestOf(keys); d != v.digest || (v.spec.Name != "" && v.current == nil) {
-			changes = append(changes, change{v: v, keys: keys})
+		d := v.digestOf(keys)
+		if d == v.digest && (v.spec.Name == "" || v.current != nil) {
+			continue
 		}
+		n := next{v: v, keys: keys, digest: d, version: v.version + 1}
+		if v.spec.Name == "" {
+			// CallKit versions are build times, so that a version a
+			// phone holds never names other content, whatever was lost.
+			n.version = max(n.version, uint64(now.Unix()))
+		}
+		if v.keys != nil && v.version > 0 {
+			n.change = diffChange(v.name, v.version, n.version, v.digest, d, v.keys, keys, now)
+		}
+		changes = append(changes, n)
 	}
 	p.mu.RUnlock()
 	for i, c := range changes {
-		if c.v.spec.Name == "" {
-			continue
-		}
-		s, err := BuildFilter(c.v.spec, c.keys, c.v.version+1, 0, now)
-		if err != nil {
-			return err
-		}
-		if p.blobs != nil {
-			err := p.blobs.Put(ctx, Blob{Name: "filter:" + s.Name, Version: s.Version, Created: now, Data: s.Bytes, Digest: c.v.digestOf(c.keys)}, 2)
+		if c.v.spec.Name != "" {
+			s, err := BuildFilter(c.v.spec, c.keys, c.version, 0, now)
 			if err != nil {
 				return err
 			}
+			changes[i].snap = s
 		}
-		changes[i].snap = s
+		if p.blobs == nil {
+			continue
+		}
+		if c.change != nil {
+			if err := p.blobs.PutChange(ctx, c.change); err != nil {
+				return err
+			}
+		}
+		kb := Blob{Name: keysBlob(c.v.name), Version: c.version, Created: now, Data: encodeKeys(nil, c.keys), Digest: c.digest}
+		if err := p.blobs.Put(ctx, kb, 1); err != nil {
+			return err
+		}
+		if s := changes[i].snap; s != nil {
+			if err := p.blobs.Put(ctx, Blob{Name: filterBlob(s.Name), Version: s.Version, Created: now, Data: s.Bytes, Digest: c.digest}, 2); err != nil {
+				return err
+			}
+		}
+		if err := p.blobs.DropChanges(ctx, c.v.name, now.Add(-p.cfg.DeltaWindow)); err != nil {
+			return err
+		}
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, c := range changes {
 		v := c.v
-		if v.keys != nil { // nil: loaded from storage, keys unknown
-			v.history = append(v.history, pastKeys{v.version, v.keys})
-			if len(v.history) > p.cfg.Keep {
-				v.history = v.history[len(v.history)-p.cfg.Keep:]
-			}
-		}
-		v.keys, v.digest = c.keys, v.digestOf(c.keys)
+		v.keys, v.digest, v.version = c.keys, c.digest, c.version
 		if c.snap != nil {
-			v.current, v.version = c.snap, c.snap.Version
-		} else {
-			// CallKit versions are build times, so that a version a phone
-			// holds from before a restart never names other content.
-			v.version = max(v.version+1, uint64(now.Unix()))
+			v.current = c.snap
 		}
+		if c.change != nil {
+			v.changes[c.version] = c.change
+		}
+		v.prune(now.Add(-p.cfg.DeltaWindow))
 	}
 	if len(changes) > 0 {
 		clear(p.deltas)
+		clear(p.rankedCache)
 	}
 	p.catalog = cat
 	return nil
@@ -271,12 +401,14 @@ func (v *versioned) digestOf(keys []string) string {
 	return d
 }
 
-// callKitKeys encodes CallKit entries as sortable list keys:
-// zero-padded number, tab, label.
+// callKitKeys encodes CallKit entries as sortable list keys, the same in
+// every language: zero-padded number, tab, verdict, tab, category (both
+// empty on the block list). A relabelled number is a removal and an
+// addition.
 func callKitKeys(es []CallKitEntry) []string {
 	keys := make([]string, len(es))
 	for i, e := range es {
-		keys[i] = fmt.Sprintf("%020d\t%s", e.Number, e.Label)
+		keys[i] = fmt.Sprintf("%020d\t%s\t%s", e.Number, e.Verdict, e.Category)
 	}
 	return keys
 }
@@ -295,9 +427,9 @@ func (p *Publisher) Filters() []*Snapshot {
 }
 
 // Filter returns the current snapshot of name or, with since > 0, a delta
-// of the keys added since that version when the publisher still knows
-// that version, no key left the list since, and the delta is less than
-// half the full size. ok is false for an unknown filter name.
+// of the keys added since that version when the changes since are known
+// (within the delta window), none removed a key, and the delta is less
+// than half the full size. ok is false for an unknown filter name.
 func (p *Publisher) Filter(name string, since uint64) (s *Snapshot, ok bool, err error) {
 	p.mu.RLock()
 	v, known := p.lists[name]
@@ -315,15 +447,16 @@ func (p *Publisher) Filter(name string, since uint64) (s *Snapshot, ok bool, err
 		p.mu.RUnlock()
 		return d, true, nil
 	}
-	old, found := v.past(since)
-	keys, spec := v.keys, v.spec
+	chain, found := v.chain(since)
+	spec := v.spec
 	p.mu.RUnlock()
+	added, removed := netChange(chain)
 	// A Bloom filter cannot forget: when a number left the list since (a
 	// cleared business), only the full snapshot stops flagging it.
-	if !found || len(addedKeys(keys, old)) > 0 {
+	if !found || len(removed) > 0 {
 		return cur, true, nil
 	}
-	d, err := BuildFilter(spec, addedKeys(old, keys), cur.Version, since, cur.Created)
+	d, err := BuildFilter(spec, slices.Sorted(maps.Keys(added)), cur.Version, since, cur.Created)
 	if err != nil {
 		return nil, true, err
 	}
@@ -338,17 +471,20 @@ func (p *Publisher) Filter(name string, since uint64) (s *Snapshot, ok bool, err
 	return d, true, nil
 }
 
-// past returns the keys of version ver, if still remembered.
-func (v *versioned) past(ver uint64) ([]string, bool) {
-	if ver == v.version {
-		return v.keys, true
-	}
-	for _, h := range v.history {
-		if h.version == ver {
-			return h.keys, true
+// chain returns the changes from since (exclusive) to the current
+// version, newest first; found is false when one of them is not known.
+// p.mu is held.
+func (v *versioned) chain(since uint64) (chain []*Change, found bool) {
+	ver, dig := v.version, v.digest
+	for ver > since {
+		c := v.changes[ver]
+		if c == nil || c.Digest != dig {
+			return nil, false
 		}
+		chain = append(chain, c)
+		ver, dig = c.Prev, c.PrevDigest
 	}
-	return nil, false
+	return chain, ver == since
 }
 
 // addedKeys returns the keys of cur not in old; both are sorted.
@@ -376,36 +512,66 @@ type CallKitExport struct {
 	Removed []uint64
 }
 
-// CallKit returns the export of kind ("block" or "identify"): changes
-// since a remembered version, else the full list.
-func (p *Publisher) CallKit(kind string, since uint64) (CallKitExport, error) {
-	name := map[string]string{"block": callKitBlock, "identify": callKitIdentify}[kind]
-	if name == "" {
+// CallKitQuery asks for a CallKit export.
+type CallKitQuery struct {
+	Kind string // "block" or "identify"
+	// Since is the version the phone loaded last; 0 for the full list.
+	Since uint64
+	// Lang is the language of identification labels; "" is English.
+	Lang string
+	// Limit caps the entries (0: no cap), keeping the most strongly
+	// flagged (see Catalog.Rank). A capped list gets full exports only:
+	// which entries a cap kept at an older version is not remembered.
+	Limit int
+}
+
+// CallKit returns the export q asks for: changes since a remembered
+// version, else the full list.
+func (p *Publisher) CallKit(q CallKitQuery) (CallKitExport, error) {
+	name := map[string]string{"block": callKitBlock, "identify": callKitIdentify}[q.Kind]
+	switch {
+	case name == "":
 		return CallKitExport{}, labels.Errorf(labels.EInvalid, "kind must be block or identify")
+	case q.Lang == "":
+		q.Lang = "en"
+	case !LabelLanguage(q.Lang):
+		return CallKitExport{}, labels.Errorf(labels.EInvalid, "lang must be one of %v", slices.Sorted(maps.Keys(labelTexts)))
+	}
+	if q.Limit < 0 {
+		return CallKitExport{}, labels.Errorf(labels.EInvalid, "limit must not be negative")
 	}
 	p.mu.RLock()
 	v := p.lists[name]
-	keys, version := v.keys, v.version
-	old, found := v.past(since)
+	keys, version, cat := v.keys, v.version, p.catalog
+	chain, found := v.chain(q.Since)
 	p.mu.RUnlock()
 	if p.engine == nil {
 		return CallKitExport{}, errNoEngine()
 	}
-	if version == 0 {
+	if version == 0 || keys == nil {
 		return CallKitExport{}, labels.Errorf(labels.EUnavailable, "the export is not built yet")
 	}
-	ex := CallKitExport{Kind: kind, Version: version, Full: since == 0 || !found, Entries: []CallKitEntry{}, Removed: []uint64{}}
+	ex := CallKitExport{Kind: q.Kind, Version: version, Full: q.Since == 0 || !found, Entries: []CallKitEntry{}, Removed: []uint64{}}
+	added, removed := netChange(chain)
+	if q.Limit > 0 && (len(keys) > q.Limit || len(keys)-len(added)+len(removed) > q.Limit) {
+		ex.Full = true
+	}
 	if ex.Full {
-		ex.Entries = decodeCallKit(keys)
+		if q.Limit > 0 && len(keys) > q.Limit {
+			if cat == nil {
+				return CallKitExport{}, labels.Errorf(labels.EUnavailable, "the export is not built yet")
+			}
+			keys = p.ranked(name, version, cat, keys)[:q.Limit]
+		}
+		ex.Entries = decodeCallKit(keys, q.Lang)
 		return ex, nil
 	}
-	ex.Entries = decodeCallKit(addedKeys(old, keys))
-	gone := decodeCallKit(addedKeys(keys, old))
+	ex.Entries = decodeCallKit(slices.Collect(maps.Keys(added)), q.Lang)
 	still := map[uint64]bool{}
 	for _, e := range ex.Entries {
 		still[e.Number] = true // relabelled: removed and added
 	}
-	for _, e := range gone {
+	for _, e := range decodeCallKit(slices.Collect(maps.Keys(removed)), q.Lang) {
 		if !still[e.Number] {
 			ex.Removed = append(ex.Removed, e.Number)
 		}
@@ -413,12 +579,49 @@ func (p *Publisher) CallKit(kind string, since uint64) (CallKitExport, error) {
 	return ex, nil
 }
 
-func decodeCallKit(keys []string) []CallKitEntry {
+// ranked returns the CallKit keys of list name at version, most strongly
+// flagged first, computed once per version: capped exports are asked for
+// by many phones alike.
+func (p *Publisher) ranked(name string, version uint64, cat *Catalog, keys []string) []string {
+	cacheKey := fmt.Sprintf("%s/%d", name, version)
+	p.mu.RLock()
+	r := p.rankedCache[cacheKey]
+	p.mu.RUnlock()
+	if r != nil {
+		return r
+	}
+	byNumber := make(map[string]string, len(keys))
+	numbers := make([]string, len(keys))
+	for i, k := range keys {
+		num, _, _ := strings.Cut(k, "\t")
+		numbers[i] = "+" + strings.TrimLeft(num, "0")
+		byNumber[numbers[i]] = k
+	}
+	r = cat.Rank(numbers)
+	for i, n := range r {
+		r[i] = byNumber[n]
+	}
+	p.mu.Lock()
+	if p.lists[name].version == version {
+		p.rankedCache[cacheKey] = r
+	}
+	p.mu.Unlock()
+	return r
+}
+
+func decodeCallKit(keys []string, lang string) []CallKitEntry {
 	out := make([]CallKitEntry, 0, len(keys))
 	for _, k := range keys {
-		num, label, _ := strings.Cut(k, "\t")
-		n, _ := strconv.ParseUint(num, 10, 64)
-		out = append(out, CallKitEntry{Number: n, Label: label})
+		parts := strings.SplitN(k, "\t", 3)
+		if len(parts) != 3 {
+			continue // a key of an older format: the next version replaces it
+		}
+		n, _ := strconv.ParseUint(parts[0], 10, 64)
+		e := CallKitEntry{Number: n, Verdict: Verdict(parts[1]), Category: parts[2]}
+		if e.Verdict != "" {
+			e.Label = CallKitLabel(e.Verdict, e.Category, lang)
+		}
+		out = append(out, e)
 	}
 	slices.SortFunc(out, func(a, b CallKitEntry) int { return cmpUint(a.Number, b.Number) })
 	return out

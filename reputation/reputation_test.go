@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"go.mongodb.org/mongo-driver/bson"
+
 	"github.com/callrep/callrep/labels"
 	"github.com/callrep/callrep/labels/mongotest"
 	"github.com/callrep/callrep/reputation"
@@ -397,14 +399,20 @@ func contains(xs []string, x string) bool {
 	return false
 }
 
-// TestStoreRebuild checks that Rebuild writes the engine's reputations,
-// more than a bulk update may hold, and replaces what was there.
+// TestStoreRebuild checks that Rebuild writes the engine's reputations in
+// buckets that every key is read back from, replaces what was there, and
+// that readers see the previous rewrite until the new one is complete.
 func TestStoreRebuild(t *testing.T) {
 	ctx := context.Background()
-	st := openStore(t)
+	db := mongotest.Open(t).DB
+	st, err := reputation.OpenStore(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
 	w := newWorld(nil)
+	key := func(i int) string { return fmt.Sprintf("+8613800%06d", i) }
 	for i := range 250 {
-		w.label("u", fmt.Sprintf("+8613800%06d", i), "fraud")
+		w.label("u", key(i), "fraud")
 	}
 	if err := st.Rebuild(ctx, w.e, nil); err != nil {
 		t.Fatal(err)
@@ -412,13 +420,95 @@ func TestStoreRebuild(t *testing.T) {
 	if n, _ := st.Count(ctx); n != 250 {
 		t.Fatalf("stored %d, want 250", n)
 	}
-	w.retract("u", "+8613800000000")
+	for i := range 250 {
+		got, ok, err := st.Get(ctx, key(i))
+		if want := w.e.Lookup(labels.Number{Key: key(i), Valid: true}); err != nil || !ok || got.Score != want.Score || got.Reporters != 1 || got.Categories["fraud"] != 1 {
+			t.Fatalf("%s: got %+v %v %v, want %+v", key(i), got, ok, err, want)
+		}
+	}
+	if _, ok, _ := st.Get(ctx, "+8613900000000"); ok {
+		t.Fatal("a number nobody labelled is stored")
+	}
+
+	// A second store, as a lookup replica holds, reads the first
+	// generation and keeps it cached.
+	replica, err := reputation.OpenStore(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, _ := replica.Get(ctx, key(1)); !ok {
+		t.Fatal("the replica misses a stored number")
+	}
+	w.retract("u", key(0))
+	w.label("v", key(1), "spam")
+	// A generation a crashed rewrite left behind goes with the old one.
+	if _, err := db.Collection("reputations_99").InsertOne(ctx, bson.M{"_id": int64(0)}); err != nil {
+		t.Fatal(err)
+	}
 	calls := 0
-	if err := st.Rebuild(ctx, w.e, func(done, total int) { calls++ }); err != nil {
+	err = st.Rebuild(ctx, w.e, func(done, total int) {
+		calls++
+		// Mid-rewrite: the previous generation still answers.
+		if _, ok, err := st.Get(ctx, key(0)); !ok || err != nil {
+			t.Errorf("during the rewrite %s is gone: %v", key(0), err)
+		}
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
 	if n, _ := st.Count(ctx); n != 249 || calls == 0 {
 		t.Fatalf("after rebuild stored %d (want 249), %d progress calls", n, calls)
+	}
+	if _, ok, _ := st.Get(ctx, key(0)); ok {
+		t.Fatalf("%s has no labels left but is stored", key(0))
+	}
+	// The replica's cached generation is gone: it finds the new one.
+	for _, s := range []*reputation.Store{st, replica} {
+		if got, ok, _ := s.Get(ctx, key(1)); !ok || got.Reporters != 2 {
+			t.Fatalf("%s after the rewrite: %+v", key(1), got)
+		}
+	}
+	keys := map[string]bool{}
+	if err := st.EachKey(ctx, func(k string) { keys[k] = true }); err != nil || len(keys) != 249 || keys[key(0)] {
+		t.Fatalf("EachKey: %d keys, %v", len(keys), err)
+	}
+	names, _ := db.ListCollectionNames(ctx, bson.M{"name": bson.M{"$regex": "^reputations"}})
+	if len(names) != 1 {
+		t.Fatalf("collections %v, want only the current generation", names)
+	}
+}
+
+// TestStoreReadsLegacyDocuments checks that a store written before
+// generations, one document per number, is read until the first rewrite,
+// which drops it.
+func TestStoreReadsLegacyDocuments(t *testing.T) {
+	ctx := context.Background()
+	db := mongotest.Open(t).DB
+	if _, err := db.Collection("reputations").InsertOne(ctx, bson.M{"_id": "+8613800000001", "verdict": "spam", "score": 40,
+		"reporters": 3, "categories": bson.M{"promotion": 3}}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := reputation.OpenStore(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, ok, err := st.Get(ctx, "+8613800000001"); err != nil || !ok || got.Verdict != reputation.VerdictSpam || got.Categories["promotion"] != 3 {
+		t.Fatalf("legacy read: %+v %v %v", got, ok, err)
+	}
+	keys := 0
+	if err := st.EachKey(ctx, func(string) { keys++ }); err != nil || keys != 1 {
+		t.Fatalf("EachKey: %d %v", keys, err)
+	}
+	w := newWorld(nil)
+	w.label("u", "+8613800000002", "fraud")
+	if err := st.Rebuild(ctx, w.e, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, _ := st.Get(ctx, "+8613800000001"); ok {
+		t.Fatal("the legacy document outlived the rewrite")
+	}
+	if n, _ := db.Collection("reputations").CountDocuments(ctx, bson.M{}); n != 0 {
+		t.Fatalf("%d legacy documents left", n)
 	}
 }
 

@@ -7,6 +7,8 @@
 //	callrep rescore                re-estimate reporter trust and re-score
 //	callrep import ftc FILE.csv    load FTC Do-Not-Call complaint files
 //	callrep eval crowd --answers F measure the aggregation on crowd data
+//	callrep export live-caller-id  write iOS Live Caller ID datasets
+//	callrep vectors [--dir D]      write the phone contract's test vectors
 //	callrep version                print the version
 //
 // Configuration comes from flags, with environment variables as fallbacks;
@@ -56,6 +58,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = importCmd(ctx, args, stdout, stderr)
 	case "eval":
 		err = eval(ctx, args, stdout, stderr)
+	case "export":
+		err = exportCmd(ctx, args, stdout, stderr)
+	case "vectors":
+		err = vectors(args, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "callrep", version)
 	case "help":
@@ -88,6 +94,8 @@ commands:
   rescore  re-estimate reporter trust and re-score every number
   import   load public complaint files: import ftc [flags] FILE.csv
   eval     score the engine on crowd data: eval crowd --answers FILE
+  export   write platform exports: export live-caller-id [--out DIR]
+  vectors  write the phone contract's test vectors into contract/vectors
   version  print the version
 
 Run "callrep <command> -h" for the flags of a command.

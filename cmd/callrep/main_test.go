@@ -9,6 +9,8 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -307,5 +309,56 @@ func TestFilterRatesFlag(t *testing.T) {
 		if _, err := publisherConfig(bad); !isUsage(err) {
 			t.Errorf("%q: got %v, want a usage error", bad, err)
 		}
+	}
+}
+
+// TestExportLiveCallerID writes the Live Caller ID datasets of a store in
+// which three people reported a number as fraud: the block dataset holds
+// it with value 1, and protoc --decode_raw (when installed) reads both.
+func TestExportLiveCallerID(t *testing.T) {
+	data := t.TempDir()
+	srv := startServer(t, "--data", data, "--account-ramp", "0")
+	for _, uid := range []string{"r1", "r2", "r3"} {
+		tok, _ := runCmd(t, "token", "--data", data, "--uid", uid)
+		if code, b := call(t, "POST", srv.base+"/v1/reports", strings.TrimSpace(tok), `{"number":"+8613800138000","category":"fraud"}`); code != 201 {
+			t.Fatalf("report: %d %v", code, b)
+		}
+	}
+	srv.stop()
+	out := t.TempDir()
+	stdout, _ := runCmd(t, "export", "live-caller-id", "--data", data, "--account-ramp", "0", "--out", out, "--lang", "zh-Hans")
+	var sum struct {
+		BlockRows    int `json:"block_rows"`
+		Blocked      int `json:"blocked"`
+		IdentityRows int `json:"identity_rows"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &sum); err != nil {
+		t.Fatalf("output %q: %v", stdout, err)
+	}
+	block, err := os.ReadFile(filepath.Join(out, "block.binpb"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// One row: field 1 (0x0a), length; keyword field 1, "+8613800138000"; value field 2, one byte 1.
+	want := append([]byte{0x0a, 19, 0x0a, 14}, "+8613800138000\x12\x01\x01"...)
+	if !bytes.Equal(block, want) || sum.BlockRows != 1 || sum.Blocked != 1 || sum.IdentityRows != 1 {
+		t.Fatalf("block dataset %q (%+v), want %q", block, sum, want)
+	}
+	if _, err := exec.LookPath("protoc"); err != nil {
+		return
+	}
+	for _, name := range []string{"block.binpb", "identity.binpb"} {
+		cmd := exec.Command("protoc", "--decode_raw")
+		f, err := os.Open(filepath.Join(out, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd.Stdin = f
+		raw, err := cmd.CombinedOutput()
+		f.Close()
+		if err != nil || !strings.Contains(string(raw), `"+8613800138000"`) {
+			t.Fatalf("protoc --decode_raw %s: %v\n%s", name, err, raw)
+		}
+		t.Logf("protoc --decode_raw %s:\n%s", name, raw)
 	}
 }

@@ -37,6 +37,8 @@ type storeFlags struct {
 	logLevel string
 	ramp     time.Duration
 	lease    time.Duration
+	// maxReportAge bounds a report's reported_at in the past.
+	maxReportAge time.Duration
 }
 
 func (sf *storeFlags) register(fs *flag.FlagSet) {
@@ -46,6 +48,7 @@ func (sf *storeFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&sf.region, "region", "CN", "default region for national-format numbers (env CALLREP_REGION)")
 	fs.StringVar(&sf.logLevel, "log-level", "info", "debug, info, warn or error (env CALLREP_LOG_LEVEL)")
 	fs.DurationVar(&sf.lease, "writer-lease", 15*time.Second, "the writer's lease on a MONGODB_URI store: a standby writer takes over within it once the writer dies (env CALLREP_WRITER_LEASE)")
+	fs.DurationVar(&sf.maxReportAge, "max-report-age", labels.DefaultMaxReportAge, "how far back the reported_at of a report kept offline may lie (env CALLREP_MAX_REPORT_AGE)")
 	fs.DurationVar(&sf.ramp, "account-ramp", reputation.DefaultConfig().Ramp, "how long a new app account takes to reach full weight; 0 weighs every account fully at once (env CALLREP_ACCOUNT_RAMP)")
 }
 
@@ -133,6 +136,7 @@ func openStack(ctx context.Context, sf *storeFlags, log *slog.Logger, standby fu
 		Observers:     []labels.Observer{st.index, st.changes, st.pushObs},
 		Logger:        log,
 		Keys:          keys,
+		MaxReportAge:  sf.maxReportAge,
 	}
 	if !m.Embedded {
 		opts.Fence = st.writer.Check
@@ -255,6 +259,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	rescoreEvery := fs.Duration("rescore-interval", time.Hour, "how often one replica re-estimates reporter trust and re-scores (env CALLREP_RESCORE_INTERVAL)")
 	filterEvery := fs.Duration("filter-interval", 10*time.Minute, "how often one replica rebuilds the filter snapshots (env CALLREP_FILTER_INTERVAL)")
 	rates := fs.String("filter-rates", "block=0.001,fraud=0.001,spam=0.001,benign=0.001", "target false-positive rate per filter (env CALLREP_FILTER_RATES)")
+	deltaWindow := fs.Duration("delta-window", reputation.DefaultDeltaWindow, "how long the changes of each published list are kept for deltas; a phone at an older version gets the full list (env CALLREP_DELTA_WINDOW)")
 	role := fs.String("role", "writer", "writer (labels and engine in memory) or lookup (stateless: lookups from storage through a guard and a bounded cache, filters from storage) (env CALLREP_ROLE)")
 	limits := api.DefaultLimits()
 	registerLimits(fs, &limits)
@@ -277,6 +282,10 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if *deltaWindow <= 0 {
+		return usageError{"--delta-window must be positive"}
+	}
+	pubCfg.DeltaWindow = *deltaWindow
 	start := time.Now()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

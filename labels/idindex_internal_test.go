@@ -1,0 +1,101 @@
+package labels
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"go.mongodb.org/mongo-driver/bson"
+)
+
+// TestIDIndexServesLookups pins the embedded store's _id index: without
+// it SQLite answers a lookup by _id by parsing every document (the plan
+// says SCAN); with it the plan searches the index, for collections that
+// existed at open and for those created later, and lookups, updates and
+// deletes by _id still find what they should.
+func TestIDIndexServesLookups(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	open := func() *Mongo {
+		m, err := OpenMongo(ctx, MongoConfig{DataDir: dir, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	m := open()
+	insert := func(m *Mongo, coll string) {
+		var docs []any
+		for i := range 300 {
+			docs = append(docs, bson.M{"_id": fmt.Sprintf("d-%04d", i), "n": i})
+		}
+		for s := 0; s < len(docs); s += 50 {
+			if _, err := m.DB.Collection(coll).InsertMany(ctx, docs[s:s+50]); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// plan returns SQLite's plan for FerretDB's lookup by _id in coll.
+	plan := func(m *Mongo, coll string) string {
+		var table string
+		m.ids.mu.Lock()
+		defer m.ids.mu.Unlock()
+		for _, db := range m.ids.dbs {
+			if err := db.QueryRowContext(ctx, `SELECT table_name FROM _ferretdb_collections WHERE name = ?`, coll).Scan(&table); err != nil {
+				t.Fatalf("table of %s: %v", coll, err)
+			}
+			var id, parent, unused int
+			var detail string
+			q := fmt.Sprintf(`EXPLAIN QUERY PLAN SELECT _ferretdb_sjson FROM %q WHERE _ferretdb_sjson->'$._id' = ?`, table)
+			if err := db.QueryRowContext(ctx, q, `"d-0001"`).Scan(&id, &parent, &unused, &detail); err != nil {
+				t.Fatal(err)
+			}
+			return detail
+		}
+		t.Fatal("no database file open")
+		return ""
+	}
+	insert(m, "before")
+	if err := m.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	m = open() // indexes what exists at open
+	defer m.Close(ctx)
+	if p := plan(m, "before"); !strings.Contains(p, "USING INDEX") {
+		t.Fatalf("a collection that existed at open: plan %q", p)
+	}
+	insert(m, "later")
+	deadline := time.Now().Add(30 * time.Second)
+	for p := plan(m, "later"); !strings.Contains(p, "USING INDEX"); p = plan(m, "later") {
+		if time.Now().After(deadline) {
+			t.Fatalf("a collection created later is not indexed within 30s: plan %q", p)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	c := m.DB.Collection("later")
+	var d struct{ N int }
+	if err := c.FindOne(ctx, bson.M{"_id": "d-0123"}).Decode(&d); err != nil || d.N != 123 {
+		t.Fatalf("find by _id: %+v %v", d, err)
+	}
+	if r, err := c.UpdateOne(ctx, bson.M{"_id": "d-0124"}, bson.M{"$set": bson.M{"n": -1}}); err != nil || r.ModifiedCount != 1 {
+		t.Fatalf("update by _id: %+v %v", r, err)
+	}
+	if r, err := c.DeleteOne(ctx, bson.M{"_id": "d-0125"}); err != nil || r.DeletedCount != 1 {
+		t.Fatalf("delete by _id: %+v %v", r, err)
+	}
+	if n, err := c.CountDocuments(ctx, bson.M{"n": -1}); err != nil || n != 1 {
+		t.Fatalf("after the update: %d %v", n, err)
+	}
+	// Dropping a collection drops its index with the table.
+	if err := c.Drop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.IndexIDs(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
