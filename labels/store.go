@@ -82,9 +82,7 @@ func OpenStore(ctx context.Context, db *mongo.Database) (*Store, error) {
 // after every existing one. Call it before loading the labels.
 func (st *Store) BecomeWriter(ctx context.Context, w *Writer) error {
 	st.gen = w.Gen
-	_, err := st.meta.UpdateOne(ctx, bson.M{"_id": snapshotID, "$or": bson.A{
-		bson.M{"fence": bson.M{"$lt": w.Gen}}, bson.M{"fence": bson.M{"$exists": false}},
-	}}, bson.M{"$set": bson.M{"fence": w.Gen}})
+	_, err := st.meta.UpdateOne(ctx, pointerFenced("$lt", w.Gen), bson.M{"$set": bson.M{"fence": w.Gen}})
 	if err != nil {
 		return fmt.Errorf("labels: unable to fence the snapshot pointer: %w", err)
 	}
@@ -446,6 +444,12 @@ type snapshotDoc struct {
 
 const snapshotID = "labels_snapshot"
 
+// pointerFenced matches the snapshot pointer while it has no fence or its
+// fence compares to gen by op ("$lt", "$lte").
+func pointerFenced(op string, gen int64) bson.M {
+	return bson.M{"_id": snapshotID, "$or": bson.A{bson.M{"fence": bson.M{op: gen}}, bson.M{"fence": bson.M{"$exists": false}}}}
+}
+
 // snapshotName names snapshot gen of writer generation wgen: two writers
 // never write into one collection.
 func snapshotName(gen, wgen int64) string {
@@ -595,8 +599,7 @@ func (st *Store) writeSnapshot(ctx context.Context, gen int64, watermark, now ti
 		Format: snapshotVersion, Journal: journal, WriterGen: st.gen, Fence: st.gen}
 	// Only while no newer writer fenced it: otherwise the filter matches
 	// nothing and the upsert's insert fails with a duplicate key.
-	filter := bson.M{"_id": snapshotID, "$or": bson.A{bson.M{"fence": bson.M{"$lte": st.gen}}, bson.M{"fence": bson.M{"$exists": false}}}}
-	_, err = st.meta.ReplaceOne(ctx, filter, d, options.Replace().SetUpsert(true))
+	_, err = st.meta.ReplaceOne(ctx, pointerFenced("$lte", st.gen), d, options.Replace().SetUpsert(true))
 	if mongo.IsDuplicateKeyError(err) {
 		_ = coll.Drop(ctx)
 		return 0, fmt.Errorf("labels: snapshot refused: %w", ErrFenced)

@@ -102,11 +102,7 @@ func noLiveWriter(ctx context.Context, m *labels.Mongo) error {
 	if m.Embedded {
 		return nil
 	}
-	st, err := labels.OpenStore(ctx, m.DB)
-	if err != nil {
-		return err
-	}
-	w, err := st.Leases().WriterLease(ctx)
+	w, err := labels.LeasesOf(m.DB).WriterLease(ctx)
 	if err != nil {
 		return err
 	}
