@@ -17,7 +17,8 @@ import (
 // Publications is what the server publishes for phones.
 type Publications interface {
 	Filters() []*reputation.Snapshot
-	Filter(name string, since uint64) (*reputation.Snapshot, bool, error)
+	CappedFilters(limit int) ([]*reputation.Snapshot, error)
+	Filter(q reputation.FilterQuery) (*reputation.Snapshot, bool, error)
 	CallKit(q reputation.CallKitQuery) (reputation.CallKitExport, error)
 	Prefix(prefix string) ([]reputation.PrefixEntry, error)
 	Rebuild(ctx context.Context) error
@@ -49,10 +50,20 @@ func filterList(ss []*reputation.Snapshot) filterListJSON {
 	return out
 }
 
-// listFilters answers GET /v1/filters.
+// listFilters answers GET /v1/filters, capped with ?limit=N.
 func (s *Server) listFilters(c *gin.Context) {
+	limit, err := queryInt(c, "limit", 0, 1, math.MaxInt32)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	ss, err := s.pubs.CappedFilters(limit)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
 	c.Header("Cache-Control", "public, max-age=60")
-	c.JSON(http.StatusOK, filterList(s.pubs.Filters()))
+	c.JSON(http.StatusOK, filterList(ss))
 }
 
 // getFilter answers GET /v1/filters/{name}: the snapshot or a delta, with
@@ -63,7 +74,12 @@ func (s *Server) getFilter(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	snap, ok, err := s.pubs.Filter(c.Param("name"), uint64(since))
+	limit, err := queryInt(c, "limit", 0, 1, math.MaxInt32)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	snap, ok, err := s.pubs.Filter(reputation.FilterQuery{Name: c.Param("name"), Since: uint64(since), Limit: limit})
 	if err != nil {
 		s.fail(c, err)
 		return

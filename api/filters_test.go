@@ -67,9 +67,27 @@ func TestFilters(t *testing.T) {
 			t.Fatalf("If-None-Match: got %d with %d bytes", again.status, len(again.body))
 		}
 	})
+	t.Run("Capped", func(t *testing.T) {
+		r := env.get(t, "/v1/filters?limit=1000", "")
+		wantStatus(t, r, http.StatusOK)
+		if !strings.Contains(string(r.body), `"name":"fraud@1000"`) {
+			t.Fatalf("capped listing: %s", r.body)
+		}
+		for _, path := range []string{"/v1/filters/fraud?limit=1000", "/v1/filters/fraud@1000"} {
+			r := env.get(t, path, "")
+			wantStatus(t, r, http.StatusOK)
+			s, err := reputation.ParseFilter(r.body, strings.Trim(r.header.Get("ETag"), `"`))
+			if err != nil || s.Name != "fraud@1000" || !s.Test(fraud) || s.Test(promo) {
+				t.Fatalf("%s: got %+v (%v)", path, s, err)
+			}
+		}
+	})
 	t.Run("Errors", func(t *testing.T) {
 		wantError(t, env.get(t, "/v1/filters/nope", ""), http.StatusNotFound, "not_found")
 		wantError(t, env.get(t, "/v1/filters/fraud?since=x", ""), http.StatusBadRequest, "invalid_argument")
+		wantError(t, env.get(t, "/v1/filters/fraud?limit=1500", ""), http.StatusBadRequest, "invalid_argument")
+		wantError(t, env.get(t, "/v1/filters/fraud?limit=0", ""), http.StatusBadRequest, "invalid_argument")
+		wantError(t, env.get(t, "/v1/filters?limit=1500", ""), http.StatusBadRequest, "invalid_argument")
 		wantError(t, env.do(t, request{method: http.MethodPost, path: "/v1/filters/rebuild", token: env.token(t, "someone")}), http.StatusForbidden, "forbidden")
 		wantError(t, env.get(t, "/v1/exports/callkit?kind=everything", ""), http.StatusBadRequest, "invalid_argument")
 		wantError(t, env.get(t, "/v1/prefixes/ABCDE", ""), http.StatusBadRequest, "invalid_argument")

@@ -3,6 +3,7 @@ package openapi_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"maps"
 	"net/http"
 	"net/http/httptest"
@@ -16,6 +17,7 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 
 	"github.com/callrep/callrep/openapi"
+	"github.com/callrep/callrep/reputation"
 )
 
 // wantPaths are the routes the API serves; a path missing from the document
@@ -467,4 +469,19 @@ func TestValidatorConcurrent(t *testing.T) {
 			})
 		}
 	})
+}
+
+// TestFilterLimits holds the documented filter caps to the published ones.
+func TestFilterLimits(t *testing.T) {
+	var got []string
+	for _, v := range mustLoad(t).Components.Parameters["FilterLimit"].Value.Schema.Value.Enum {
+		got = append(got, fmt.Sprint(v))
+	}
+	var want []string
+	for _, l := range reputation.DefaultFilterLimits {
+		want = append(want, strconv.Itoa(l))
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("FilterLimit enum: got %v, want %v", got, want)
+	}
 }

@@ -1,6 +1,7 @@
 package reputation
 
 import (
+	"container/heap"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -215,22 +216,63 @@ func CallKitLabel(v Verdict, category, lang string) string {
 }
 
 // Rank returns keys (of flagged numbers) by how strongly they are
-// flagged: score, then confidence, descending, then key ascending, so
-// that a capped list keeps the same entries for the same reputations.
+// flagged: score, then confidence, then reporters, descending, then key
+// ascending, so that a capped list keeps the same entries for the same
+// reputations.
 func (c *Catalog) Rank(keys []string) []string {
 	out := slices.Clone(keys)
-	slices.SortFunc(out, func(a, b string) int {
-		ra, rb := c.flagged[a], c.flagged[b]
-		if ra.Score != rb.Score {
-			return rb.Score - ra.Score
-		}
-		if ra.Confidence != rb.Confidence {
-			if ra.Confidence > rb.Confidence {
-				return -1
-			}
-			return 1
-		}
-		return strings.Compare(a, b)
-	})
+	slices.SortFunc(out, c.cmpRank)
 	return out
+}
+
+// Top returns the n most strongly flagged of keys in Rank order. It reads
+// each key's reputation once and keeps n of them, so that capping a list
+// of millions costs no sort of millions.
+func (c *Catalog) Top(keys []string, n int) []string {
+	if n >= len(keys) {
+		return c.Rank(keys)
+	}
+	h := &rankHeap{c: c}
+	for _, k := range keys {
+		switch {
+		case len(h.keys) < n:
+			heap.Push(h, k)
+		case n > 0 && c.cmpRank(k, h.keys[0]) < 0:
+			h.keys[0] = k
+			heap.Fix(h, 0)
+		}
+	}
+	return c.Rank(h.keys)
+}
+
+// cmpRank orders a before b when a is more strongly flagged.
+func (c *Catalog) cmpRank(a, b string) int {
+	ra, rb := c.flagged[a], c.flagged[b]
+	switch {
+	case ra.Score != rb.Score:
+		return rb.Score - ra.Score
+	case ra.Confidence > rb.Confidence:
+		return -1
+	case ra.Confidence < rb.Confidence:
+		return 1
+	case ra.Reporters != rb.Reporters:
+		return rb.Reporters - ra.Reporters
+	}
+	return strings.Compare(a, b)
+}
+
+// rankHeap holds kept keys with the least strongly flagged at the root.
+type rankHeap struct {
+	c    *Catalog
+	keys []string
+}
+
+func (h *rankHeap) Len() int           { return len(h.keys) }
+func (h *rankHeap) Less(i, j int) bool { return h.c.cmpRank(h.keys[i], h.keys[j]) > 0 }
+func (h *rankHeap) Swap(i, j int)      { h.keys[i], h.keys[j] = h.keys[j], h.keys[i] }
+func (h *rankHeap) Push(x any)         { h.keys = append(h.keys, x.(string)) }
+func (h *rankHeap) Pop() any {
+	k := h.keys[len(h.keys)-1]
+	h.keys = h.keys[:len(h.keys)-1]
+	return k
 }

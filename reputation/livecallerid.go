@@ -76,7 +76,7 @@ func LiveCallerID(c *Catalog, opts LiveCallerIDOptions) LiveCallerIDExport {
 		}
 	}
 	if opts.Limit > 0 && len(flagged) > opts.Limit {
-		flagged = c.Rank(flagged)[:opts.Limit]
+		flagged = c.Top(flagged, opts.Limit)
 	}
 	slices.Sort(flagged)
 	var ex LiveCallerIDExport

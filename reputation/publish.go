@@ -27,6 +27,14 @@ type PublisherConfig struct {
 	DeltaWindow time.Duration
 	// Catalog decides list membership.
 	Catalog CatalogConfig
+	// Limits are the caps a filter can be downloaded with (a phone's or a
+	// router's room: GET /v1/filters/NAME?limit=N). Each capped filter is
+	// a list of its own, NAME@N, holding the N most strongly flagged keys
+	// (Catalog.Rank): the builder ranks, where the scores are, and stores
+	// its versions and changes like any list's, so that replicas serve it
+	// and its deltas turn one capped set into the next exactly. Nil means
+	// DefaultFilterLimits; empty, none.
+	Limits []int
 	// Now is the clock; the engine's when nil, or time.Now without one.
 	Now func() time.Time
 }
@@ -39,8 +47,12 @@ func DefaultPublisherConfig() PublisherConfig {
 	for _, name := range PublicLists {
 		specs = append(specs, FilterSpec{Name: name, FPRate: 0.001, Headroom: 0.25})
 	}
-	return PublisherConfig{Filters: specs, DeltaWindow: DefaultDeltaWindow, Catalog: DefaultCatalogConfig()}
+	return PublisherConfig{Filters: specs, DeltaWindow: DefaultDeltaWindow, Catalog: DefaultCatalogConfig(), Limits: DefaultFilterLimits}
 }
+
+// DefaultFilterLimits are the caps filters are published with by default:
+// a Fritz!Box phonebook holds 2,000 entries.
+var DefaultFilterLimits = []int{1000, 2000, 10_000, 100_000}
 
 // DefaultDeltaWindow is the default of PublisherConfig.DeltaWindow.
 const DefaultDeltaWindow = 7 * 24 * time.Hour
@@ -59,7 +71,8 @@ type Publisher struct {
 
 	mu      sync.RWMutex
 	catalog *Catalog
-	lists   map[string]*versioned // filters and CallKit lists
+	lists   map[string]*versioned // filters, capped filters and CallKit lists
+	capped  []*versioned          // capped lists, by list then limit
 	deltas  map[string]*Snapshot  // name/since → delta
 	// rankedCache holds a CallKit list in Rank order (name/version →
 	// keys), for capped exports.
@@ -68,9 +81,12 @@ type Publisher struct {
 
 // versioned is one list with the changes that led to its version.
 type versioned struct {
-	name    string
-	spec    FilterSpec // zero for CallKit lists
-	current *Snapshot  // nil for CallKit lists
+	name string
+	spec FilterSpec // zero for CallKit lists
+	// parent and limit, for a capped list: the list it caps and its cap.
+	parent  string
+	limit   int
+	current *Snapshot // nil for CallKit lists
 	version uint64
 	digest  string
 	// keys are the sorted keys of version; nil when unknown (a lookup
@@ -84,6 +100,9 @@ type versioned struct {
 // that a restarted builder can tell what the next version changed).
 func filterBlob(name string) string { return "filter:" + name }
 func keysBlob(name string) string   { return "keys:" + name }
+
+// cappedName is the name of filter name capped at limit entries.
+func cappedName(name string, limit int) string { return name + "@" + strconv.Itoa(limit) }
 
 // CallKit list names inside the publisher.
 const (
@@ -108,11 +127,25 @@ func NewPublisher(cfg PublisherConfig, e *Engine, blobs *BlobStore, log *slog.Lo
 	case e != nil:
 		p.now = e.cfg.Now
 	}
+	if cfg.Limits == nil {
+		p.cfg.Limits = DefaultFilterLimits
+	}
+	p.cfg.Limits = slices.Sorted(slices.Values(p.cfg.Limits))
 	for _, spec := range cfg.Filters {
 		p.lists[spec.Name] = &versioned{name: spec.Name, spec: spec, changes: map[uint64]*Change{}}
 	}
 	for _, name := range []string{callKitBlock, callKitIdentify} {
 		p.lists[name] = &versioned{name: name, changes: map[uint64]*Change{}}
+	}
+	for _, parent := range p.listsInOrder() {
+		for _, limit := range p.cfg.Limits {
+			v := &versioned{name: cappedName(parent.name, limit), spec: parent.spec, parent: parent.name, limit: limit, changes: map[uint64]*Change{}}
+			if v.spec.Name != "" {
+				v.spec.Name = v.name
+			}
+			p.lists[v.name] = v
+			p.capped = append(p.capped, v)
+		}
 	}
 	return p
 }
@@ -135,15 +168,21 @@ func (p *Publisher) Reconfigure(cfg PublisherConfig) {
 				}
 			}
 		}
+		for _, v := range p.capped {
+			if v.parent == spec.Name {
+				v.spec, v.spec.Name = spec, v.name
+			}
+		}
 	}
 }
 
-// Ready reports whether every filter has a snapshot.
+// Ready reports whether every filter, capped ones included, has a
+// snapshot.
 func (p *Publisher) Ready() bool {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
-	for _, spec := range p.cfg.Filters {
-		if p.lists[spec.Name].current == nil {
+	for _, v := range p.listsInOrder() {
+		if v.spec.Name != "" && v.current == nil {
 			return false
 		}
 	}
@@ -177,6 +216,7 @@ func (p *Publisher) listsInOrder() []*versioned {
 	for _, spec := range p.cfg.Filters {
 		out = append(out, p.lists[spec.Name])
 	}
+	out = append(out, p.capped...)
 	return append(out, p.lists[callKitBlock], p.lists[callKitIdentify])
 }
 
@@ -306,14 +346,20 @@ func (p *Publisher) Rebuild(ctx context.Context) error {
 		change  *Change
 	}
 	var changes []next
+	all := maps.Clone(cat.Lists)
+	all[callKitBlock] = callKitKeys(cat.CallKit("block"))
+	all[callKitIdentify] = callKitKeys(cat.CallKit("identify"))
+	top := map[string][]string{} // list → its keys ranked, as many as the largest limit
 	p.mu.RLock()
 	for _, v := range p.listsInOrder() {
-		keys := cat.Lists[v.name]
-		switch v.name {
-		case callKitBlock:
-			keys = callKitKeys(cat.CallKit("block"))
-		case callKitIdentify:
-			keys = callKitKeys(cat.CallKit("identify"))
+		keys := all[v.name]
+		if v.parent != "" {
+			if keys = all[v.parent]; len(keys) > v.limit {
+				if top[v.parent] == nil {
+					top[v.parent] = rankKeys(cat, keys, p.cfg.Limits[len(p.cfg.Limits)-1])
+				}
+				keys = slices.Sorted(slices.Values(top[v.parent][:v.limit]))
+			}
 		}
 		d := v.digestOf(keys)
 		if d == v.digest && (v.spec.Name == "" || v.current != nil) {
@@ -381,6 +427,26 @@ func (p *Publisher) Rebuild(ctx context.Context) error {
 	return nil
 }
 
+// rankKeys returns the n most strongly flagged of a list's keys (number
+// keys, or CallKit keys) in Rank order.
+func rankKeys(cat *Catalog, keys []string, n int) []string {
+	if len(keys) == 0 || !strings.Contains(keys[0], "\t") {
+		return cat.Top(keys, n)
+	}
+	byNumber := make(map[string]string, len(keys))
+	numbers := make([]string, len(keys))
+	for i, k := range keys {
+		num, _, _ := strings.Cut(k, "\t")
+		numbers[i] = "+" + strings.TrimLeft(num, "0")
+		byNumber[numbers[i]] = k
+	}
+	r := cat.Top(numbers, n)
+	for i, num := range r {
+		r[i] = byNumber[num]
+	}
+	return r
+}
+
 // digest identifies a sorted key list.
 func digest(keys []string) string {
 	h := sha256.New()
@@ -415,24 +481,70 @@ func callKitKeys(es []CallKitEntry) []string {
 
 // Filters returns the current snapshots, in the order phones test them.
 func (p *Publisher) Filters() []*Snapshot {
+	s, _ := p.CappedFilters(0)
+	return s
+}
+
+// CappedFilters returns the current snapshots capped at limit entries (0:
+// uncapped), in the order phones test them; limit must be one of
+// PublisherConfig.Limits.
+func (p *Publisher) CappedFilters(limit int) ([]*Snapshot, error) {
+	if err := p.checkLimit(limit); err != nil {
+		return nil, err
+	}
 	p.mu.RLock()
 	defer p.mu.RUnlock()
 	var out []*Snapshot
 	for _, spec := range p.cfg.Filters {
-		if s := p.lists[spec.Name].current; s != nil {
+		name := spec.Name
+		if limit > 0 {
+			name = cappedName(name, limit)
+		}
+		if s := p.lists[name].current; s != nil {
 			out = append(out, s)
 		}
 	}
-	return out
+	return out, nil
 }
 
-// Filter returns the current snapshot of name or, with since > 0, a delta
-// of the keys added since that version when the changes since are known
-// (within the delta window), none removed a key, and the delta is less
-// than half the full size. ok is false for an unknown filter name.
-func (p *Publisher) Filter(name string, since uint64) (s *Snapshot, ok bool, err error) {
+// checkLimit accepts 0 (no cap) and the configured limits.
+func (p *Publisher) checkLimit(limit int) error {
+	if limit != 0 && !slices.Contains(p.cfg.Limits, limit) {
+		return labels.Errorf(labels.EInvalid, "limit must be one of %v", p.cfg.Limits)
+	}
+	return nil
+}
+
+// FilterQuery asks for a filter download.
+type FilterQuery struct {
+	// Name is a filter's name (fraud), or a capped filter's (fraud@2000).
+	Name string
+	// Since is the version the phone holds; 0 for the full snapshot.
+	Since uint64
+	// Limit caps the filter (0: no cap); one of PublisherConfig.Limits.
+	Limit int
+}
+
+// Filter returns the current snapshot of the filter q names or, with
+// q.Since > 0, a delta of the keys added since that version when the
+// changes since are known (within the delta window), none removed a key,
+// and the delta is less than half the full size. A capped filter's
+// changes are those of its capped set: a key that fell out of the cap is a
+// removal. ok is false for an unknown filter name.
+func (p *Publisher) Filter(q FilterQuery) (s *Snapshot, ok bool, err error) {
+	if err := p.checkLimit(q.Limit); err != nil {
+		return nil, false, err
+	}
+	name, since := q.Name, q.Since
+	if q.Limit > 0 {
+		name = cappedName(name, q.Limit)
+	}
 	p.mu.RLock()
 	v, known := p.lists[name]
+	if known && v.parent != "" && v.current == nil && p.lists[v.parent].current != nil {
+		p.mu.RUnlock()
+		return nil, true, labels.Errorf(labels.EUnavailable, "the capped filter %s is not built yet", name)
+	}
 	if !known || v.spec.Name == "" || v.current == nil {
 		p.mu.RUnlock()
 		return nil, false, nil
@@ -520,8 +632,11 @@ type CallKitQuery struct {
 	// Lang is the language of identification labels; "" is English.
 	Lang string
 	// Limit caps the entries (0: no cap), keeping the most strongly
-	// flagged (see Catalog.Rank). A capped list gets full exports only:
-	// which entries a cap kept at an older version is not remembered.
+	// flagged (see Catalog.Rank). At one of PublisherConfig.Limits the
+	// capped list is published as a list of its own, with incremental
+	// exports (an entry that fell out of the cap is removed); at any other
+	// limit a list longer than it gets full exports only, since which
+	// entries such a cap kept at an older version is not remembered.
 	Limit int
 }
 
@@ -539,6 +654,9 @@ func (p *Publisher) CallKit(q CallKitQuery) (CallKitExport, error) {
 	}
 	if q.Limit < 0 {
 		return CallKitExport{}, labels.Errorf(labels.EInvalid, "limit must not be negative")
+	}
+	if slices.Contains(p.cfg.Limits, q.Limit) {
+		name, q.Limit = cappedName(name, q.Limit), 0
 	}
 	p.mu.RLock()
 	v := p.lists[name]
@@ -590,17 +708,7 @@ func (p *Publisher) ranked(name string, version uint64, cat *Catalog, keys []str
 	if r != nil {
 		return r
 	}
-	byNumber := make(map[string]string, len(keys))
-	numbers := make([]string, len(keys))
-	for i, k := range keys {
-		num, _, _ := strings.Cut(k, "\t")
-		numbers[i] = "+" + strings.TrimLeft(num, "0")
-		byNumber[numbers[i]] = k
-	}
-	r = cat.Rank(numbers)
-	for i, n := range r {
-		r[i] = byNumber[n]
-	}
+	r = rankKeys(cat, keys, len(keys))
 	p.mu.Lock()
 	if p.lists[name].version == version {
 		p.rankedCache[cacheKey] = r
