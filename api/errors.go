@@ -54,7 +54,7 @@ func classify(err error) (int, errorDetail) {
 
 // fail ends the request with the error response for err. Server-side
 // failures are logged with their cause; 401 answers carry the
-// WWW-Authenticate challenge and 429 answers Retry-After.
+// WWW-Authenticate challenge, 429 and 503 answers Retry-After.
 func (s *Server) fail(c *gin.Context, err error) {
 	status, detail := classify(err)
 	if status >= http.StatusInternalServerError {
@@ -75,12 +75,19 @@ func (s *Server) fail(c *gin.Context, err error) {
 			wait = re.after
 		}
 		c.Header("Retry-After", retryAfterSeconds(wait))
+	case http.StatusServiceUnavailable:
+		c.Header("Retry-After", retryAfterSeconds(unavailableRetry))
 	}
 	c.AbortWithStatusJSON(status, errorBody{Error: detail})
 }
 
 // defaultRetry is the Retry-After of a 429 that does not know better.
 const defaultRetry = time.Second
+
+// unavailableRetry is the Retry-After of every 503: about how often the
+// writer probes storage that failed (see labels/commit.go), so that a
+// retry comes when a write may succeed again.
+const unavailableRetry = 2 * time.Second
 
 // itemError is the per-item form of err in batch answers: the status the
 // item would have had on its own and the error detail.

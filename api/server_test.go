@@ -314,7 +314,7 @@ func wantError(tb testing.TB, r response, status int, code string) errorResponse
 		if h := r.header.Get("WWW-Authenticate"); !strings.HasPrefix(h, "Bearer") {
 			tb.Errorf("WWW-Authenticate: got %q, want a Bearer challenge", h)
 		}
-	case http.StatusTooManyRequests:
+	case http.StatusTooManyRequests, http.StatusServiceUnavailable:
 		if r.header.Get("Retry-After") == "" {
 			tb.Errorf("Retry-After: got none, want seconds")
 		}

@@ -40,6 +40,7 @@ func (s *Server) readiness(c *gin.Context) {
 	defer cancel()
 	if err := s.ready(ctx); err != nil {
 		s.log.WarnContext(ctx, "not ready", "err", err)
+		c.Header("Retry-After", retryAfterSeconds(unavailableRetry))
 		c.JSON(http.StatusServiceUnavailable, readinessJSON{Status: "not_ready", Checks: map[string]string{"storage": "failing"}})
 		return
 	}

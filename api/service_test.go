@@ -78,6 +78,9 @@ func TestReadyz(t *testing.T) {
 			if !strings.Contains(string(r.body), sc.wantBody) {
 				t.Errorf("body: got %s, want %s", r.body, sc.wantBody)
 			}
+			if got := r.header.Get("Retry-After"); (sc.wantStatus == http.StatusServiceUnavailable) != (got != "") {
+				t.Errorf("Retry-After: got %q on a %d", got, sc.wantStatus)
+			}
 			if strings.Contains(string(r.body), "labels not loaded") {
 				t.Errorf("body: got %s, want the cause only in the logs", r.body)
 			}

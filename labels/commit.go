@@ -2,6 +2,7 @@ package labels
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -20,20 +21,47 @@ import (
 // insert, up to Options.CommitBatch; Options.CommitDelay may hold a batch
 // open a little longer to fill it.
 
+// Writes under storage faults. A commit whose insert fails or times out
+// has an unknown outcome: the documents may be stored, now or when a
+// frozen server wakes up. Its callers are answered 503 (retrying with the
+// same client_report_id is safe) and its events stay in limbo, where they
+// hold the snapshot watermark back, while the breaker is open: new writes
+// fail fast instead of queueing behind a dead store, and so do writes
+// while a commit has been in flight longer than stallAfter. The commit
+// loop then probes storage by inserting the limbo events again (inserts
+// are idempotent: ids are unique) until it answers, applies what is
+// stored, theirs or the first attempt's, and closes the breaker. So every
+// write that reaches storage is applied in memory, whenever its insert
+// returns. Lookups never wait for storage.
+
 // defaultCommitBatch is the default of Options.CommitBatch. A delay gained
 // nothing in BenchmarkReportParallel: a batch fills while the previous one
 // is stored.
 const defaultCommitBatch = 500
 
+// Fault handling times. They bound waits on storage, like writeContext,
+// so they run on the real clock, not Options.Now.
+const (
+	stallAfter   = 3 * time.Second        // a commit in flight this long opens the breaker to new writes
+	answerWithin = 5 * time.Second        // a write waits this long for its commit, then answers 503
+	probeFirst   = 250 * time.Millisecond // the first probe after a failure; doubling up to probeMax
+	probeMax     = 2 * time.Second
+	probeWait    = 5 * time.Second // a probe's own timeout
+)
+
 // committer is the queue of events waiting for a commit, and the batch
 // being committed.
 type committer struct {
-	mu     sync.Mutex
-	queue  []*event // stamped, waiting for a commit, in stamp order per stripe
-	flight []*event // being committed
-	closed bool
-	wake   chan struct{} // capacity 1: something was queued, or closed
-	done   chan struct{} // closed when the commit loop has drained the queue
+	mu       sync.Mutex
+	queue    []*event // stamped, waiting for a commit, in stamp order per stripe
+	flight   []*event // being committed
+	flightAt time.Time
+	limbo    []*event // failed with an unknown outcome, answered, to be settled
+	down     bool     // the breaker: storage failed and is probed
+	fenced   error    // another process is the writer: nothing is written any more
+	closed   bool
+	wake     chan struct{} // capacity 1: something was queued, or closed
+	done     chan struct{} // closed when the commit loop has drained the queue
 }
 
 // event is one report or retraction on its way to storage.
@@ -73,7 +101,7 @@ func (c *committer) oldest() (time.Time, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var t time.Time
-	for _, evs := range [][]*event{c.queue, c.flight} {
+	for _, evs := range [][]*event{c.queue, c.flight, c.limbo} {
 		for _, ev := range evs {
 			if t.IsZero() || ev.r.StoredAt.Before(t) {
 				t = ev.r.StoredAt
@@ -112,10 +140,34 @@ func (c *committer) next(max int, delay time.Duration) []*event {
 	n := min(len(c.queue), max)
 	batch := c.queue[:n:n]
 	c.queue = slices.Clone(c.queue[n:])
-	c.flight = batch
+	c.flight, c.flightAt = batch, time.Now()
 	c.mu.Unlock()
 	return batch
 }
+
+// refuseLocked is the error new writes fail fast with, or nil; c.mu is
+// held.
+func (c *committer) refuseLocked() error {
+	switch {
+	case c.closed:
+		return Errorf(EUnavailable, "the service is shutting down; retry later")
+	case c.fenced != nil:
+		return &wrapped{err: Errorf(EUnavailable, "this server is no longer the writer; retry later"), cause: c.fenced}
+	case c.down || len(c.flight) > 0 && time.Since(c.flightAt) > stallAfter:
+		return Errorf(EUnavailable, "storage is not answering; "+retrySafe)
+	}
+	return nil
+}
+
+// refuse is refuseLocked for callers without c.mu.
+func (c *committer) refuse() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.refuseLocked()
+}
+
+// retrySafe ends the message of every write that failed on storage.
+const retrySafe = "retrying with the same client_report_id is safe"
 
 // landed forgets the batch in flight: it is applied, or failed.
 func (c *committer) landed() {
@@ -131,16 +183,133 @@ func (s *Service) commitLoop() {
 	for {
 		batch := s.commits.next(s.opts.CommitBatch, s.opts.CommitDelay)
 		if len(batch) == 0 {
+			s.settleLimbo()
 			return
 		}
 		s.commitBatch(batch)
+		s.settleLimbo()
+	}
+}
+
+// persist stores rs, checks the fence and reads back the stored versions
+// of the ids that existed; it fails as a whole.
+func (s *Service) persist(ctx context.Context, rs []Report) (dup []bool, stored map[string]Report, err error) {
+	dup, err = s.insert(ctx, rs)
+	if err != nil {
+		return nil, nil, err
+	}
+	var ids []string
+	for i, d := range dup {
+		if d {
+			ids = append(ids, rs[i].ID)
+		}
+	}
+	if len(ids) == 0 {
+		return dup, nil, nil
+	}
+	if stored, err = s.store.Reports(ctx, ids); err != nil {
+		return nil, nil, err
+	}
+	// Duplicates are applied from their stored versions; the attempt that
+	// stored them may not have journaled them.
+	again := make([]Report, 0, len(stored))
+	for _, r := range stored {
+		again = append(again, r)
+	}
+	return dup, stored, s.store.journalReports(ctx, again)
+}
+
+// failed answers the events of a commit that failed with err and, unless
+// the writer is fenced, keeps them in limbo and opens the breaker; the
+// events still queued fail too, as they would wait for a dead store.
+func (s *Service) failed(batch []*event, err error) {
+	c := s.commits
+	c.mu.Lock()
+	queued := c.queue
+	c.queue = nil
+	if errors.Is(err, ErrFenced) {
+		c.fenced = err
+	} else {
+		c.limbo = append(c.limbo, batch...)
+		c.down = true
+	}
+	c.mu.Unlock()
+	s.log.Warn("storage write failed; writes fail fast until storage answers", "reports", len(batch), "err", err)
+	for _, ev := range batch {
+		ev.err = unavailable(err)
+	}
+	for _, ev := range queued {
+		ev.err = c.refuse()
+		ev.st.release()
+		close(ev.done)
+	}
+}
+
+// settleLimbo probes storage by storing the events in limbo again until
+// it answers (or the writer is fenced), applies what is stored and closes
+// the breaker. After Close it makes one last attempt.
+func (s *Service) settleLimbo() {
+	c := s.commits
+	wait := probeFirst
+	for {
+		c.mu.Lock()
+		limbo, closed := c.limbo, c.closed
+		if len(limbo) == 0 || c.fenced != nil {
+			c.limbo, c.down = nil, false
+			c.mu.Unlock()
+			return
+		}
+		c.mu.Unlock()
+		if !closed {
+			timer := time.NewTimer(wait)
+			select {
+			case <-timer.C:
+			case <-c.wake: // closed
+			}
+			timer.Stop()
+			wait = min(2*wait, probeMax)
+		}
+		rs := make([]Report, len(limbo))
+		for i, ev := range limbo {
+			rs[i] = ev.r
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), probeWait)
+		dup, stored, err := s.persist(ctx, rs)
+		cancel()
+		switch {
+		case err == nil:
+			s.mu.Lock()
+			for i := range rs {
+				switch d, ok := stored[rs[i].ID]; {
+				case !dup[i]:
+					s.applyNewLocked(&rs[i])
+				case ok && d.Reporter == rs[i].Reporter:
+					s.applyLocked(d)
+				}
+			}
+			s.mu.Unlock()
+			c.mu.Lock()
+			c.limbo, c.down = nil, false
+			c.mu.Unlock()
+			s.log.Info("storage answers again; writes of unknown outcome settled", "reports", len(rs))
+		case errors.Is(err, ErrFenced):
+			c.mu.Lock()
+			c.fenced = err
+			c.mu.Unlock()
+		case closed:
+			s.log.Error("storage still fails at shutdown; writes of unknown outcome are applied at the next start if they were stored and journaled",
+				"reports", len(rs), "err", err)
+			c.mu.Lock()
+			c.limbo = nil
+			c.mu.Unlock()
+			return
+		}
 	}
 }
 
 // commitBatch stores batch in one insert, applies its new events in order
 // and wakes their callers. A failed insert fails every event of the batch
-// and applies none: some may be stored all the same (a timeout), and a
-// retry with the same client_report_id finds them.
+// and applies none now: they are settled once storage answers again.
 func (s *Service) commitBatch(batch []*event) {
 	rs := make([]Report, len(batch))
 	for i, ev := range batch {
@@ -148,44 +317,17 @@ func (s *Service) commitBatch(batch []*event) {
 	}
 	ctx, cancel := writeContext(context.Background())
 	defer cancel()
-	dup, err := s.store.InsertReports(ctx, rs)
-	var stored map[string]Report
-	var readErr error
-	if err == nil {
-		var ids []string
-		for i, d := range dup {
-			if d {
-				ids = append(ids, rs[i].ID)
-			}
-		}
-		if len(ids) > 0 {
-			stored, readErr = s.store.Reports(ctx, ids)
-		}
-		if readErr == nil && len(stored) > 0 {
-			// Duplicates are applied from their stored versions below;
-			// the attempt that stored them may not have journaled them.
-			again := make([]Report, 0, len(stored))
-			for _, r := range stored {
-				again = append(again, r)
-			}
-			readErr = s.store.journalReports(ctx, again)
-		}
-	}
+	dup, stored, err := s.persist(ctx, rs)
 	if err != nil {
-		for _, ev := range batch {
-			ev.err = unavailable(err)
-		}
+		s.failed(batch, err)
 	} else {
 		s.mu.Lock()
 		for i, ev := range batch {
-			switch {
-			case !dup[i]:
+			if dup[i] {
+				s.settleDuplicateLocked(ev, stored)
+			} else {
 				s.applyNewLocked(&ev.r)
 				ev.out = ev.r
-			case readErr != nil:
-				ev.err = unavailable(readErr)
-			default:
-				s.settleDuplicateLocked(ev, stored)
 			}
 		}
 		s.mu.Unlock()
@@ -220,8 +362,10 @@ func (s *Service) settleDuplicateLocked(ev *event, stored map[string]Report) {
 		d.Number = ev.r.Number
 		// The first attempt may have been stored without being applied
 		// (its answer lost to a timeout); applying again is a no-op
-		// otherwise. Reports older than the replay window are in labels.
-		if !d.StoredAt.Before(s.since) {
+		// otherwise. Reports older than the replay window are in labels,
+		// unless an older writer generation stored them: then the attempt
+		// may have been fenced and ignored since (see writer.go).
+		if !d.StoredAt.Before(s.since) || d.writerGen < s.store.gen {
 			s.applyLocked(d)
 		}
 		ev.out = d
@@ -236,9 +380,9 @@ func (s *Service) enqueueLocked(st *stripe, r Report) (*event, error) {
 	ev := &event{r: r, st: st, done: make(chan struct{})}
 	c := s.commits
 	c.mu.Lock()
-	if c.closed {
+	if err := c.refuseLocked(); err != nil {
 		c.mu.Unlock()
-		return nil, Errorf(EUnavailable, "the service is shutting down; retry later")
+		return nil, err
 	}
 	// The stamp orders the stripe's events and dates their storage; a
 	// report the phone kept offline keeps its own, earlier time (one a
@@ -258,9 +402,7 @@ func (s *Service) enqueueLocked(st *stripe, r Report) (*event, error) {
 }
 
 // submit queues r as the next event of st's reporters and waits for its
-// commit. The wait ignores ctx, like every write: a caller who hangs up
-// must not leave the event stored but unapplied. A commit is bounded by
-// writeContext.
+// commit (see await).
 func (s *Service) submit(st *stripe, r Report) (*event, error) {
 	st.mu.Lock()
 	ev, err := s.enqueueLocked(st, r)
@@ -268,6 +410,21 @@ func (s *Service) submit(st *stripe, r Report) (*event, error) {
 	if err != nil {
 		return nil, err
 	}
-	<-ev.done
-	return ev, ev.err
+	return ev, await(ev)
+}
+
+// await waits for ev's commit, at most answerWithin: then it answers 503
+// and the commit goes on, applied when it lands or settled from limbo,
+// which a retry with the same client_report_id finds. The wait ignores
+// the caller's ctx, as the commit does: a caller who hangs up changes
+// nothing.
+func await(ev *event) error {
+	t := time.NewTimer(answerWithin)
+	defer t.Stop()
+	select {
+	case <-ev.done:
+		return ev.err
+	case <-t.C:
+		return Errorf(EUnavailable, "storage is slow to answer; "+retrySafe)
+	}
 }

@@ -366,8 +366,10 @@ func TestReportWatermark(t *testing.T) {
 }
 
 // TestReportFailedBatch: when the insert fails, every report of the batch
-// gets the error, none is applied, and nothing stays held: the stripes and
-// the watermark are released.
+// gets the error and none is applied; the stripes are released, but the
+// watermark stays at the batch's stamp (its outcome is unknown until
+// storage answers: see TestWritesUnderStorageFaults) and later writes fail
+// fast.
 func TestReportFailedBatch(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
@@ -375,6 +377,7 @@ func TestReportFailedBatch(t *testing.T) {
 	const n = 6
 	s := openHeld(t, f, n, changes)
 	defer s.Close(ctx)
+	stamp := f.clock.Now()
 	if err := f.m.Client.Disconnect(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -394,12 +397,20 @@ func TestReportFailedBatch(t *testing.T) {
 	if got := s.Queued(); got != 0 {
 		t.Fatalf("queued after the failure: got %d, want 0", got)
 	}
-	if got, want := s.Watermark(), f.clock.Now(); !got.Equal(want) {
-		t.Fatalf("watermark after the failure: got %v, want now %v", got, want)
+	f.clock.Add(time.Minute)
+	if got := s.Watermark(); !got.Equal(stamp) {
+		t.Fatalf("watermark after the failure: got %v, want the batch's stamp %v", got, stamp)
 	}
-	// The stripes are free: a retraction answers at once.
+	// The stripes are free and the breaker is open: writes answer at once.
+	start := time.Now()
 	if _, err := s.Retract(ctx, app("u0"), "+8613800138010", ""); labels.ErrorCode(err) != labels.ENotFound {
 		t.Fatalf("retract of a failed report: got %v, want %s", err, labels.ENotFound)
+	}
+	if _, err := s.Report(ctx, app("u9"), labels.ReportInput{Number: "+8613800138099", Category: "fraud"}); labels.ErrorCode(err) != labels.EUnavailable {
+		t.Fatalf("report with storage down: got %v, want %s", err, labels.EUnavailable)
+	}
+	if took := time.Since(start); took > 2*time.Second {
+		t.Fatalf("writes with storage known down took %v, want them to fail fast", took)
 	}
 }
 

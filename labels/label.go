@@ -142,6 +142,8 @@ type Report struct {
 	// Duplicate is set on answers to a repeated client_report_id: the
 	// stored report is returned and nothing new is stored.
 	Duplicate bool
+	// writerGen is the writer generation that stored it (see writer.go).
+	writerGen int64
 }
 
 // Label is a reporter's live label on a number: the latest report of that

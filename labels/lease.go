@@ -21,6 +21,9 @@ type Leases struct {
 // Leases returns the store's leases.
 func (st *Store) Leases() *Leases { return &Leases{meta: st.meta} }
 
+// LeasesOf returns the leases of the store in db without opening it.
+func LeasesOf(db *mongo.Database) *Leases { return &Leases{meta: db.Collection("meta")} }
+
 type leaseDoc struct {
 	ID     string    `bson:"_id"`
 	Kind   string    `bson:"kind"`

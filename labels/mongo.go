@@ -43,6 +43,7 @@ type Mongo struct {
 	stop     context.CancelFunc
 	done     chan struct{}
 	sockDir  string
+	lock     *dirLock
 	closeOne sync.Once
 	ids      *idIndexer
 	idsDone  chan struct{}
@@ -118,10 +119,16 @@ func (m *Mongo) startEmbedded(cfg MongoConfig) (string, error) {
 	if err := os.MkdirAll(dbDir, 0o700); err != nil {
 		return "", fmt.Errorf("labels: create data directory: %w", err)
 	}
+	// One process at a time: two FerretDBs on one set of SQLite files
+	// each serve only their own writes and trip over each other's tables.
+	if m.lock, err = lockDir(dbDir); err != nil {
+		return "", err
+	}
 	// Unix socket paths are limited to ~100 bytes, so the socket lives in a
 	// short private temporary directory rather than in DataDir.
 	m.sockDir, err = os.MkdirTemp("", "callrep-db-")
 	if err != nil {
+		m.lock.unlock()
 		return "", fmt.Errorf("labels: socket directory: %w", err)
 	}
 	logger := cfg.Logger
@@ -138,6 +145,7 @@ func (m *Mongo) startEmbedded(cfg MongoConfig) (string, error) {
 	})
 	if err != nil {
 		os.RemoveAll(m.sockDir)
+		m.lock.unlock()
 		return "", fmt.Errorf("labels: start embedded ferretdb: %w", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -175,6 +183,7 @@ func (m *Mongo) stopEmbedded() {
 	m.stop()
 	<-m.done
 	os.RemoveAll(m.sockDir)
+	m.lock.unlock()
 }
 
 // Ping reports whether the database answers.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -136,4 +137,31 @@ func TestFerretDBStoreIndexes(t *testing.T) {
 	if want := map[bool]int{true: 0, false: 3}[ferret]; secondary != want {
 		t.Errorf("secondary indexes on reports: got %v, want %d (FerretDB %v)", idx, want, ferret)
 	}
+}
+
+// TestEmbeddedDataDirLocked: a second open of one data directory is
+// refused, naming the holder, until the first closes.
+func TestEmbeddedDataDirLocked(t *testing.T) {
+	if os.Getenv("MONGODB_URI") != "" {
+		t.Skip("only the embedded store has a data directory")
+	}
+	ctx := context.Background()
+	dir := t.TempDir()
+	cfg := labels.MongoConfig{DataDir: dir, Logger: slog.New(slog.DiscardHandler)}
+	first, err := labels.OpenMongo(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = labels.OpenMongo(ctx, cfg)
+	if err == nil || !strings.Contains(err.Error(), "in use by another callrep") || !strings.Contains(err.Error(), fmt.Sprintf("pid %d on ", os.Getpid())) {
+		t.Fatalf("second open: got %v, want a refusal naming pid %d", err, os.Getpid())
+	}
+	if err := first.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	again, err := labels.OpenMongo(ctx, cfg)
+	if err != nil {
+		t.Fatalf("open after close: %v", err)
+	}
+	again.Close(ctx)
 }

@@ -55,6 +55,10 @@ type Options struct {
 	// meanwhile).
 	CommitBatch int
 	CommitDelay time.Duration
+	// Fence, if set, is called after every insert and before what it
+	// stored is applied or acknowledged; an error fails the write. It is
+	// the writer lease's Check on a shared store (see writer.go).
+	Fence func(ctx context.Context) error
 	// MaxReportAge is how far back a report's ReportedAt may lie (30 days
 	// if zero); ClockSkew is how far ahead of the server's clock a phone's
 	// may run (5 minutes if zero).
@@ -119,6 +123,25 @@ func (st *stripe) Lock() {
 		idle := st.idle
 		st.mu.Unlock()
 		<-idle
+	}
+}
+
+// lockWithin is Lock giving up after d; it reports whether it locked.
+func (st *stripe) lockWithin(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	for {
+		st.mu.Lock()
+		if st.pending == 0 {
+			return true
+		}
+		idle := st.idle
+		st.mu.Unlock()
+		select {
+		case <-idle:
+		case <-t.C:
+			return false
+		}
 	}
 }
 
@@ -239,7 +262,7 @@ func (s *Service) load(ctx context.Context) error {
 		}
 	}
 	if sn.Gen != 0 && sn.Journal != 0 {
-		err = s.store.eachJournaled(ctx, sn.Journal, s.since, replay)
+		err = s.store.eachJournaled(ctx, sn.Journal, s.since, sn.WriterGen, replay)
 	} else {
 		// No snapshot, or one from before journals: the whole history,
 		// or all of it since the watermark.
@@ -401,9 +424,12 @@ func (s *Service) Retract(ctx context.Context, who Reporter, number, region stri
 		return Report{}, err
 	}
 	// Lock waits for who's queued events, so the label is checked after
-	// them, and holds later ones back until the retraction is queued.
+	// them, and holds later ones back until the retraction is queued; not
+	// for longer than a commit may stall.
 	st := s.stripe(who.ID)
-	st.Lock()
+	if !st.lockWithin(stallAfter) {
+		return Report{}, Errorf(EUnavailable, "storage is not answering; "+retrySafe)
+	}
 	old, ok := s.LabelOf(who.ID, n.Key)
 	if !ok {
 		st.Unlock()
@@ -415,9 +441,8 @@ func (s *Service) Retract(ctx context.Context, who Reporter, number, region stri
 	if err != nil {
 		return Report{}, err
 	}
-	<-ev.done
-	if ev.err != nil {
-		return Report{}, ev.err
+	if err := await(ev); err != nil {
+		return Report{}, err
 	}
 	r := ev.out
 	r.ReplacedCategory = old.Category
@@ -476,6 +501,9 @@ func (s *Service) Mine(ctx context.Context, reporter string, limit int, cursor s
 // mine returns reporter's live labels in full: memory says which reports
 // are live, the history holds their comments and call details.
 func (s *Service) mine(ctx context.Context, reporter string) ([]Label, error) {
+	if err := s.commits.refuse(); err != nil {
+		return nil, err // storage is known to be down: fail fast
+	}
 	rk := ReporterKey(reporter)
 	found := map[string]Label{}
 	err := s.store.EachReportOf(ctx, reporter, func(r Report) {
@@ -596,7 +624,7 @@ func (s *Service) retractAll(ctx context.Context, reporter string) (int, error) 
 	s.mu.Unlock()
 	wctx, cancel := writeContext(ctx)
 	defer cancel()
-	_, err = s.store.InsertReports(wctx, rs)
+	_, err = s.insert(wctx, rs)
 	s.mu.Lock()
 	for _, r := range rs {
 		if err == nil {
@@ -653,7 +681,7 @@ func (s *Service) Import(ctx context.Context, batch []Imported) (ImportStats, er
 	s.mu.Unlock()
 	wctx, cancel := writeContext(ctx)
 	defer cancel()
-	dup, err := s.store.InsertReports(wctx, rs)
+	dup, err := s.insert(wctx, rs)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for i, r := range rs {
@@ -810,15 +838,25 @@ func truncate(s string, n int) string {
 	return string([]rune(s)[:n]) + "…"
 }
 
+// insert stores rs in the history and checks the fence: what it stored
+// may be applied once it returns without error.
+func (s *Service) insert(ctx context.Context, rs []Report) ([]bool, error) {
+	dup, err := s.store.InsertReports(ctx, rs)
+	if err == nil && s.opts.Fence != nil {
+		err = s.opts.Fence(ctx)
+	}
+	return dup, err
+}
+
 // writeContext detaches a write from the request's cancellation, so that a
 // client hanging up cannot leave a report stored but unapplied, and bounds
 // it instead.
 func writeContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
+	return context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 }
 
 func unavailable(err error) error {
-	return &wrapped{err: Errorf(EUnavailable, "storage is unavailable; retry later"), cause: err}
+	return &wrapped{err: Errorf(EUnavailable, "storage is unavailable; "+retrySafe), cause: err}
 }
 
 // wrapped is an *Error that keeps its internal cause for the logs.

@@ -34,6 +34,9 @@ type Store struct {
 	journalMu sync.Mutex
 	journal   *mongo.Collection
 	journalN  int64
+	// gen is the writer generation stamped on every write (see
+	// writer.go); 0 before BecomeWriter.
+	gen int64
 }
 
 // journalPrefix names the journal collections.
@@ -71,6 +74,24 @@ func OpenStore(ctx context.Context, db *mongo.Database) (*Store, error) {
 	}
 	st.rotateJournal(slices.Max(append(journals, 0)) + 1)
 	return st, nil
+}
+
+// BecomeWriter makes w's generation the one stamped on every write of
+// st, raises the snapshot pointer's fence to it, so that no older
+// generation can replace the pointer from now on, and starts a journal
+// after every existing one. Call it before loading the labels.
+func (st *Store) BecomeWriter(ctx context.Context, w *Writer) error {
+	st.gen = w.Gen
+	_, err := st.meta.UpdateOne(ctx, pointerFenced("$lt", w.Gen), bson.M{"$set": bson.M{"fence": w.Gen}})
+	if err != nil {
+		return fmt.Errorf("labels: unable to fence the snapshot pointer: %w", err)
+	}
+	journals, err := st.journals(ctx)
+	if err != nil {
+		return err
+	}
+	st.rotateJournal(slices.Max(append(journals, 0)) + 1)
+	return nil
 }
 
 // journals lists the numbers of the journal collections in storage.
@@ -114,7 +135,7 @@ func (st *Store) writeJournal(ctx context.Context, rs []reportDoc) error {
 		return nil
 	}
 	j, _ := st.currentJournal()
-	d := journalDoc{ID: randomID(12), Reports: make([]reportDoc, len(rs))}
+	d := journalDoc{ID: randomID(12), Gen: st.gen, Reports: make([]reportDoc, len(rs))}
 	for i := range rs {
 		d.Reports[i] = rs[i]
 		d.Reports[i].Comment, d.Reports[i].ClientReportID = "", "" // memory needs neither
@@ -128,6 +149,7 @@ func (st *Store) writeJournal(ctx context.Context, rs []reportDoc) error {
 // journalDoc is one commit's reports in a journal.
 type journalDoc struct {
 	ID      string      `bson:"_id"`
+	Gen     int64       `bson:"writer_gen,omitempty"`
 	Reports []reportDoc `bson:"reports"`
 }
 
@@ -172,6 +194,7 @@ type reportDoc struct {
 	ClientReportID string    `bson:"client_report_id,omitempty"`
 	CreatedAt      time.Time `bson:"created_at"`
 	StoredAt       time.Time `bson:"stored_at"`
+	WriterGen      int64     `bson:"writer_gen,omitempty"`
 }
 
 func toReportDoc(r Report) reportDoc {
@@ -189,6 +212,7 @@ func (d reportDoc) report() Report {
 		Number:   numberFromKey(d.Key, d.Valid, NumberType(d.Type), d.Region),
 		Category: d.Category, Comment: d.Comment, Call: d.Call.call(),
 		ClientReportID: d.ClientReportID, CreatedAt: d.CreatedAt.UTC(), StoredAt: d.StoredAt.UTC(),
+		writerGen: d.WriterGen,
 	}
 }
 
@@ -253,7 +277,9 @@ func (st *Store) Reports(ctx context.Context, ids []string) (map[string]Report, 
 func (st *Store) InsertReports(ctx context.Context, rs []Report) (dup []bool, err error) {
 	docs := make([]any, len(rs))
 	for i, r := range rs {
-		docs[i] = toReportDoc(r)
+		d := toReportDoc(r)
+		d.WriterGen = st.gen
+		docs[i] = d
 	}
 	dup, err = InsertNew(ctx, st.reports, docs)
 	if err != nil {
@@ -308,9 +334,10 @@ func InsertNew(ctx context.Context, coll *mongo.Collection, docs []any) (dup []b
 }
 
 // eachJournaled calls fn for every report of the journals from n on that
-// was stored at or after since. The journals are small (a snapshot period
-// or two) and read whole.
-func (st *Store) eachJournaled(ctx context.Context, n int64, since time.Time, fn func(Report)) error {
+// was stored at or after since, skipping what writer generations older
+// than gen journaled (see writer.go). The journals are small (a snapshot
+// period or two) and read whole.
+func (st *Store) eachJournaled(ctx context.Context, n int64, since time.Time, gen int64, fn func(Report)) error {
 	journals, err := st.journals(ctx)
 	if err != nil {
 		return err
@@ -323,6 +350,9 @@ func (st *Store) eachJournaled(ctx context.Context, n int64, since time.Time, fn
 		// (a few hundred KB): a few to a reply.
 		err := each(ctx, st.db.Collection(journalName(j)), bson.M{}, options.Find().SetBatchSize(16), "journal",
 			func(d journalDoc) {
+				if d.Gen < gen {
+					return
+				}
 				for _, r := range d.Reports {
 					if !r.StoredAt.Before(since) {
 						fn(r.report())
@@ -406,11 +436,28 @@ type snapshotDoc struct {
 	// when reports were in flight then. 0 for a snapshot from before
 	// journals.
 	Journal int64 `bson:"journal,omitempty"`
+	// WriterGen is the generation of the writer that wrote the snapshot;
+	// Fence the newest generation that may replace it (see writer.go).
+	WriterGen int64 `bson:"writer_gen,omitempty"`
+	Fence     int64 `bson:"fence,omitempty"`
 }
 
 const snapshotID = "labels_snapshot"
 
-func snapshotName(gen int64) string { return fmt.Sprintf("labels_%d", gen) }
+// pointerFenced matches the snapshot pointer while it has no fence or its
+// fence compares to gen by op ("$lt", "$lte").
+func pointerFenced(op string, gen int64) bson.M {
+	return bson.M{"_id": snapshotID, "$or": bson.A{bson.M{"fence": bson.M{op: gen}}, bson.M{"fence": bson.M{"$exists": false}}}}
+}
+
+// snapshotName names snapshot gen of writer generation wgen: two writers
+// never write into one collection.
+func snapshotName(gen, wgen int64) string {
+	if wgen == 0 {
+		return fmt.Sprintf("labels_%d", gen)
+	}
+	return fmt.Sprintf("labels_%d_w%d", gen, wgen)
+}
 
 // Snapshot describes the labels snapshot in storage.
 type Snapshot struct {
@@ -423,6 +470,8 @@ type Snapshot struct {
 	Labels    int
 	Format    int
 	Journal   int64
+	// WriterGen is the writer generation that wrote it.
+	WriterGen int64
 }
 
 // CurrentSnapshot returns the current snapshot; Gen 0 when there is none.
@@ -435,7 +484,7 @@ func (st *Store) CurrentSnapshot(ctx context.Context) (Snapshot, error) {
 	if err != nil {
 		return Snapshot{}, fmt.Errorf("labels: unable to read snapshot pointer: %w", err)
 	}
-	return Snapshot{Gen: d.Gen, Collection: d.Collection, Watermark: d.Watermark.UTC(), Labels: d.Labels, Format: d.Format, Journal: d.Journal}, nil
+	return Snapshot{Gen: d.Gen, Collection: d.Collection, Watermark: d.Watermark.UTC(), Labels: d.Labels, Format: d.Format, Journal: d.Journal, WriterGen: d.WriterGen}, nil
 }
 
 // EachLabel calls fn for every label of snapshot sn (see Label for what
@@ -527,7 +576,7 @@ func (st *Store) writeSnapshot(ctx context.Context, gen int64, watermark, now ti
 	if err != nil {
 		return 0, err
 	}
-	coll := st.db.Collection(snapshotName(gen))
+	coll := st.db.Collection(snapshotName(gen, st.gen))
 	if err := coll.Drop(ctx); err != nil { // a leftover of a failed attempt
 		return 0, fmt.Errorf("labels: unable to clear snapshot: %w", err)
 	}
@@ -547,8 +596,15 @@ func (st *Store) writeSnapshot(ctx context.Context, gen int64, watermark, now ti
 		return 0, err
 	}
 	d := snapshotDoc{ID: snapshotID, Gen: gen, Collection: coll.Name(), Watermark: watermark, Labels: total, At: now,
-		Format: snapshotVersion, Journal: journal}
-	if _, err := st.meta.ReplaceOne(ctx, bson.M{"_id": snapshotID}, d, options.Replace().SetUpsert(true)); err != nil {
+		Format: snapshotVersion, Journal: journal, WriterGen: st.gen, Fence: st.gen}
+	// Only while no newer writer fenced it: otherwise the filter matches
+	// nothing and the upsert's insert fails with a duplicate key.
+	_, err = st.meta.ReplaceOne(ctx, pointerFenced("$lte", st.gen), d, options.Replace().SetUpsert(true))
+	if mongo.IsDuplicateKeyError(err) {
+		_ = coll.Drop(ctx)
+		return 0, fmt.Errorf("labels: snapshot refused: %w", ErrFenced)
+	}
+	if err != nil {
 		return 0, fmt.Errorf("labels: unable to point at snapshot: %w", err)
 	}
 	if prev.Gen != 0 && prev.Collection != coll.Name() {

@@ -402,7 +402,9 @@ func TestValidateResponse(t *testing.T) {
 		{"CategoryWrongRisk", "GET", base + "/v1/categories", 200, jsonHeader(),
 			`{"categories":[{"id":"fraud","risk":"high","name":"Fraud","names":{},"description":""}],"languages":["en"]}`, "risk"},
 		{"Healthz", "GET", base + "/healthz", 200, jsonHeader(), `{"status":"ok"}`, ""},
-		{"NotReady", "GET", base + "/readyz", 503, jsonHeader(), `{"status":"not_ready","checks":{"database":"unreachable"}}`, ""},
+		{"NotReady", "GET", base + "/readyz", 503, jsonHeader("Retry-After", "2"),
+			`{"status":"not_ready","checks":{"database":"unreachable"}}`, ""},
+		{"NotReadyWithoutRetryAfter", "GET", base + "/readyz", 503, jsonHeader(), `{"status":"not_ready","checks":{}}`, "Retry-After"},
 		{"Metrics", "GET", base + "/metrics", 200,
 			http.Header{"Content-Type": {"text/plain; version=0.0.4; charset=utf-8"}}, "# HELP up\nup 1\n", ""},
 		{"MetricsAsJSON", "GET", base + "/metrics", 200, jsonHeader(), `{}`, "content type"},
@@ -456,7 +458,7 @@ func TestExamplesValidate(t *testing.T) {
 						body = string(b)
 					}
 					header := http.Header{"Content-Type": {mediaType}}
-					if code == http.StatusTooManyRequests {
+					if code == http.StatusTooManyRequests || code == http.StatusServiceUnavailable {
 						header.Set("Retry-After", "1")
 					}
 					req := httptest.NewRequest(method, "http://127.0.0.1:1"+params.Replace(path), nil)

@@ -38,7 +38,7 @@ func exportCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	st, err := openStack(ctx, &sf, log)
+	st, err := openStack(ctx, &sf, log, nil)
 	if err != nil {
 		return err
 	}

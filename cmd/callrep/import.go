@@ -56,7 +56,7 @@ func importCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return err
 		}
 	}
-	st, err := openStack(ctx, &sf, log)
+	st, err := openStack(ctx, &sf, log, nil)
 	if err != nil {
 		return err
 	}

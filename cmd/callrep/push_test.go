@@ -63,6 +63,14 @@ type proc struct {
 
 func startProc(t *testing.T, args ...string) *proc {
 	t.Helper()
+	p := spawnProc(t, args...)
+	p.waitServing(t, 60*time.Second)
+	return p
+}
+
+// spawnProc starts callrep serve without waiting for it to serve.
+func spawnProc(t *testing.T, args ...string) *proc {
+	t.Helper()
 	p := &proc{logs: &syncBuffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(binary(t), append([]string{"serve", "--listen", "127.0.0.1:0"}, args...)...)
 	p.cmd.Stderr = p.logs
@@ -72,14 +80,20 @@ func startProc(t *testing.T, args ...string) *proc {
 	}
 	go func() { p.cmd.Wait(); close(p.done) }()
 	t.Cleanup(func() { p.stop() })
-	deadline := time.Now().Add(60 * time.Second)
+	return p
+}
+
+// waitServing waits up to d for p to log where it serves.
+func (p *proc) waitServing(t *testing.T, d time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(d)
 	for time.Now().Before(deadline) {
 		sc := bufio.NewScanner(strings.NewReader(p.logs.String()))
 		for sc.Scan() {
 			var line struct{ Msg, Addr string }
 			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "callrep serving" {
 				p.base = "http://" + line.Addr
-				return p
+				return
 			}
 		}
 		select {
@@ -88,8 +102,7 @@ func startProc(t *testing.T, args ...string) *proc {
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-	t.Fatalf("serve did not start:\n%s", p.logs.String())
-	return nil
+	t.Fatalf("serve did not start within %v:\n%s", d, p.logs.String())
 }
 
 // stop ends the process with SIGTERM, as an orchestrator would.

@@ -37,6 +37,7 @@ type storeFlags struct {
 	region   string
 	logLevel string
 	ramp     time.Duration
+	lease    time.Duration
 	// maxReportAge bounds a report's reported_at in the past.
 	maxReportAge time.Duration
 }
@@ -48,6 +49,7 @@ func (sf *storeFlags) register(fs *flag.FlagSet) {
 	sf.region = "CN"
 	fs.Var(regionValue{&sf.region}, "region", "default region for national-format numbers, an ISO 3166 code (env CALLREP_REGION)")
 	fs.StringVar(&sf.logLevel, "log-level", "info", "debug, info, warn or error (env CALLREP_LOG_LEVEL)")
+	positiveDuration(fs, &sf.lease, "writer-lease", 15*time.Second, "the writer's lease on a MONGODB_URI store: a standby writer takes over within it once the writer dies (env CALLREP_WRITER_LEASE)")
 	positiveDuration(fs, &sf.maxReportAge, "max-report-age", labels.DefaultMaxReportAge, "how far back the reported_at of a report kept offline may lie (env CALLREP_MAX_REPORT_AGE)")
 	nonNegativeDuration(fs, &sf.ramp, "account-ramp", reputation.DefaultConfig().Ramp, "how long a new app account takes to reach full weight; 0 weighs every account fully at once (env CALLREP_ACCOUNT_RAMP)")
 }
@@ -71,17 +73,27 @@ type stack struct {
 	changes  *reputation.ChangeLog
 	blobs    *reputation.BlobStore
 	pushObs  *pushObserver
+
+	writer      *labels.Writer
+	lost        chan error // the writer lease was taken over; capacity 1
+	stopRenew   context.CancelFunc
+	renewDone   chan struct{}
+	releaseOnce sync.Once
 }
 
-// openStack connects to storage, loads the live labels and builds the
-// reputation engine.
-func openStack(ctx context.Context, sf *storeFlags, log *slog.Logger) (*stack, error) {
+// openStack connects to storage, becomes the store's one writer, loads
+// the live labels and builds the reputation engine. While another process
+// holds the writer lease it waits as a standby when standby is set (which
+// it calls with the holder) and fails otherwise: maintenance commands do
+// not race a running writer.
+func openStack(ctx context.Context, sf *storeFlags, log *slog.Logger, standby func(labels.WriterInfo)) (*stack, error) {
 	m, err := labels.OpenMongo(ctx, labels.MongoConfig{URI: sf.uri, DataDir: sf.data, Database: sf.database, Logger: log})
 	if err != nil {
 		return nil, err
 	}
-	st := &stack{mongo: m, pushObs: &pushObserver{}}
+	st := &stack{mongo: m, pushObs: &pushObserver{}, lost: make(chan error, 1)}
 	fail := func(err error) (*stack, error) {
+		st.releaseWriter(log)
 		m.Close(context.Background())
 		return nil, err
 	}
@@ -90,6 +102,9 @@ func openStack(ctx context.Context, sf *storeFlags, log *slog.Logger) (*stack, e
 		return fail(err)
 	}
 	st.store = store
+	if err := st.becomeWriter(ctx, sf.lease, standby, log); err != nil {
+		return fail(err)
+	}
 	if st.repStore, err = reputation.OpenStore(ctx, m.DB); err != nil {
 		return fail(err)
 	}
@@ -118,17 +133,81 @@ func openStack(ctx context.Context, sf *storeFlags, log *slog.Logger) (*stack, e
 	}
 	st.pubs = reputation.NewPublisher(reputation.DefaultPublisherConfig(), st.index, blobs, log)
 	st.changes = reputation.NewChangeLog(st.index, st.repStore, log)
-	st.labels, err = labels.Open(ctx, store, labels.Options{
+	opts := labels.Options{
 		DefaultRegion: sf.region,
 		Observers:     []labels.Observer{st.index, st.changes, st.pushObs},
 		Logger:        log,
 		Keys:          keys,
 		MaxReportAge:  sf.maxReportAge,
-	})
+	}
+	if !m.Embedded {
+		opts.Fence = st.writer.Check
+	}
+	st.labels, err = labels.Open(ctx, store, opts)
 	if err != nil {
 		return fail(err)
 	}
 	return st, nil
+}
+
+// becomeWriter takes the writer lease (see labels/writer.go) and renews it
+// until close. The embedded store is locked to this process, so its lease
+// is taken at once; on a shared store a running writer's lease is waited
+// for (standby) or refused.
+func (st *stack) becomeWriter(ctx context.Context, ttl time.Duration, standby func(labels.WriterInfo), log *slog.Logger) error {
+	if ttl <= 0 {
+		return usageError{fmt.Sprintf("--writer-lease must be positive, not %v", ttl)}
+	}
+	host, _ := os.Hostname()
+	holder := fmt.Sprintf("pid %d on %s, started %s", os.Getpid(), host, time.Now().UTC().Format(time.RFC3339))
+	leases := st.store.Leases()
+	var err error
+	switch {
+	case st.mongo.Embedded:
+		st.writer, _, err = leases.TakeWriter(ctx, holder, ttl, time.Now, true)
+	case standby != nil:
+		st.writer, err = leases.WaitWriter(ctx, holder, ttl, time.Now, standby)
+	default:
+		var info labels.WriterInfo
+		st.writer, info, err = leases.TakeWriter(ctx, holder, ttl, time.Now, false)
+		if err == nil && st.writer == nil {
+			err = errWriterRunning(info)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if err := st.store.BecomeWriter(ctx, st.writer); err != nil {
+		return err
+	}
+	log.Info("writer lease taken", "generation", st.writer.Gen, "lease", ttl.String())
+	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	st.stopRenew, st.renewDone = cancel, make(chan struct{})
+	go func() {
+		defer close(st.renewDone)
+		st.writer.Run(rctx, func(err error) {
+			log.Error("lost the writer lease: another process took over; stopping", "err", err)
+			st.lost <- err
+		})
+	}()
+	return nil
+}
+
+// releaseWriter stops renewing the writer lease and ends it, so that a
+// standby takes over at once.
+func (st *stack) releaseWriter(log *slog.Logger) {
+	if st.writer == nil {
+		return
+	}
+	st.releaseOnce.Do(func() {
+		st.stopRenew()
+		<-st.renewDone
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := st.writer.Release(ctx); err != nil {
+			log.Warn("releasing the writer lease", "err", err)
+		}
+	})
 }
 
 // close writes the labels snapshot and the reputation log within ctx,
@@ -151,6 +230,7 @@ func (st *stack) close(ctx context.Context, log *slog.Logger) error {
 	} else {
 		log.Info("reputation log written", "took", time.Since(start).Round(time.Millisecond).String())
 	}
+	st.releaseWriter(log)
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	if err := st.mongo.Close(dctx); err != nil {
@@ -204,18 +284,6 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", *listen)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", *listen, err)
-	}
-	defer ln.Close()
-	var mln net.Listener
-	if *metricsListen != "" {
-		if mln, err = net.Listen("tcp", *metricsListen); err != nil {
-			return fmt.Errorf("listen on --metrics-listen %s: %w", *metricsListen, err)
-		}
-		defer mln.Close()
-	}
 
 	pubCfg, err := publisherConfig(*rates)
 	if err != nil {
@@ -234,6 +302,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	default:
 		return usageError{fmt.Sprintf("--role must be writer or lookup, not %q", *role)}
 	}
+	if err != nil && ctx.Err() != nil {
+		return nil // stopped while loading, or as a standby
+	}
 	if err != nil {
 		return err
 	}
@@ -246,6 +317,20 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		}
 		defer es.Close()
 		erasures = es
+	}
+	// A standby writer listens only once it is the writer: until then a
+	// load balancer sees it refuse connections.
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", *listen, err)
+	}
+	defer ln.Close()
+	var mln net.Listener
+	if *metricsListen != "" {
+		if mln, err = net.Listen("tcp", *metricsListen); err != nil {
+			return fmt.Errorf("listen on --metrics-listen %s: %w", *metricsListen, err)
+		}
+		defer mln.Close()
 	}
 
 	srv, err := api.New(api.Config{
@@ -306,9 +391,11 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		"embedded_store", be.embedded, "auth", authMode(*firebaseProject), "numbers", be.numbers(),
 		"startup", time.Since(start).Round(time.Millisecond).String())
 
+	var lost error
 	select {
 	case err := <-errc:
 		return fmt.Errorf("http server: %w", err)
+	case lost = <-be.lost:
 	case <-ctx.Done():
 	}
 	log.Info("shutting down")
@@ -319,6 +406,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		log.Warn("http server", "err", err)
+	}
+	if lost != nil {
+		return fmt.Errorf("no longer the writer: %w", lost)
 	}
 	return nil
 }
@@ -400,6 +490,7 @@ type backend struct {
 	close    func()
 	numbers  func() int
 	embedded bool
+	lost     <-chan error // the writer lease was lost; nil for lookups
 
 	devices   api.Devices
 	inbox     api.Inbox
@@ -416,7 +507,10 @@ type backend struct {
 // leased jobs.
 func writerBackend(ctx context.Context, sf *storeFlags, pubCfg reputation.PublisherConfig, rescoreEvery, filterEvery time.Duration,
 	pf *pushFlags, mf *modFlags, firebaseProject string, reg prometheus.Registerer, log *slog.Logger) (*backend, error) {
-	st, err := openStack(ctx, sf, log)
+	st, err := openStack(ctx, sf, log, func(w labels.WriterInfo) {
+		log.Info("standby: another writer holds the lease; taking over when it ends", "holder", w.Holder,
+			"generation", w.Gen, "until", w.Until.Format(time.RFC3339))
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -449,7 +543,7 @@ func writerBackend(ctx context.Context, sf *storeFlags, pubCfg reputation.Publis
 	releaseLoadGarbage(log)
 	return &backend{
 		devices: ps, inbox: ps, guardians: ps, lookups: ps, erasures: st.erasures(pushEraser(ps)), moderation: mod,
-		labels: st.labels, rep: st.index, pubs: st.pubs, embedded: st.mongo.Embedded, numbers: st.index.Len,
+		labels: st.labels, rep: st.index, pubs: st.pubs, embedded: st.mongo.Embedded, numbers: st.index.Len, lost: st.lost,
 		ready: func(ctx context.Context) error {
 			if !st.labels.Loaded() || !st.pubs.Ready() {
 				return errors.New("labels, filter snapshots or CallKit exports not loaded")

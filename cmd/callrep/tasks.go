@@ -75,6 +75,16 @@ func migrate(ctx context.Context, args []string, stderr io.Writer) error {
 		return fmt.Errorf("destination: %w", err)
 	}
 	defer dst.Close(context.Background())
+	// An embedded source is locked while a server runs on it; a shared
+	// store, or the destination, has its writer lease.
+	for _, end := range []struct {
+		name string
+		m    *labels.Mongo
+	}{{"source", src}, {"destination", dst}} {
+		if err := noLiveWriter(ctx, end.m); err != nil {
+			return fmt.Errorf("%s: %w", end.name, err)
+		}
+	}
 
 	p := newProgress(stderr)
 	start := time.Now()
@@ -91,6 +101,28 @@ func migrate(ctx context.Context, args []string, stderr io.Writer) error {
 	return nil
 }
 
+// noLiveWriter fails when a writer holds the lease of the store in m.
+// An embedded store open here has none: its lock is this process's.
+func noLiveWriter(ctx context.Context, m *labels.Mongo) error {
+	if m.Embedded {
+		return nil
+	}
+	w, err := labels.LeasesOf(m.DB).WriterLease(ctx)
+	if err != nil {
+		return err
+	}
+	if w.Live(time.Now()) {
+		return errWriterRunning(w)
+	}
+	return nil
+}
+
+// errWriterRunning is the refusal to run beside writer w.
+func errWriterRunning(w labels.WriterInfo) error {
+	return fmt.Errorf("a callrep writer is running on this store (%s, generation %d, lease until %s): stop it first",
+		w.Holder, w.Gen, w.Until.Format(time.RFC3339))
+}
+
 // onStack parses the store flags of a maintenance command, opens the
 // stack and runs fn on it.
 func onStack(ctx context.Context, name string, args []string, stderr io.Writer, fn func(*stack) error) error {
@@ -105,7 +137,7 @@ func onStack(ctx context.Context, name string, args []string, stderr io.Writer, 
 	if err != nil {
 		return err
 	}
-	st, err := openStack(ctx, &sf, log)
+	st, err := openStack(ctx, &sf, log, nil)
 	if err != nil {
 		return err
 	}

@@ -28,10 +28,86 @@ var (
 // if the test process dies, because its stdin closes.
 func StartProcess(tb testing.TB) string {
 	tb.Helper()
+	return Start(tb).URI
+}
+
+// Process is a FerretDB run as its own process by Start, for tests that
+// freeze it (SIGSTOP), kill it and start it again.
+type Process struct {
+	// URI is the MongoDB URI it serves, the same across restarts.
+	URI string
+
+	tb     testing.TB
+	dir    string
+	listen string
+	mu     sync.Mutex
+	cmd    *exec.Cmd
+	exited chan struct{}
+}
+
+// Start is StartProcess returning the process.
+func Start(tb testing.TB) *Process {
+	tb.Helper()
+	p := &Process{tb: tb, dir: tb.TempDir(), listen: "127.0.0.1:0"}
+	p.URI = p.run()
+	// Restarts listen where the first run did, so that clients reconnect.
+	p.listen = strings.TrimSuffix(strings.TrimPrefix(p.URI, "mongodb://"), "/")
+	if i := strings.IndexAny(p.listen, "/?"); i >= 0 {
+		p.listen = p.listen[:i]
+	}
+	tb.Cleanup(p.stop)
+	return p
+}
+
+// Signal sends sig to the process: SIGSTOP freezes it, SIGCONT thaws it.
+func (p *Process) Signal(sig os.Signal) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.cmd.Process.Signal(sig)
+}
+
+// Kill kills the process with SIGKILL and waits for it to exit.
+func (p *Process) Kill() {
+	p.mu.Lock()
+	cmd, exited := p.cmd, p.exited
+	p.mu.Unlock()
+	_ = cmd.Process.Kill()
+	<-exited
+}
+
+// Restart starts the process again on the same files and address, after
+// Kill.
+func (p *Process) Restart() {
+	p.tb.Helper()
+	if uri := p.run(); uri != p.URI {
+		p.tb.Fatalf("ferretserve restarted on %s, want %s", uri, p.URI)
+	}
+}
+
+// stop asks the process for a clean stop, and kills it if that does not
+// come; stdin closing and SIGTERM both ask.
+func (p *Process) stop() {
+	p.mu.Lock()
+	cmd, exited := p.cmd, p.exited
+	p.mu.Unlock()
+	_ = cmd.Process.Signal(syscall.SIGCONT) // a frozen process cannot stop
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-exited:
+	case <-time.After(10 * time.Second):
+		_ = cmd.Process.Kill()
+		<-exited
+	}
+}
+
+// run starts ferretserve and returns the URI it prints.
+func (p *Process) run() string {
+	tb := p.tb
+	tb.Helper()
 	bin := ferretserve(tb)
 
 	var stderr lockedBuffer
-	cmd := exec.Command(bin, "--dir", tb.TempDir(), "--listen", "127.0.0.1:0")
+	cmd := exec.Command(bin, "--dir", p.dir, "--listen", p.listen)
 	cmd.Stderr = &stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -45,17 +121,11 @@ func StartProcess(tb testing.TB) string {
 		tb.Fatalf("start ferretserve: %v", err)
 	}
 	exited := make(chan struct{})
+	p.mu.Lock()
+	p.cmd, p.exited = cmd, exited
+	p.mu.Unlock()
 	tb.Cleanup(func() {
-		// Closing stdin and SIGTERM both ask for a clean stop; kill if it
-		// does not come.
 		_ = stdin.Close()
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
 		if tb.Failed() && stderr.Len() > 0 {
 			tb.Logf("ferretserve stderr:\n%s", stderr.String())
 		}
