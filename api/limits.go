@@ -155,7 +155,9 @@ type dailyQuota struct {
 	used      map[string]int
 	pending   map[string]int // granted, not yet in the ledger
 	lastWrite time.Time
-	load      sync.Mutex // held while a day's ledger is read
+	writing   bool           // a write is in flight
+	writes    sync.WaitGroup // the write in flight, for Close
+	load      sync.Mutex     // held while a day's ledger is read
 }
 
 // QuotaLedger keeps the daily quota's grants, per UTC day and reporter.
@@ -164,8 +166,14 @@ type QuotaLedger interface {
 	AddQuota(ctx context.Context, day time.Time, granted map[string]int) error
 }
 
-// quotaWriteEvery is how far the ledger may lag the grants.
-const quotaWriteEvery = time.Second
+const (
+	// quotaWriteEvery is how far the ledger may lag the grants.
+	quotaWriteEvery = time.Second
+	// quotaStorageWait bounds a ledger read or write: with storage down,
+	// a day's first report fails fast and the grants wait for the next
+	// write.
+	quotaStorageWait = 3 * time.Second
+)
 
 func newDailyQuota(limit int, ledger QuotaLedger) *dailyQuota {
 	return &dailyQuota{limit: limit, ledger: ledger, used: map[string]int{}, pending: map[string]int{}}
@@ -192,13 +200,27 @@ func (q *dailyQuota) take(ctx context.Context, key string, n int, now time.Time)
 	if granted < n {
 		wait = day.Add(24 * time.Hour).Sub(now)
 	}
-	write := q.ledger != nil && len(q.pending) > 0 && now.Sub(q.lastWrite) >= quotaWriteEvery
-	q.mu.Unlock()
-	if write {
-		// Best effort: a failed write keeps the grants for the next one.
-		_ = q.write(ctx, now)
+	if q.ledger != nil && !q.writing && len(q.pending) > 0 && now.Sub(q.lastWrite) >= quotaWriteEvery {
+		// Off the request: a report never waits on the ledger, and a
+		// failed write keeps the grants for the next one.
+		q.writing = true
+		q.writes.Go(func() {
+			wctx, cancel := context.WithTimeout(context.Background(), quotaStorageWait)
+			defer cancel()
+			_ = q.write(wctx, now)
+			q.mu.Lock()
+			q.writing = false
+			q.mu.Unlock()
+		})
 	}
+	q.mu.Unlock()
 	return granted, wait, nil
+}
+
+// close waits for the write in flight and writes what is left.
+func (q *dailyQuota) close(ctx context.Context, now time.Time) error {
+	q.writes.Wait()
+	return q.write(ctx, now)
 }
 
 // startDay makes day the current one, its counts read from the ledger.
@@ -219,8 +241,10 @@ func (q *dailyQuota) startDay(ctx context.Context, day time.Time) error {
 	}
 	used := map[string]int{}
 	if q.ledger != nil {
+		rctx, cancel := context.WithTimeout(ctx, quotaStorageWait)
+		defer cancel()
 		var err error
-		if used, err = q.ledger.QuotaUsed(ctx, day); err != nil {
+		if used, err = q.ledger.QuotaUsed(rctx, day); err != nil {
 			return err
 		}
 	}

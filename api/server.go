@@ -208,7 +208,7 @@ func (s *Server) Handler() http.Handler { return s.engine }
 func (s *Server) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	return s.quota.write(ctx, s.now())
+	return s.quota.close(ctx, s.now())
 }
 
 // CacheHits returns the counter behind callrep_cache_hits_total, for caches

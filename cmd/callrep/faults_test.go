@@ -363,3 +363,133 @@ func TestStoreFrozenAndKilled(t *testing.T) {
 		}
 	}
 }
+
+// TestEraseLargeHistoryUnderLoad erases a user with 10,000 reports on the
+// real binary while others keep reporting: the job is accepted at once
+// (202), finishes with truthful counts, leaves no label or report naming
+// the user, their token stops working, and every other user's report is
+// acknowledged meanwhile (none refused, none waiting on the erasure).
+func TestEraseLargeHistoryUnderLoad(t *testing.T) {
+	data := t.TempDir()
+	srv := startProc(t, "--data", data, "--account-ramp", "0", "--signed-in-rate", "1000000", "--signed-in-burst", "100000",
+		"--rate", "1000000", "--burst", "100000", "--reports-per-minute", "1000000", "--report-burst", "100000", "--daily-reports", "0")
+	issuer, err := api.LoadOrCreateLocalIssuer(data, time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The clock of the token must be a second behind the erasure: a
+	// revocation voids tokens issued before its second.
+	gone, err := issuer.Issue("gone", false, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const reports = 10_000
+	client := &http.Client{Timeout: 60 * time.Second}
+	for b := 0; b < reports/100; b++ {
+		var items []string
+		for i := range 100 {
+			n := b*100 + i
+			items = append(items, fmt.Sprintf(`{"number":"+8613%09d","category":"promotion","comment":"call %d","client_report_id":"g-%d"}`, n, n, n))
+		}
+		code, _ := post(client, srv.base+"/v1/reports/batch", gone, `{"reports":[`+strings.Join(items, ",")+`]}`)
+		if code != 200 {
+			t.Fatalf("batch %d: %d", b, code)
+		}
+	}
+	time.Sleep(1100 * time.Millisecond)
+
+	// Others report throughout the erasure.
+	stop := make(chan struct{})
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		acked    int
+		refused  []int
+		slowest  time.Duration
+		reported = map[string]string{}
+	)
+	for u := range 8 {
+		uid := fmt.Sprintf("other%d", u)
+		tok, err := issuer.Issue(uid, false, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				n := fmt.Sprintf("+86139%08d", u*100000+i)
+				start := time.Now()
+				code, _ := post(client, srv.base+"/v1/reports", tok, fmt.Sprintf(`{"number":%q,"category":"fraud","client_report_id":"o-%d"}`, n, i))
+				took := time.Since(start)
+				mu.Lock()
+				slowest = max(slowest, took)
+				if code == 201 {
+					acked++
+					reported[n] = uid
+				} else {
+					refused = append(refused, code)
+				}
+				mu.Unlock()
+				time.Sleep(20 * time.Millisecond)
+			}
+		})
+	}
+	time.Sleep(500 * time.Millisecond)
+	code, job := call(t, "DELETE", srv.base+"/v1/me", gone, "")
+	if code != 202 {
+		t.Fatalf("DELETE /v1/me: %d %v", code, job)
+	}
+	statusURL, _ := job["status_url"].(string)
+	var final map[string]any
+	took := waitFor(t, 5*time.Minute, "the erasure job done", func() bool {
+		code, st := call(t, "GET", srv.base+statusURL, "", "")
+		if code != 200 {
+			t.Fatalf("status: %d %v", code, st)
+		}
+		final = st
+		return st["state"] == "done"
+	})
+	close(stop)
+	wg.Wait()
+	erased, _ := final["erased"].(map[string]any)
+	t.Logf("erased %v in %v; meanwhile others had %d reports acknowledged, the slowest in %v", erased, took.Round(time.Millisecond), acked, slowest.Round(time.Millisecond))
+	if erased["erased_labels"] != float64(reports) || erased["pseudonymised_reports"].(float64) < reports {
+		t.Fatalf("erasure counts %v, want %d labels and at least %d reports", erased, reports, reports)
+	}
+	if len(refused) > 0 || acked == 0 {
+		t.Fatalf("during the erasure other users' reports were refused: %v (%d acknowledged)", refused, acked)
+	}
+	// The token no longer works; the numbers no longer count the user.
+	if code, _ := call(t, "GET", srv.base+"/v1/me/reports", gone, ""); code != 401 {
+		t.Fatalf("the erased user's token: %d, want 401", code)
+	}
+	for _, n := range []string{"+8613000000000", "+8613000004242", "+8613000009999"} {
+		if code, rep := call(t, "GET", srv.base+"/v1/numbers/"+strings.ReplaceAll(n, "+", "%2B"), "", ""); code != 200 || rep["reporters"] != float64(0) {
+			t.Fatalf("%s after the erasure: %d %v", n, code, rep)
+		}
+	}
+	// Every other user's acknowledged report is live.
+	checked := 0
+	for n, uid := range reported {
+		if checked++; checked > 50 {
+			break
+		}
+		tok, _ := issuer.Issue(uid, false, time.Hour)
+		if code, rep := call(t, "GET", srv.base+"/v1/numbers/"+strings.ReplaceAll(n, "+", "%2B"), tok, ""); code != 200 || rep["my_label"] == nil {
+			t.Fatalf("%s's report on %s is missing: %d %v", uid, n, code, rep)
+		}
+	}
+	srv.stop()
+	m, err := labels.OpenMongo(context.Background(), labels.MongoConfig{DataDir: data, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close(context.Background())
+	if n, err := m.DB.Collection("reports").CountDocuments(context.Background(), bson.M{"reporter": "gone"}); err != nil || n != 0 {
+		t.Fatalf("%d reports still name the erased user (%v)", n, err)
+	}
+}
