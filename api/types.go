@@ -281,6 +281,7 @@ func toErasureJobJSON(st erasure.Status) erasureJobJSON {
 		Erased: erasureJSON{
 			ErasedLabels: e.Labels, ErasedDevices: e.Devices, PseudonymisedReports: e.Reports,
 			ErasedNotifications: e.Notifications, ErasedLookupRecords: e.LookupRecords, ErasedGuardianLinks: e.GuardianLinks,
+			ErasedDisputes: e.Disputes,
 		},
 	}
 	if !st.FinishedAt.IsZero() {
@@ -296,6 +297,7 @@ type erasureJSON struct {
 	ErasedNotifications  int `json:"erased_notifications"`
 	ErasedLookupRecords  int `json:"erased_lookup_records"`
 	ErasedGuardianLinks  int `json:"erased_guardian_links"`
+	ErasedDisputes       int `json:"erased_disputes"`
 }
 
 // numberType is the API's number_type, "unknown" when storage had none.

@@ -20,7 +20,7 @@ import (
 
 // Counts is what an erasure removed so far.
 type Counts struct {
-	Labels, Reports, Devices, Notifications, LookupRecords, GuardianLinks int
+	Labels, Reports, Devices, Notifications, LookupRecords, GuardianLinks, Disputes int
 }
 
 func (c *Counts) add(o Counts) {
@@ -30,6 +30,7 @@ func (c *Counts) add(o Counts) {
 	c.Notifications += o.Notifications
 	c.LookupRecords += o.LookupRecords
 	c.GuardianLinks += o.GuardianLinks
+	c.Disputes += o.Disputes
 }
 
 // Step erases one part of what callrep keeps about a reporter. It must be

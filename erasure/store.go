@@ -47,6 +47,7 @@ type countsDoc struct {
 	Notifications int `bson:"notifications"`
 	LookupRecords int `bson:"lookup_records"`
 	GuardianLinks int `bson:"guardian_links"`
+	Disputes      int `bson:"disputes,omitempty"`
 }
 
 func (st *Store) insertJob(ctx context.Context, s Status) error {
@@ -61,7 +62,7 @@ func (st *Store) insertProgress(ctx context.Context, s Status, seq, step int) er
 	c := s.Erased
 	_, err := st.progress.InsertOne(ctx, progressDoc{
 		ID: fmt.Sprintf("%s/%d", s.ID, seq), Job: s.ID, Seq: seq, Step: step, FinishedAt: s.FinishedAt,
-		Erased: countsDoc{c.Labels, c.Reports, c.Devices, c.Notifications, c.LookupRecords, c.GuardianLinks},
+		Erased: countsDoc(c),
 	})
 	if err != nil {
 		return fmt.Errorf("erasure: unable to store progress: %w", err)
@@ -88,7 +89,7 @@ func (st *Store) load(ctx context.Context) ([]*job, error) {
 		}
 		c := d.Erased
 		j.seq, j.step = d.Seq, d.Step
-		j.status.Erased = Counts{c.Labels, c.Reports, c.Devices, c.Notifications, c.LookupRecords, c.GuardianLinks}
+		j.status.Erased = Counts(c)
 		if !d.FinishedAt.IsZero() {
 			j.status.State, j.status.FinishedAt = Done, d.FinishedAt.UTC()
 		}

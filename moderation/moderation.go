@@ -228,7 +228,13 @@ const (
 	ActionClaim   = "claim"
 	ActionRelease = "release"
 	ActionDecide  = "decide"
+	// ActionEraseFiler: the filer erased their account, and with it what
+	// their dispute said about them.
+	ActionEraseFiler = "erase_filer"
 )
+
+// ErasedFiler is the filer of a case whose filer erased their account.
+const ErasedFiler = "erased"
 
 // AuditFilter selects audit entries.
 type AuditFilter struct {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -854,4 +855,44 @@ func truncateRunes(s string, n int) string {
 		return s
 	}
 	return string([]rune(s)[:n])
+}
+
+// EraseFiler removes what filer's disputes say about them, for their
+// account's erasure, and returns how many cases it changed: the contact,
+// claimed identity, evidence links and reason go, and the cases name
+// ErasedFiler. The cases, their decisions and the audit log stay (a
+// number's public outcome rests on them; the log's entries about filing
+// still name the filer's id, as an append-only log must), and an open case
+// stays open for moderators, with its one-per-filer lock freed.
+func (s *Service) EraseFiler(ctx context.Context, filer string) (int, error) {
+	if filer == "" || filer == ErasedFiler {
+		return 0, nil
+	}
+	n := 0
+	for _, c := range s.Disputes(ctx, filer) {
+		// A moderator may change the case meanwhile: read it again.
+		for attempt := 0; ; attempt++ {
+			_, err := s.change(ctx, "system:erasure", c.ID, c.Version, ActionEraseFiler, func(c *Case) error {
+				c.Filer, c.Contact, c.Identity, c.Reason, c.Evidence = ErasedFiler, "", "", "", nil
+				return nil
+			})
+			if err == nil {
+				break
+			}
+			var le *labels.Error
+			if attempt > 3 || !errors.As(err, &le) || le.Code != labels.EConflict {
+				return n, err
+			}
+			s.mu.RLock()
+			c = *s.cases[c.ID]
+			s.mu.RUnlock()
+		}
+		if c.Status != StatusResolved {
+			if err := s.cfg.Store.Unlock(ctx, lockID(c.Number, filer)); err != nil {
+				return n, unavailable(err)
+			}
+		}
+		n++
+	}
+	return n, nil
 }

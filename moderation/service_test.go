@@ -376,3 +376,57 @@ func TestAutomaticCases(t *testing.T) {
 		t.Fatalf("a second scan opened %+v", again)
 	}
 }
+
+// TestEraseFiler: a filer's erasure removes what their disputes say about
+// them from memory and storage, keeps the cases, their outcome and the
+// audit, frees the open case's lock, and touches nobody else's case.
+func TestEraseFiler(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	a, b := moderation.Filer{ID: "local:a"}, moderation.Filer{ID: "local:b"}
+	decided := e.file(t, a, "+8613800138000")
+	if _, err := e.mod.Decide(ctx, "local:mod", decided.ID, moderation.DecisionInput{Version: decided.Version,
+		Outcome: moderation.OutcomeOverturned, Note: "a courier"}); err != nil {
+		t.Fatal(err)
+	}
+	open := e.file(t, a, "+8613800138001")
+	other := e.file(t, b, "+8613800138001")
+	n, err := e.mod.EraseFiler(ctx, a.ID)
+	if err != nil || n != 2 {
+		t.Fatalf("EraseFiler: %d %v, want 2 cases", n, err)
+	}
+	if again, err := e.mod.EraseFiler(ctx, a.ID); err != nil || again != 0 {
+		t.Fatalf("a second erasure: %d %v, want nothing", again, err)
+	}
+	check := func(what string) {
+		t.Helper()
+		if got := e.mod.Disputes(ctx, a.ID); len(got) != 0 {
+			t.Fatalf("%s: the erased filer still has %d disputes", what, len(got))
+		}
+		for _, id := range []string{decided.ID, open.ID} {
+			v, err := e.mod.View(ctx, id)
+			if err != nil {
+				t.Fatalf("%s: case %s: %v", what, id, err)
+			}
+			c := v.Case
+			if c.Filer != moderation.ErasedFiler || c.Contact != "" || c.Identity != "" || c.Reason != "" || len(c.Evidence) != 0 {
+				t.Fatalf("%s: case %s still says who filed it: %+v", what, id, c)
+			}
+		}
+		if v, _ := e.mod.View(ctx, decided.ID); v.Case.Decision == nil || v.Case.Decision.Outcome != moderation.OutcomeOverturned {
+			t.Fatalf("%s: the decision went with the filer: %+v", what, v.Case)
+		}
+		if got := e.mod.Disputes(ctx, b.ID); len(got) != 1 || got[0].ID != other.ID || got[0].Identity != "Acme Couriers" {
+			t.Fatalf("%s: another filer's case changed: %+v", what, got)
+		}
+	}
+	check("in memory")
+	entries := e.mod.Audit(ctx, moderation.AuditFilter{Case: open.ID})
+	if len(entries) == 0 || entries[0].Action != moderation.ActionEraseFiler {
+		t.Fatalf("audit of the open case: %+v", entries)
+	}
+	e.open(t) // from storage, as after a restart
+	check("after a restart")
+	// The open case's lock is free: the same account id may file again.
+	e.file(t, a, "+8613800138001")
+}

@@ -109,13 +109,14 @@ func (st *Store) InsertCase(ctx context.Context, c *Case) error {
 
 // UpdateCase replaces the stored case c if its stored version is still
 // prev, and reports whether it was; false means another change won. The
-// embedded store answers FindOneAndUpdate on {_id, version} with no
+// embedded store answers FindOneAndReplace on {_id, version} with no
 // document when the version is stale, which makes this a compare-and-set
 // without transactions.
 func (st *Store) UpdateCase(ctx context.Context, c *Case, prev int64) (bool, error) {
-	d := toCaseDoc(c)
-	err := st.cases.FindOneAndUpdate(ctx, bson.D{{Key: "_id", Value: c.ID}, {Key: "version", Value: prev}},
-		bson.M{"$set": d}).Err()
+	// A replacement, not a $set: fields a change emptied (omitted from the
+	// document) must go from storage too.
+	err := st.cases.FindOneAndReplace(ctx, bson.D{{Key: "_id", Value: c.ID}, {Key: "version", Value: prev}},
+		toCaseDoc(c)).Err()
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return false, nil
 	}

@@ -279,7 +279,7 @@ const validReport = `{
 	"category": "fraud", "source": "app", "created_at": "2025-02-11T10:00:00.123456789+08:00", "duplicate": false
 }`
 
-const erased = `{"erased_labels":1,"erased_devices":0,"pseudonymised_reports":3,"erased_notifications":0,"erased_lookup_records":0,"erased_guardian_links":0}`
+const erased = `{"erased_labels":1,"erased_devices":0,"pseudonymised_reports":3,"erased_notifications":0,"erased_lookup_records":0,"erased_guardian_links":0,"erased_disputes":0}`
 
 func jsonHeader(extra ...string) http.Header {
 	h := http.Header{"Content-Type": {"application/json; charset=utf-8"}}

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/callrep/callrep/api"
 	"github.com/callrep/callrep/moderation"
 	"github.com/callrep/callrep/push"
 	"github.com/callrep/callrep/reputation"
@@ -58,4 +59,12 @@ func (st *stack) openModeration(ctx context.Context, ps *push.Service, mf *modFl
 		cfg.Notifier = pushNotifier{ps}
 	}
 	return moderation.Open(ctx, cfg)
+}
+
+// moderationEraser erases what a user's disputes say about them.
+func moderationEraser(m *moderation.Service) api.Eraser {
+	return func(ctx context.Context, id string) (api.Erased, error) {
+		n, err := m.EraseFiler(ctx, id)
+		return api.Erased{Disputes: n}, err
+	}
 }

@@ -542,7 +542,7 @@ func writerBackend(ctx context.Context, sf *storeFlags, pubCfg reputation.Publis
 	}
 	releaseLoadGarbage(log)
 	return &backend{
-		devices: ps, inbox: ps, guardians: ps, lookups: ps, erasures: st.erasures(pushEraser(ps)), moderation: mod,
+		devices: ps, inbox: ps, guardians: ps, lookups: ps, erasures: st.erasures(pushEraser(ps), moderationEraser(mod)), moderation: mod,
 		labels: st.labels, rep: st.index, pubs: st.pubs, embedded: st.mongo.Embedded, numbers: st.index.Len, lost: st.lost,
 		ready: func(ctx context.Context) error {
 			if !st.labels.Loaded() || !st.pubs.Ready() {
