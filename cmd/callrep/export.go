@@ -34,11 +34,7 @@ func exportCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if !reputation.LabelLanguage(*lang) || *limit < 0 || *expiry < time.Minute {
 		return usageError{"--lang must be en, zh-Hans or zh-Hant, --limit ≥ 0 and --cache-expiry at least 1m"}
 	}
-	log, err := sf.logger(stderr)
-	if err != nil {
-		return err
-	}
-	st, err := openStack(ctx, &sf, log, nil)
+	st, log, err := openLogged(ctx, &sf, stderr)
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"time"
 
@@ -133,16 +134,26 @@ func onStack(ctx context.Context, name string, args []string, stderr io.Writer, 
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	log, err := sf.logger(stderr)
-	if err != nil {
-		return err
-	}
-	st, err := openStack(ctx, &sf, log, nil)
+	st, log, err := openLogged(ctx, &sf, stderr)
 	if err != nil {
 		return err
 	}
 	defer st.closeLogged(log)
 	return fn(st)
+}
+
+// openLogged opens the stack sf names for a maintenance command, logging
+// to stderr.
+func openLogged(ctx context.Context, sf *storeFlags, stderr io.Writer) (*stack, *slog.Logger, error) {
+	log, err := sf.logger(stderr)
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := openStack(ctx, sf, log, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	return st, log, nil
 }
 
 // rewriteWithProgress rewrites the stored reputations with progress.
