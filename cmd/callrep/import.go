@@ -69,6 +69,15 @@ func importCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	imp.progress.done()
 	fmt.Fprintln(stdout, imp.summary(source))
+	if err == nil {
+		// Publish the lists of what was imported: phones get them at
+		// once, and the first start serves them without building them.
+		// A failure loses nothing: a start builds what is missing.
+		log.Info("import done, publishing the filters")
+		if perr := st.pubs.Rebuild(ctx); perr != nil {
+			log.Error("publishing the filters; the next start builds them", "err", perr)
+		}
+	}
 	// The stored reports are durable now; the labels snapshot and the
 	// reputation log derived from them take time in proportion to the
 	// labels (minutes for millions), so they are not bounded unless asked.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/callrep/callrep/labels"
+	"github.com/callrep/callrep/reputation"
 )
 
 var ftcSample = filepath.Join("..", "..", "labels", "testdata", "ftc", "ftc_dnc_complaint_numbers_2019-12-16.csv")
@@ -189,6 +191,23 @@ func TestImportFTC(t *testing.T) {
 			t.Errorf("second import %s: got %d, want %d", k, got[k], v)
 		}
 	}
+
+	// The import published the filters: the first start serves them
+	// without building them.
+	m, err := labels.OpenMongo(context.Background(), labels.MongoConfig{DataDir: data, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	blobs, err := reputation.OpenBlobStore(context.Background(), m.DB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range reputation.PublicLists {
+		if _, err := blobs.Get(context.Background(), "filter:"+name); err != nil {
+			t.Errorf("filter %s after the import: %v", name, err)
+		}
+	}
+	m.Close(context.Background())
 
 	srv := startServer(t, "--data", data, "--rate", "1000000", "--burst", "1000000")
 	code, rep := call(t, "GET", srv.base+"/v1/numbers/"+url.PathEscape(top), "", "")
