@@ -38,7 +38,7 @@ func (st *Store) QuotaUsed(ctx context.Context, day time.Time) (map[string]int, 
 }
 
 // AddQuota appends what was granted on day since the last call, and drops
-// the ledgers of earlier days.
+// the ledgers of earlier days (at the first write of a day).
 func (st *Store) AddQuota(ctx context.Context, day time.Time, granted map[string]int) error {
 	docs := make([]any, 0, len(granted))
 	for r, n := range granted {
@@ -48,6 +48,9 @@ func (st *Store) AddQuota(ctx context.Context, day time.Time, granted map[string
 		if _, err := st.db.Collection(quotaName(day)).InsertMany(ctx, docs); err != nil {
 			return fmt.Errorf("labels: unable to store the quota ledger: %w", err)
 		}
+	}
+	if st.quotaSwept.Load() == day.Unix() {
+		return nil
 	}
 	names, err := st.db.ListCollectionNames(ctx, bson.M{})
 	if err != nil {
@@ -60,6 +63,7 @@ func (st *Store) AddQuota(ctx context.Context, day time.Time, granted map[string
 			}
 		}
 	}
+	st.quotaSwept.Store(day.Unix())
 	return nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.mongodb.org/mongo-driver/bson"
@@ -37,6 +38,9 @@ type Store struct {
 	// gen is the writer generation stamped on every write (see
 	// writer.go); 0 before BecomeWriter.
 	gen int64
+	// quotaSwept is the last day whose earlier quota ledgers AddQuota
+	// dropped (quota.go): once a day, not at every write.
+	quotaSwept atomic.Int64
 }
 
 // journalPrefix names the journal collections.
