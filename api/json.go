@@ -26,7 +26,10 @@ func (s *Server) limitBody(c *gin.Context) {
 		s.fail(c, errTooLarge())
 		return
 	}
-	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, s.limits.MaxBodyBytes)
+	// A request without a body (every lookup by GET) has nothing to cap.
+	if c.Request.Body != http.NoBody {
+		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, s.limits.MaxBodyBytes)
+	}
 	c.Next()
 }
 

@@ -76,13 +76,13 @@ func (l Limits) validate() error {
 // one, so eviction forgets nothing and memory stays proportional to the
 // keys active recently. Eviction happens lazily on use; there is no
 // goroutine to stop.
-type limiterSet struct {
+type limiterSet[K comparable] struct {
 	limit rate.Limit
 	burst int
 	idle  time.Duration
 
 	mu        sync.Mutex
-	entries   map[string]*limiterEntry
+	entries   map[K]*limiterEntry
 	nextSweep time.Time
 }
 
@@ -91,21 +91,21 @@ type limiterEntry struct {
 	seen time.Time
 }
 
-func newLimiterSet(perMinute float64, burst int) *limiterSet {
+func newLimiterSet[K comparable](perMinute float64, burst int) *limiterSet[K] {
 	limit := rate.Limit(perMinute / 60)
 	refill := time.Duration(float64(burst) / float64(limit) * float64(time.Second))
-	return &limiterSet{
+	return &limiterSet[K]{
 		limit:   limit,
 		burst:   burst,
 		idle:    max(refill, time.Minute),
-		entries: make(map[string]*limiterEntry),
+		entries: make(map[K]*limiterEntry),
 	}
 }
 
 // take spends n tokens from key's bucket. When they are not there, it
 // spends nothing and returns how long until they are. n is capped at the
 // burst so that a large batch is never refused forever.
-func (ls *limiterSet) take(key string, n int, now time.Time) (ok bool, wait time.Duration) {
+func (ls *limiterSet[K]) take(key K, n int, now time.Time) (ok bool, wait time.Duration) {
 	if n <= 0 {
 		return true, 0
 	}
@@ -131,7 +131,7 @@ func (ls *limiterSet) take(key string, n int, now time.Time) (ok bool, wait time
 	return false, time.Duration(missing / float64(ls.limit) * float64(time.Second))
 }
 
-func (ls *limiterSet) sweepLocked(now time.Time) {
+func (ls *limiterSet[K]) sweepLocked(now time.Time) {
 	for key, e := range ls.entries {
 		if now.Sub(e.seen) > ls.idle {
 			delete(ls.entries, key)
@@ -304,7 +304,7 @@ func errQuotaExceeded(wait time.Duration) error {
 // signed-in limits. The limit comes before the token check, so that a flood
 // of bad tokens spends the flooder's budget rather than the verifier's
 // time; a bad token still ends in 401.
-func (s *Server) ipLimiter(c *gin.Context, tokens bool) *limiterSet {
+func (s *Server) ipLimiter(c *gin.Context, tokens bool) *limiterSet[netip.Prefix] {
 	if tokens && c.GetHeader("Authorization") != "" {
 		return s.signedIPs
 	}
@@ -325,7 +325,7 @@ func (s *Server) limitIP(tokens bool) gin.HandlerFunc {
 
 // takeIP spends n requests of the client's IP budget.
 func (s *Server) takeIP(c *gin.Context, tokens bool, n int) error {
-	ok, wait := s.ipLimiter(c, tokens).take(ipKey(c.ClientIP()), n, s.now())
+	ok, wait := s.ipLimiter(c, tokens).take(ipKey(clientAddr(c)), n, s.now())
 	if !ok {
 		s.metrics.limited.WithLabelValues(labels.ERateLimited).Inc()
 		return errRateLimited(wait)
@@ -356,18 +356,41 @@ func (s *Server) takeReports(ctx context.Context, reporterID string, n int) (gra
 }
 
 // ipKey is the rate limit key of a client address: the address for IPv4,
-// the /64 network for IPv6, which is what one subscriber usually gets.
-func ipKey(ip string) string {
-	a, err := netip.ParseAddr(ip)
-	if err != nil {
-		return ip
+// the /64 network for IPv6, which is what one subscriber usually gets. An
+// address that did not parse (the zero Addr) gives the zero Prefix: one
+// bucket for all of them.
+func ipKey(a netip.Addr) netip.Prefix {
+	if !a.IsValid() {
+		return netip.Prefix{}
 	}
-	a = a.Unmap().WithZone("")
 	if a.Is4() {
-		return a.String()
+		return netip.PrefixFrom(a, 32)
 	}
 	p, _ := a.Prefix(64)
-	return p.String()
+	return p
+}
+
+// clientAddr is c.ClientIP() parsed, unmapped and without its zone, or
+// the zero Addr. Without an X-Forwarded-For header ClientIP is the peer's
+// address, read here without gin's parsing and allocations: this runs for
+// every lookup.
+func clientAddr(c *gin.Context) netip.Addr {
+	if len(c.Request.Header["X-Forwarded-For"]) == 0 {
+		if ap, err := netip.ParseAddrPort(c.Request.RemoteAddr); err == nil {
+			return ap.Addr().Unmap().WithZone("")
+		}
+	}
+	return addrOf(c.ClientIP())
+}
+
+// addrOf parses ip, unmapped and without its zone; the zero Addr if it
+// does not parse.
+func addrOf(ip string) netip.Addr {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return a.Unmap().WithZone("")
 }
 
 // ipPrefix is the network kept with a report instead of the address:

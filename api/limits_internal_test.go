@@ -3,15 +3,19 @@ package api
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
+
+	"github.com/gin-gonic/gin"
 )
 
 // TestLimiterSet_Eviction checks that buckets of keys gone quiet are
 // dropped, so memory follows the recently active keys only.
 func TestLimiterSet_Eviction(t *testing.T) {
 	start := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
-	ls := newLimiterSet(60, 10) // refills in 10 s; kept at least a minute
+	ls := newLimiterSet[string](60, 10) // refills in 10 s; kept at least a minute
 	for i := range 1000 {
 		if ok, _ := ls.take(fmt.Sprintf("198.51.100.%d", i), 1, start); !ok {
 			t.Fatalf("take %d: got refused, want allowed", i)
@@ -45,7 +49,7 @@ func TestLimiterSet_Take(t *testing.T) {
 	}
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {
-			ls := newLimiterSet(60, 5)
+			ls := newLimiterSet[string](60, 5)
 			for _, n := range sc.spend {
 				ls.take("k", n, start)
 			}
@@ -90,15 +94,15 @@ func TestIPKeyAndPrefix(t *testing.T) {
 		wantKey    string
 		wantPrefix string
 	}{
-		{"203.0.113.7", "203.0.113.7", "203.0.113.0/24"},
-		{"::ffff:203.0.113.7", "203.0.113.7", "203.0.113.0/24"},
+		{"203.0.113.7", "203.0.113.7/32", "203.0.113.0/24"},
+		{"::ffff:203.0.113.7", "203.0.113.7/32", "203.0.113.0/24"},
 		{"2001:db8:1234:5678:9abc::1", "2001:db8:1234:5678::/64", "2001:db8:1234::/48"},
 		{"fe80::1%eth0", "fe80::/64", "fe80::/48"},
-		{"not-an-ip", "not-an-ip", ""},
+		{"not-an-ip", "invalid Prefix", ""},
 	}
 	for _, sc := range scenarios {
 		t.Run(sc.ip, func(t *testing.T) {
-			if got := ipKey(sc.ip); got != sc.wantKey {
+			if got := ipKey(addrOf(sc.ip)).String(); got != sc.wantKey {
 				t.Errorf("ipKey: got %q, want %q", got, sc.wantKey)
 			}
 			if got := ipPrefix(sc.ip); got != sc.wantPrefix {
@@ -122,6 +126,37 @@ func TestRetryAfterSeconds(t *testing.T) {
 	for _, sc := range scenarios {
 		if got := retryAfterSeconds(sc.wait); got != sc.want {
 			t.Errorf("retryAfterSeconds(%v): got %s, want %s", sc.wait, got, sc.want)
+		}
+	}
+}
+
+// TestClientAddrIsClientIP: the fast read of the client address agrees with
+// gin's ClientIP, with and without a forwarded address from a trusted
+// proxy or an untrusted peer.
+func TestClientAddrIsClientIP(t *testing.T) {
+	e := gin.New()
+	e.ForwardedByClientIP = true
+	e.RemoteIPHeaders = []string{"X-Forwarded-For"}
+	if err := e.SetTrustedProxies([]string{"10.0.0.0/8"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ remote, xff string }{
+		{"203.0.113.7:5000", ""},
+		{"[2001:db8::1]:443", ""},
+		{"[::ffff:203.0.113.7]:1", ""},
+		{"10.1.2.3:80", "198.51.100.9"},
+		{"10.1.2.3:80", "198.51.100.9, 10.2.3.4"},
+		{"203.0.113.7:5000", "198.51.100.9"},
+		{"garbage", ""},
+	} {
+		c := gin.CreateTestContextOnly(httptest.NewRecorder(), e)
+		c.Request = httptest.NewRequest(http.MethodGet, "/", nil)
+		c.Request.RemoteAddr = tc.remote
+		if tc.xff != "" {
+			c.Request.Header.Set("X-Forwarded-For", tc.xff)
+		}
+		if got, want := clientAddr(c), addrOf(c.ClientIP()); got != want {
+			t.Errorf("remote %q, X-Forwarded-For %q: clientAddr %v, ClientIP %v", tc.remote, tc.xff, got, want)
 		}
 	}
 }

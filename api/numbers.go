@@ -15,7 +15,11 @@ const maxLookupNumbers = 500
 // getNumber answers GET /v1/numbers/{number}. A number nobody labelled is
 // no error: phones ask about every call, and "unknown" is an answer.
 func (s *Server) getNumber(c *gin.Context) {
-	n, err := s.labels.Normalize(c.Param("number"), c.Query("region"))
+	region := ""
+	if c.Request.URL.RawQuery != "" { // gin parses a query into a map even when there is none
+		region = c.Query("region")
+	}
+	n, err := s.labels.Normalize(c.Param("number"), region)
 	if err != nil {
 		s.fail(c, err)
 		return

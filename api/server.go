@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -118,12 +119,12 @@ type Server struct {
 	separateMetrics bool
 
 	moderation   Moderation
-	disputeLimit *limiterSet // per filer, disputes
+	disputeLimit *limiterSet[string] // per filer, disputes
 
-	anonIPs   *limiterSet // per client IP, requests without a token
-	signedIPs *limiterSet // per client IP, requests with a token
-	reporters *limiterSet // per reporter, reports
-	quota     *dailyQuota // per reporter, reports per UTC day
+	anonIPs   *limiterSet[netip.Prefix] // per client IP, requests without a token
+	signedIPs *limiterSet[netip.Prefix] // per client IP, requests with a token
+	reporters *limiterSet[string]       // per reporter, reports
+	quota     *dailyQuota               // per reporter, reports per UTC day
 
 	engine *gin.Engine
 }
@@ -179,9 +180,9 @@ func New(cfg Config) (*Server, error) {
 		registry:  cfg.Registry,
 		metrics:   m,
 		docs:      docs,
-		anonIPs:   newLimiterSet(l.RequestsPerMinute, l.RequestBurst),
-		signedIPs: newLimiterSet(l.SignedInRequestsPerMinute, l.SignedInRequestBurst),
-		reporters: newLimiterSet(l.ReportsPerMinute, l.ReportBurst),
+		anonIPs:   newLimiterSet[netip.Prefix](l.RequestsPerMinute, l.RequestBurst),
+		signedIPs: newLimiterSet[netip.Prefix](l.SignedInRequestsPerMinute, l.SignedInRequestBurst),
+		reporters: newLimiterSet[string](l.ReportsPerMinute, l.ReportBurst),
 		quota:     newDailyQuota(l.DailyReports, cfg.Labels),
 		devices:   cfg.Devices,
 		inbox:     cfg.Inbox,
@@ -191,7 +192,7 @@ func New(cfg Config) (*Server, error) {
 
 		separateMetrics: cfg.SeparateMetrics,
 		moderation:      cfg.Moderation,
-		disputeLimit:    newLimiterSet(disputesPerMinute, disputeBurst),
+		disputeLimit:    newLimiterSet[string](disputesPerMinute, disputeBurst),
 	}
 	if err := s.buildEngine(cfg.TrustedProxies); err != nil {
 		return nil, err

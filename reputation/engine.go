@@ -238,6 +238,7 @@ type Engine struct {
 	cfg   Config
 	keys  *labels.Keys
 	trust atomic.Pointer[Trust]
+	dec   atomic.Pointer[decider] // trust's Decide over cats, built when first needed
 	scale atomic.Pointer[float64] // trust weight that counts as 1
 
 	mu        sync.RWMutex
@@ -906,6 +907,26 @@ func (e *Engine) judgeCached(key string, st *numState, now time.Time) Result {
 	return res
 }
 
+// decide is t.Decide of the evidence ev (by category index) times scale;
+// e.mu is held for reading.
+func (e *Engine) decide(t *Trust, ev []float64, scale float64) string {
+	d := e.dec.Load()
+	if d == nil || d.t != t || d.ncats != len(e.cats) {
+		d = newDecider(t, e.cats)
+		e.dec.Store(d)
+	}
+	if !d.inexact {
+		return d.decide(ev, scale)
+	}
+	raw := make(map[string]float64, len(ev))
+	for c, v := range ev {
+		if v != 0 {
+			raw[e.cats[c]] = v * scale
+		}
+	}
+	return t.Decide(raw)
+}
+
 // finish adds what depends on the caller's parsed number.
 func finish(res Result, n labels.Number) Result {
 	res.Number = n
@@ -1015,13 +1036,7 @@ func (e *Engine) judge(key string, st *numState, now time.Time) Result {
 		return res
 	}
 	if t, scale := e.trust.Load(), e.scale.Load(); t != nil && scale != nil && *scale > 0 {
-		raw := make(map[string]float64, nonzero)
-		for c, v := range ev {
-			if v != 0 {
-				raw[e.cats[c]] = v * *scale
-			}
-		}
-		res.TopCategory = t.Decide(raw)
+		res.TopCategory = e.decide(t, ev, *scale)
 	}
 	if res.TopCategory == "" {
 		res.TopCategory = e.topCategory(ev)

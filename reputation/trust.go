@@ -705,3 +705,77 @@ func sumInts(xs []int) int {
 	}
 	return n
 }
+
+// decider is t.Decide over evidence indexed by the engine's interned
+// categories instead of a map by name: the same arithmetic in the same
+// order, with the logarithms of the priors taken once and the spillover
+// read from slices. judge calls it for every labelled number a lookup
+// does not find cached, where the map form cost a third of its time.
+type decider struct {
+	t        *Trust
+	ncats    int       // the engine categories it was built for
+	inexact  bool      // a spillover is not finite: Decide itself must decide
+	at       []int     // engine category index of each of t.Classes, -1 if none
+	logPrior []float64 // math.Log(t.Prior[c]) by class
+	prior    []float64
+	spill    [][]float64 // spill[i][j] is t.Spillover[Classes[i]][Classes[j]]
+}
+
+// newDecider builds the decider of t over cats. It is inexact when a
+// spillover is not finite: skipping labels without evidence, as decide
+// does, is exact only for finite ones (∞·0 is NaN).
+func newDecider(t *Trust, cats []string) *decider {
+	idx := make(map[string]int, len(cats))
+	for i, c := range cats {
+		idx[c] = i
+	}
+	k := len(t.Classes)
+	d := &decider{t: t, ncats: len(cats), at: make([]int, k), logPrior: make([]float64, k),
+		prior: make([]float64, k), spill: make([][]float64, k)}
+	for i, c := range t.Classes {
+		d.at[i] = -1
+		if j, ok := idx[c]; ok {
+			d.at[i] = j
+		}
+		d.prior[i] = t.Prior[c]
+		d.logPrior[i] = math.Log(t.Prior[c])
+		d.spill[i] = make([]float64, k)
+		for j, l := range t.Classes {
+			v := t.Spillover[c][l]
+			if math.IsInf(v, 0) || math.IsNaN(v) {
+				return &decider{t: t, ncats: len(cats), inexact: true}
+			}
+			d.spill[i][j] = v
+		}
+	}
+	return d
+}
+
+// decide is Decide of the evidence ev[cat]·scale by category name.
+func (d *decider) decide(ev []float64, scale float64) string {
+	var buf [16]float64
+	x := buf[:0]
+	for _, j := range d.at {
+		v := 0.0
+		if j >= 0 && j < len(ev) && ev[j] != 0 {
+			v = ev[j] * scale
+		}
+		x = append(x, v)
+	}
+	best, bestScore := -1, math.Inf(-1)
+	for i := range d.at {
+		s := x[i] + d.logPrior[i]
+		for j, v := range x {
+			if v != 0 {
+				s += d.spill[i][j] * v
+			}
+		}
+		if best < 0 || s > bestScore || (s == bestScore && d.prior[i] > d.prior[best]) {
+			best, bestScore = i, s
+		}
+	}
+	if best < 0 {
+		return ""
+	}
+	return d.t.Classes[best]
+}

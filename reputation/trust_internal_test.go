@@ -2,6 +2,7 @@ package reputation
 
 import (
 	"math"
+	"math/rand/v2"
 	"testing"
 )
 
@@ -60,5 +61,58 @@ func TestEstimateGroupedItems(t *testing.T) {
 		if a, b := got.Prior[c], want.Prior[c]; math.Abs(a-b) > 1e-6 {
 			t.Errorf("prior of %s: got %v, want %v", c, a, b)
 		}
+	}
+}
+
+// TestDeciderMatchesDecide: the decider over category indexes picks what
+// Trust.Decide picks from the same evidence by name, on random trusts
+// (spillover, ties, classes the engine does not know, categories the trust
+// does not know) and random sparse evidence; a spillover that is not
+// finite leaves the decision to Decide.
+func TestDeciderMatchesDecide(t *testing.T) {
+	r := rand.New(rand.NewPCG(8, 9))
+	cats := []string{"fraud", "harassment", "promotion", "delivery", "safe", "unwanted", "crowd-only"}
+	for round := range 2000 {
+		classes := []string{"fraud", "harassment", "promotion", "delivery", "safe", "trust-only"}
+		r.Shuffle(len(classes), func(i, j int) { classes[i], classes[j] = classes[j], classes[i] })
+		classes = classes[:2+r.IntN(len(classes)-1)]
+		tr := &Trust{Classes: classes, Prior: map[string]float64{}, Spillover: map[string]map[string]float64{}}
+		for _, c := range classes {
+			tr.Prior[c] = []float64{0.1, 0.25, 0.25, 0.4}[r.IntN(4)] // ties happen
+			if r.IntN(2) == 0 {
+				tr.Spillover[c] = map[string]float64{}
+				for _, l := range classes {
+					if l != c && r.IntN(2) == 0 {
+						tr.Spillover[c][l] = float64(r.IntN(5)) / 4
+					}
+				}
+			}
+		}
+		d := newDecider(tr, cats)
+		if d.inexact {
+			t.Fatalf("round %d: finite spillover built an inexact decider", round)
+		}
+		for range 20 {
+			ev := make([]float64, len(cats))
+			raw := map[string]float64{}
+			scale := 0.5 + r.Float64()
+			for i := range ev {
+				if r.IntN(3) == 0 {
+					ev[i] = float64(r.IntN(8)) / 2
+					if ev[i] != 0 {
+						raw[cats[i]] = ev[i] * scale
+					}
+				}
+			}
+			if got, want := d.decide(ev, scale), tr.Decide(raw); got != want {
+				t.Fatalf("round %d: decider %q, Decide %q (classes %v, prior %v, spillover %v, evidence %v)",
+					round, got, want, classes, tr.Prior, tr.Spillover, raw)
+			}
+		}
+	}
+	inf := &Trust{Classes: []string{"fraud", "safe"}, Prior: map[string]float64{"fraud": 0.5, "safe": 0.5},
+		Spillover: map[string]map[string]float64{"safe": {"fraud": math.Inf(1)}}}
+	if d := newDecider(inf, cats); !d.inexact {
+		t.Error("an infinite spillover built an exact decider")
 	}
 }
