@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/bson"
+	"go.mongodb.org/mongo-driver/bson/primitive"
 
 	"github.com/callrep/callrep/labels"
 	"github.com/callrep/callrep/labels/mongotest"
@@ -586,5 +587,45 @@ func TestReportedAtSurvivesReplay(t *testing.T) {
 	defer s.Close(ctx)
 	if l, ok := s.LabelOf("a", "+8613800138000"); !ok || !l.CreatedAt.Equal(made) {
 		t.Fatalf("after replay: got %+v, want the label made at %s", l, made)
+	}
+}
+
+// TestJournalPackedAndLegacy: a commit is journaled as one packed binary,
+// and journals written before packing, with their reports as nested
+// documents, still replay.
+func TestJournalPackedAndLegacy(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	s := f.open(t, time.Hour)
+	if err := s.Snapshot(ctx); err != nil {
+		t.Fatal(err)
+	}
+	mustReport(t, s, app("new"), labels.ReportInput{Number: "+8613800138000", Category: "fraud"})
+	sn, _ := f.store.CurrentSnapshot(ctx)
+	journal := f.m.DB.Collection(fmt.Sprint("journal_", sn.Journal))
+	var entry bson.M
+	if err := journal.FindOne(ctx, bson.M{}).Decode(&entry); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := entry["packed"].(primitive.Binary); !ok || entry["reports"] != nil {
+		t.Fatalf("journal entry %v: want the reports packed as one binary", entry)
+	}
+	// A journal entry as older versions wrote it: a stored report, by
+	// another reporter on another number, nested.
+	var stored bson.M
+	if err := f.m.DB.Collection("reports").FindOne(ctx, bson.M{}).Decode(&stored); err != nil {
+		t.Fatal(err)
+	}
+	stored["_id"], stored["reporter"], stored["key"] = "r-legacy", "legacy", "+8613900139000"
+	if _, err := journal.InsertOne(ctx, bson.M{"_id": "legacy-entry", "reports": bson.A{stored}}); err != nil {
+		t.Fatal(err)
+	}
+	s2 := f.open(t, time.Hour)
+	defer s2.Close(ctx)
+	if _, ok := s2.LabelOf("new", "+8613800138000"); !ok {
+		t.Error("the packed journal entry was not replayed")
+	}
+	if l, ok := s2.LabelOf("legacy", "+8613900139000"); !ok || l.Category != "fraud" {
+		t.Errorf("the legacy journal entry replayed as %+v, %v; want the fraud label", l, ok)
 	}
 }

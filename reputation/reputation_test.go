@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -523,4 +524,60 @@ func openStore(tb testing.TB) *reputation.Store {
 		tb.Fatal(err)
 	}
 	return st
+}
+
+// TestReputationLogPacked: a flush is logged as one packed document; its
+// entries come back in order with their sequence numbers, Get finds a
+// key's newest entry among packed flushes and entries logged one a
+// document before packing, and EachKey lists both.
+func TestReputationLogPacked(t *testing.T) {
+	ctx := context.Background()
+	db := mongotest.Open(t).DB
+	st, err := reputation.OpenStore(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := t0.Add(time.Minute)
+	if _, err := db.Collection("reputation_log").InsertOne(ctx, bson.M{"key": "+8613800000009", "at": at, "seq": int64(0),
+		"rep": bson.M{"_id": "+8613800000009", "verdict": "spam", "score": 40, "reporters": 3, "categories": bson.M{"promotion": 3}}}); err != nil {
+		t.Fatal(err)
+	}
+	res := func(key string, reporters int) reputation.Result {
+		return reputation.Result{Number: labels.Number{Key: key}, Verdict: reputation.VerdictUnknown, Reporters: reporters,
+			Categories: map[string]int{"fraud": reporters}}
+	}
+	first := []reputation.Result{res("+8613800000001", 1), res("+8613800000002", 1), res("+8613800000009", 4)}
+	if err := st.Append(ctx, first, at.Add(time.Second), 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Append(ctx, []reputation.Result{res("+8613800000001", 2)}, at.Add(2*time.Second), 4); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := db.Collection("reputation_log").CountDocuments(ctx, bson.M{}); n != 3 {
+		t.Fatalf("%d log documents, want the legacy one and one a flush", n)
+	}
+	es, err := st.LogSince(ctx, at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range es {
+		got = append(got, fmt.Sprintf("%d %s %d", e.Seq, e.Result.Number.Key, e.Result.Reporters))
+	}
+	want := []string{"0 +8613800000009 3", "1 +8613800000001 1", "2 +8613800000002 1", "3 +8613800000009 4", "4 +8613800000001 2"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("LogSince: got %q, want %q", got, want)
+	}
+	for key, reporters := range map[string]int{"+8613800000001": 2, "+8613800000002": 1, "+8613800000009": 4} {
+		if r, ok, err := st.Get(ctx, key); err != nil || !ok || r.Reporters != reporters || r.Categories["fraud"] != reporters {
+			t.Errorf("Get %s: %+v %v %v, want %d reporters", key, r, ok, err, reporters)
+		}
+	}
+	if _, ok, err := st.Get(ctx, "+8613800000003"); ok || err != nil {
+		t.Errorf("Get of a number never logged: %v %v", ok, err)
+	}
+	keys := map[string]int{}
+	if err := st.EachKey(ctx, func(k string) { keys[k]++ }); err != nil || len(keys) != 3 {
+		t.Errorf("EachKey: %v %v, want the 3 logged keys", keys, err)
+	}
 }

@@ -123,20 +123,53 @@ func (st *Store) generation(ctx context.Context, fresh bool) (*generation, error
 	return g, nil
 }
 
-// logDoc is one appended reputation.
+// logDoc is one flush of changed reputations, packed as a bucket is (the
+// entries' BSON back to back, each with its key as _id), with the keys
+// beside for Get's query. As one document per reputation, a flush under
+// report load (a thousand numbers every half second) held the embedded
+// store's write lock for 100–300 ms, which every report waited out; a
+// document holds at most rewriteBatch bytes. Logs written before packing
+// hold one reputation a document (Key and Rep), read alike.
 type logDoc struct {
-	Key string        `bson:"key"`
-	At  time.Time     `bson:"at"`
-	Seq int64         `bson:"seq"`
-	Rep reputationDoc `bson:"rep"`
+	At   time.Time      `bson:"at"`
+	Seq  int64          `bson:"seq"` // of the first entry; the next ones count on
+	Keys []string       `bson:"keys,omitempty"`
+	Data []byte         `bson:"data,omitempty"`
+	Key  string         `bson:"key,omitempty"`
+	Rep  *reputationDoc `bson:"rep,omitempty"`
+}
+
+// each calls fn with every entry of d and its sequence number.
+func (d *logDoc) each(fn func(seq int64, key string, rep *reputationDoc) error) error {
+	if d.Rep != nil {
+		return fn(d.Seq, d.Key, d.Rep)
+	}
+	i := int64(0)
+	return eachEntry(d.Data, func(raw bson.Raw) error {
+		var rep reputationDoc
+		if err := bson.Unmarshal(raw, &rep); err != nil {
+			return err
+		}
+		i++
+		return fn(d.Seq+i-1, rep.Key, &rep)
+	})
 }
 
 // Append adds the current reputations of changed numbers to the log; a
 // number that lost its last label is logged as unknown with no reporters.
 func (st *Store) Append(ctx context.Context, rs []Result, at time.Time, seq int64) error {
-	docs := make([]any, len(rs))
+	var docs []any
+	d := logDoc{At: at, Seq: seq}
 	for i, r := range rs {
-		docs[i] = logDoc{Key: r.Number.Key, At: at, Seq: seq + int64(i), Rep: toDoc(r)}
+		var err error
+		if d.Data, err = bson.MarshalAppend(d.Data, toDoc(r)); err != nil {
+			return fmt.Errorf("reputation: unable to encode %s: %w", r.Number.Key, err)
+		}
+		d.Keys = append(d.Keys, r.Number.Key)
+		if len(d.Data) >= rewriteBatch || i == len(rs)-1 {
+			docs = append(docs, d)
+			d = logDoc{At: at, Seq: seq + int64(i) + 1}
+		}
 	}
 	if _, err := labels.InsertNew(ctx, st.log, docs); err != nil {
 		return fmt.Errorf("reputation: unable to append reputations: %w", err)
@@ -153,17 +186,29 @@ type LogEntry struct {
 
 // LogSince returns the log entries at or after since, oldest first.
 func (st *Store) LogSince(ctx context.Context, since time.Time) ([]LogEntry, error) {
-	cur, err := st.log.Find(ctx, bson.M{"at": bson.M{"$gte": since}}, options.Find().SetSort(bson.D{{Key: "at", Value: 1}, {Key: "seq", Value: 1}}))
+	// A flush is at most rewriteBatch bytes: a few to a reply.
+	cur, err := st.log.Find(ctx, bson.M{"at": bson.M{"$gte": since}},
+		options.Find().SetSort(bson.D{{Key: "at", Value: 1}, {Key: "seq", Value: 1}}).SetBatchSize(8))
 	if err != nil {
 		return nil, fmt.Errorf("reputation: unable to read the reputation log: %w", err)
 	}
-	var docs []logDoc
-	if err := cur.All(ctx, &docs); err != nil {
-		return nil, fmt.Errorf("reputation: unable to read the reputation log: %w", err)
+	defer cur.Close(ctx)
+	var out []LogEntry
+	for cur.Next(ctx) {
+		var d logDoc
+		err := cur.Decode(&d)
+		if err == nil {
+			err = d.each(func(seq int64, key string, rep *reputationDoc) error {
+				out = append(out, LogEntry{Result: rep.result(key), At: d.At.UTC(), Seq: seq})
+				return nil
+			})
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reputation: unable to read the reputation log: %w", err)
+		}
 	}
-	out := make([]LogEntry, len(docs))
-	for i, d := range docs {
-		out[i] = LogEntry{Result: d.Rep.result(d.Key), At: d.At.UTC(), Seq: d.Seq}
+	if err := cur.Err(); err != nil {
+		return nil, fmt.Errorf("reputation: unable to read the reputation log: %w", err)
 	}
 	return out, nil
 }
@@ -172,9 +217,22 @@ func (st *Store) LogSince(ctx context.Context, since time.Time) ([]LogEntry, err
 // rewritten one; ok is false when neither exists.
 func (st *Store) Get(ctx context.Context, key string) (Result, bool, error) {
 	var ld logDoc
-	err := st.log.FindOne(ctx, bson.M{"key": key}, options.FindOne().SetSort(bson.D{{Key: "at", Value: -1}, {Key: "seq", Value: -1}})).Decode(&ld)
+	err := st.log.FindOne(ctx, bson.M{"$or": bson.A{bson.M{"keys": key}, bson.M{"key": key}}},
+		options.FindOne().SetSort(bson.D{{Key: "at", Value: -1}, {Key: "seq", Value: -1}})).Decode(&ld)
 	if err == nil {
-		return ld.Rep.result(key), ld.Rep.Reporters > 0, nil
+		var found *reputationDoc
+		err = ld.each(func(_ int64, k string, rep *reputationDoc) error {
+			if k == key {
+				found = rep
+			}
+			return nil
+		})
+		if err == nil && found != nil {
+			return found.result(key), found.Reporters > 0, nil
+		}
+		if err == nil {
+			err = fmt.Errorf("a log entry listing %s does not hold it", key)
+		}
 	}
 	if !errors.Is(err, mongo.ErrNoDocuments) {
 		return Result{}, false, fmt.Errorf("reputation: unable to read the reputation log: %w", err)
@@ -299,7 +357,21 @@ func (st *Store) EachKey(ctx context.Context, fn func(string)) error {
 	if err != nil {
 		return err
 	}
-	return scan(st.log, bson.M{"key": 1}, 10000, func(r bson.Raw) error { keyOf(r, "key"); return nil })
+	return scan(st.log, bson.M{"key": 1, "keys": 1}, 64, func(r bson.Raw) error {
+		keyOf(r, "key")
+		if a, ok := r.Lookup("keys").ArrayOK(); ok {
+			vs, err := a.Values()
+			if err != nil {
+				return err
+			}
+			for _, v := range vs {
+				if k, ok := v.StringValueOK(); ok {
+					fn(k)
+				}
+			}
+		}
+		return nil
+	})
 }
 
 // TrimLog drops log entries older than before, which a rewrite made
