@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -110,6 +111,43 @@ func FuzzDecodeBatch(f *testing.F) {
 			if _, err := v.input(); err != nil && labels.ErrorCode(err) == labels.EInternal {
 				t.Fatalf("item %s: internal error %v", raw, err)
 			}
+		}
+	})
+}
+
+// FuzzDecodeLookupRequest: the fast decoder of a batch lookup's body takes
+// only bodies that decodeStrict takes, and decodes them to the same
+// value; whatever it leaves, decodeLookupRequest answers as decodeStrict.
+func FuzzDecodeLookupRequest(f *testing.F) {
+	for _, s := range []string{
+		`{"numbers":["+8613800138000","(415) 555-0123"],"region":"US"}`,
+		` { "region" : "CN" , "numbers" : [ "95588" ] } `,
+		`{"numbers":[]}`, `{}`, `{"numbers":null}`, `{"region":"US"}`,
+		`{"numbers":["a"],"numbers":["b"]}`, `{"Numbers":["a"]}`, `{"numbers":["a",]}`,
+		`{"numbers":["\u002b86"]}`, `{"numbers":[1]}`, `{"numbers":["a"]} x`, `{"numbers":["a"],"other":1}`,
+		"{\"numbers\":[\"\xff\"]}", `{"numbers":["<&>"],"region":""}`, `[]`, ``,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var strict lookupRequestJSON
+		strictErr := decodeStrict(bytes.NewReader(body), &strict)
+		var fast lookupRequestJSON
+		if fastLookupRequest(body, &fast) {
+			if strictErr != nil {
+				t.Fatalf("fast path took %q, which decodeStrict refuses: %v", body, strictErr)
+			}
+			if !slices.Equal(fast.Numbers, strict.Numbers) || (fast.Numbers == nil) != (strict.Numbers == nil) || fast.Region != strict.Region {
+				t.Fatalf("%q: fast path %#v, decodeStrict %#v", body, fast, strict)
+			}
+		}
+		var got lookupRequestJSON
+		err := decodeLookupRequest(bytes.NewReader(body), &got)
+		if (err == nil) != (strictErr == nil) || err != nil && err.Error() != strictErr.Error() {
+			t.Fatalf("%q: decodeLookupRequest %v, decodeStrict %v", body, err, strictErr)
+		}
+		if err == nil && (!slices.Equal(got.Numbers, strict.Numbers) || got.Region != strict.Region) {
+			t.Fatalf("%q: decodeLookupRequest %#v, decodeStrict %#v", body, got, strict)
 		}
 	})
 }

@@ -57,6 +57,11 @@ func decodeStrict(r io.Reader, v any) error {
 	if err != nil {
 		return readError(err)
 	}
+	return decodeStrictBytes(raw, v)
+}
+
+// decodeStrictBytes is decodeStrict of a body already read.
+func decodeStrictBytes(raw []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
@@ -231,7 +236,7 @@ func jsonName(f reflect.StructField) string {
 
 // decodeBytes is decodeStrict on a byte slice, such as one item of a batch.
 func decodeBytes(b []byte, v any) error {
-	return decodeStrict(bytes.NewReader(b), v)
+	return decodeStrictBytes(b, v)
 }
 
 // readError turns a failure to read the body into a caller-safe

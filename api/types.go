@@ -177,28 +177,36 @@ type reputationJSON struct {
 	Disputed        bool               `json:"disputed,omitempty"`
 	DisputeOutcome  string             `json:"dispute_outcome,omitempty"`
 	MyLabel         *labelJSON         `json:"my_label,omitempty"`
+
+	first, last time.Time // what FirstReportedAt and LastReportedAt point to
 }
 
 func toReputationJSON(r reputation.Result, mine *labels.Label) *reputationJSON {
-	out := &reputationJSON{
-		Number:          r.Number.Key,
-		Valid:           r.Number.Valid,
-		NumberType:      numberType(r.Number.Type),
-		Region:          r.Number.Region,
-		Verdict:         string(r.Verdict),
-		Score:           min(max(r.Score, 0), 100),
-		Confidence:      min(max(r.Confidence, 0), 1),
-		TopCategory:     r.TopCategory,
-		Reporters:       r.Reporters,
-		Categories:      r.Categories,
-		FirstReportedAt: optionalTime(r.FirstReportedAt),
-		LastReportedAt:  optionalTime(r.LastReportedAt),
-		Signals:         r.Signals,
-		Evidence:        r.Evidence,
-		CallerName:      r.CallerName,
-		SpoofedRisk:     r.SpoofedRisk,
-		Disputed:        r.Disputed,
-		DisputeOutcome:  r.Outcome,
+	out := new(reputationJSON)
+	fillReputationJSON(out, r, mine)
+	return out
+}
+
+// fillReputationJSON is toReputationJSON into out, which a batch lookup
+// allocates for all of its numbers at once.
+func fillReputationJSON(out *reputationJSON, r reputation.Result, mine *labels.Label) {
+	*out = reputationJSON{
+		Number:         r.Number.Key,
+		Valid:          r.Number.Valid,
+		NumberType:     numberType(r.Number.Type),
+		Region:         r.Number.Region,
+		Verdict:        string(r.Verdict),
+		Score:          min(max(r.Score, 0), 100),
+		Confidence:     min(max(r.Confidence, 0), 1),
+		TopCategory:    r.TopCategory,
+		Reporters:      r.Reporters,
+		Categories:     r.Categories,
+		Signals:        r.Signals,
+		Evidence:       r.Evidence,
+		CallerName:     r.CallerName,
+		SpoofedRisk:    r.SpoofedRisk,
+		Disputed:       r.Disputed,
+		DisputeOutcome: r.Outcome,
 	}
 	if out.Verdict == "" {
 		out.Verdict = string(reputation.VerdictUnknown)
@@ -212,11 +220,18 @@ func toReputationJSON(r reputation.Result, mine *labels.Label) *reputationJSON {
 	if out.Evidence == nil {
 		out.Evidence = map[string]float64{}
 	}
+	if !r.FirstReportedAt.IsZero() {
+		out.first = r.FirstReportedAt.UTC()
+		out.FirstReportedAt = &out.first
+	}
+	if !r.LastReportedAt.IsZero() {
+		out.last = r.LastReportedAt.UTC()
+		out.LastReportedAt = &out.last
+	}
 	if mine != nil {
 		l := toLabelJSON(*mine)
 		out.MyLabel = &l
 	}
-	return out
 }
 
 // lookupResultJSON is one result of POST /v1/numbers/lookup: the input
