@@ -26,7 +26,13 @@ var jsonContentType = []string{"application/json; charset=utf-8"}
 // writeJSON answers 200 with the bytes that fill appends.
 func writeJSON(c *gin.Context, fill func([]byte) []byte) {
 	bp := bufPool.Get().(*[]byte)
-	b := fill((*bp)[:0])
+	writeJSONBuf(c, bp, fill((*bp)[:0]))
+}
+
+// writeJSONBuf answers 200 with b, appended to the pooled buffer bp,
+// which it returns to the pool. The single lookup calls it directly: its
+// answer would escape to the heap in writeJSON's closure.
+func writeJSONBuf(c *gin.Context, bp *[]byte, b []byte) {
 	c.Writer.Header()["Content-Type"] = jsonContentType
 	c.Writer.WriteHeader(200)
 	_, _ = c.Writer.Write(b)
@@ -80,13 +86,13 @@ func appendReputationFields(b []byte, r *reputationJSON) []byte {
 		b = strconv.AppendInt(b, int64(r.Categories[k]), 10)
 	}
 	b = append(b, '}')
-	if r.FirstReportedAt != nil {
+	if !r.FirstReportedAt.IsZero() {
 		b = append(b, `,"first_reported_at":`...)
-		b = appendTime(b, *r.FirstReportedAt)
+		b = appendTime(b, r.FirstReportedAt)
 	}
-	if r.LastReportedAt != nil {
+	if !r.LastReportedAt.IsZero() {
 		b = append(b, `,"last_reported_at":`...)
-		b = appendTime(b, *r.LastReportedAt)
+		b = appendTime(b, r.LastReportedAt)
 	}
 	b = append(b, `,"signals":[`...)
 	for i, s := range r.Signals {

@@ -36,7 +36,7 @@ func TestAppendReputationMatches(t *testing.T) {
 		}
 		if rng.IntN(2) == 0 {
 			ts := time.Date(2026, 1, 2, 3, 4, 5, rng.IntN(1e9), time.UTC)
-			r.FirstReportedAt, r.LastReportedAt = &ts, &ts
+			r.FirstReportedAt, r.LastReportedAt = ts, ts
 		}
 		if i%5 == 0 {
 			r.CallerName, r.SpoofedRisk, r.Disputed, r.DisputeOutcome = pick(), rng.IntN(2) == 0, rng.IntN(2) == 0, pick()

@@ -31,7 +31,8 @@ func (s *Server) getNumber(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	writeJSON(c, func(b []byte) []byte { return appendReputation(b, &rep) })
+	bp := bufPool.Get().(*[]byte)
+	writeJSONBuf(c, bp, appendReputation((*bp)[:0], &rep))
 }
 
 // lookupNumbers answers POST /v1/numbers/lookup: one result per input, in

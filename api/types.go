@@ -170,15 +170,13 @@ type reputationJSON struct {
 	TopCategory     string             `json:"top_category,omitempty"`
 	Reporters       int                `json:"reporters"`
 	Categories      map[string]int     `json:"categories"`
-	FirstReportedAt *time.Time         `json:"first_reported_at,omitempty"`
-	LastReportedAt  *time.Time         `json:"last_reported_at,omitempty"`
+	FirstReportedAt time.Time          `json:"first_reported_at,omitzero"` // UTC
+	LastReportedAt  time.Time          `json:"last_reported_at,omitzero"`
 	Signals         []string           `json:"signals"`
 	Evidence        map[string]float64 `json:"evidence"`
 	Disputed        bool               `json:"disputed,omitempty"`
 	DisputeOutcome  string             `json:"dispute_outcome,omitempty"`
 	MyLabel         *labelJSON         `json:"my_label,omitempty"`
-
-	first, last time.Time // what FirstReportedAt and LastReportedAt point to
 }
 
 func toReputationJSON(r reputation.Result, mine *labels.Label) *reputationJSON {
@@ -221,12 +219,10 @@ func fillReputationJSON(out *reputationJSON, r reputation.Result, mine *labels.L
 		out.Evidence = map[string]float64{}
 	}
 	if !r.FirstReportedAt.IsZero() {
-		out.first = r.FirstReportedAt.UTC()
-		out.FirstReportedAt = &out.first
+		out.FirstReportedAt = r.FirstReportedAt.UTC()
 	}
 	if !r.LastReportedAt.IsZero() {
-		out.last = r.LastReportedAt.UTC()
-		out.LastReportedAt = &out.last
+		out.LastReportedAt = r.LastReportedAt.UTC()
 	}
 	if mine != nil {
 		l := toLabelJSON(*mine)

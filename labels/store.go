@@ -556,7 +556,7 @@ func (st *Store) eachSnapshot(ctx context.Context, sn Snapshot, fn func(Number, 
 			fn(numberFromKey(l.Key, l.Valid, l.NumberType, l.Region), recOfLabel(l))
 		})
 	}
-	// Chunks are read one per batch, in whatever order storage keeps
+	// Chunks are read four per batch, in whatever order storage keeps
 	// them (a sort would make FerretDB read them all before the first),
 	// and the next is read while one is decoded.
 	ctx, cancel := context.WithCancel(ctx)
@@ -565,7 +565,7 @@ func (st *Store) eachSnapshot(ctx context.Context, sn Snapshot, fn func(Number, 
 	read := make(chan error, 1)
 	go func() {
 		defer close(chunks)
-		read <- each(ctx, coll, bson.M{}, options.Find().SetBatchSize(1), "labels snapshot", func(d chunkDoc) {
+		read <- each(ctx, coll, bson.M{}, options.Find().SetBatchSize(4), "labels snapshot", func(d chunkDoc) {
 			select {
 			case chunks <- d:
 			case <-ctx.Done():
