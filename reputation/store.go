@@ -171,11 +171,19 @@ func (st *Store) Append(ctx context.Context, rs []Result, at time.Time, seq int6
 			d = logDoc{At: at, Seq: seq + int64(i) + 1}
 		}
 	}
-	if _, err := labels.InsertNew(ctx, st.log, docs); err != nil {
-		return fmt.Errorf("reputation: unable to append reputations: %w", err)
+	// A few megabytes an insert: a flush of a million changes (a rescore's)
+	// holds the write lock a moment at a time.
+	for start := 0; start < len(docs); start += logInsertDocs {
+		if _, err := labels.InsertNew(ctx, st.log, docs[start:min(start+logInsertDocs, len(docs))]); err != nil {
+			return fmt.Errorf("reputation: unable to append reputations: %w", err)
+		}
 	}
 	return nil
 }
+
+// logInsertDocs is how many log documents (of up to rewriteBatch bytes)
+// one insert carries.
+const logInsertDocs = 4
 
 // LogEntry is one logged reputation.
 type LogEntry struct {
