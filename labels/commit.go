@@ -15,9 +15,11 @@ import (
 // its stripe's lock (which keeps a reporter's events in the order of their
 // timestamps), queues it and waits, holding no lock, for the committer to
 // store the queue's head in one InsertMany, apply it to the live labels in
-// queue order and wake it with the outcome. A commit starts as soon as the
-// previous one is done, so a lone report waits for nothing but its own
-// insert, and under load a batch holds whatever queued during the last
+// queue order and wake it with the outcome. A commit is two inserts, the
+// history's and then the journal's, and the next batch's history insert
+// starts as soon as the previous one is done, beside that batch's journal
+// insert (see commitLoop): a lone report waits for nothing but its own
+// inserts, and under load a batch holds whatever queued during the last
 // insert, up to Options.CommitBatch; Options.CommitDelay may hold a batch
 // open a little longer to fill it.
 
@@ -49,19 +51,25 @@ const (
 	probeWait    = 5 * time.Second // a probe's own timeout
 )
 
-// committer is the queue of events waiting for a commit, and the batch
+// committer is the queue of events waiting for a commit, and the batches
 // being committed.
 type committer struct {
-	mu       sync.Mutex
-	queue    []*event // stamped, waiting for a commit, in stamp order per stripe
-	flight   []*event // being committed
-	flightAt time.Time
-	limbo    []*event // failed with an unknown outcome, answered, to be settled
-	down     bool     // the breaker: storage failed and is probed
-	fenced   error    // another process is the writer: nothing is written any more
-	closed   bool
-	wake     chan struct{} // capacity 1: something was queued, or closed
-	done     chan struct{} // closed when the commit loop has drained the queue
+	mu      sync.Mutex
+	queue   []*event // stamped, waiting for a commit, in stamp order per stripe
+	flights []flight // being committed, oldest first: at most two (see commitLoop)
+	limbo   []*event // failed with an unknown outcome, answered, to be settled
+	down    bool     // the breaker: storage failed and is probed
+	fenced  error    // another process is the writer: nothing is written any more
+	closed  bool
+	wake    chan struct{} // capacity 1: something was queued, or closed
+	closing chan struct{} // closed by close
+	done    chan struct{} // closed when the commit loop has drained the queue
+}
+
+// flight is a batch being committed and when its commit began.
+type flight struct {
+	batch []*event
+	at    time.Time
 }
 
 // event is one report or retraction on its way to storage.
@@ -76,7 +84,7 @@ type event struct {
 }
 
 func newCommitter() *committer {
-	return &committer{wake: make(chan struct{}, 1), done: make(chan struct{})}
+	return &committer{wake: make(chan struct{}, 1), closing: make(chan struct{}), done: make(chan struct{})}
 }
 
 func (c *committer) signal() {
@@ -90,7 +98,10 @@ func (c *committer) signal() {
 // returns.
 func (c *committer) close() {
 	c.mu.Lock()
-	c.closed = true
+	if !c.closed {
+		c.closed = true
+		close(c.closing)
+	}
 	c.mu.Unlock()
 	c.signal()
 }
@@ -101,7 +112,11 @@ func (c *committer) oldest() (time.Time, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var t time.Time
-	for _, evs := range [][]*event{c.queue, c.flight, c.limbo} {
+	evss := [][]*event{c.queue, c.limbo}
+	for _, f := range c.flights {
+		evss = append(evss, f.batch)
+	}
+	for _, evs := range evss {
 		for _, ev := range evs {
 			if t.IsZero() || ev.r.StoredAt.Before(t) {
 				t = ev.r.StoredAt
@@ -140,7 +155,9 @@ func (c *committer) next(max int, delay time.Duration) []*event {
 	n := min(len(c.queue), max)
 	batch := c.queue[:n:n]
 	c.queue = slices.Clone(c.queue[n:])
-	c.flight, c.flightAt = batch, time.Now()
+	if n > 0 {
+		c.flights = append(c.flights, flight{batch, time.Now()})
+	}
 	c.mu.Unlock()
 	return batch
 }
@@ -153,7 +170,7 @@ func (c *committer) refuseLocked() error {
 		return Errorf(EUnavailable, "the service is shutting down; retry later")
 	case c.fenced != nil:
 		return &wrapped{err: Errorf(EUnavailable, "this server is no longer the writer; retry later"), cause: c.fenced}
-	case c.down || len(c.flight) > 0 && time.Since(c.flightAt) > stallAfter:
+	case c.down || len(c.flights) > 0 && time.Since(c.flights[0].at) > stallAfter:
 		return Errorf(EUnavailable, "storage is not answering; "+retrySafe)
 	}
 	return nil
@@ -169,32 +186,87 @@ func (c *committer) refuse() error {
 // retrySafe ends the message of every write that failed on storage.
 const retrySafe = "retrying with the same client_report_id is safe"
 
-// landed forgets the batch in flight: it is applied, or failed.
-func (c *committer) landed() {
+// landed forgets batch, in flight: it is applied, or failed.
+func (c *committer) landed(batch []*event) {
 	c.mu.Lock()
-	c.flight = nil
+	c.flights = slices.DeleteFunc(c.flights, func(f flight) bool { return f.batch[0] == batch[0] })
 	c.mu.Unlock()
 }
 
-// commitLoop stores and applies batches until the committer is closed and
-// its queue drained.
+// stored is a batch stored in the history, on its way to the journal.
+type stored struct {
+	batch  []*event
+	rs     []Report
+	dup    []bool
+	known  map[string]Report // the stored versions of the duplicates
+	ctx    context.Context
+	cancel context.CancelFunc
+}
+
+// commitLoop stores batches in the history until the committer is closed
+// and its queue drained, and hands each to the journal stage, which
+// journals, applies and answers it while the next batch is stored: on the
+// embedded store the two inserts of a commit are in files of their own
+// (see JournalDatabase), so a commit costs the longer of them rather than
+// their sum. At most two batches are in flight, one a stage; their events
+// are of different reporters (a stripe waits for its event's outcome), so
+// the order in which they are applied does not matter.
 func (s *Service) commitLoop() {
 	defer close(s.commits.done)
+	journal := make(chan *stored)
+	journaled := make(chan struct{})
+	go func() {
+		defer close(journaled)
+		for b := range journal {
+			s.journalBatch(b)
+		}
+	}()
 	for {
 		batch := s.commits.next(s.opts.CommitBatch, s.opts.CommitDelay)
 		if len(batch) == 0 {
+			close(journal)
+			<-journaled
 			s.settleLimbo()
 			return
 		}
-		s.commitBatch(batch)
+		if b := s.storeBatch(batch); b != nil {
+			journal <- b
+		}
 		s.settleLimbo()
 	}
 }
 
-// persist stores rs, checks the fence and reads back the stored versions
-// of the ids that existed; it fails as a whole.
+// persist stores rs, checks the fence, reads back the stored versions of
+// the ids that existed and journals what is to be applied; it fails as a
+// whole.
 func (s *Service) persist(ctx context.Context, rs []Report) (dup []bool, stored map[string]Report, err error) {
-	dup, err = s.insert(ctx, rs)
+	if dup, stored, err = s.storeHistory(ctx, rs); err != nil {
+		return nil, nil, err
+	}
+	return dup, stored, s.store.journalReports(ctx, toJournal(rs, dup, stored))
+}
+
+// toJournal lists what a commit journals: its new reports, and the stored
+// versions of its duplicates, which are applied from them.
+func toJournal(rs []Report, dup []bool, stored map[string]Report) []Report {
+	out := make([]Report, 0, len(rs))
+	for i, r := range rs {
+		if !dup[i] {
+			out = append(out, r)
+		}
+	}
+	for _, r := range stored {
+		out = append(out, r)
+	}
+	return out
+}
+
+// storeHistory is persist without the journal.
+func (s *Service) storeHistory(ctx context.Context, rs []Report) (dup []bool, stored map[string]Report, err error) {
+	dup, err = s.store.insertHistory(ctx, rs)
+	if err == nil && s.opts.Fence != nil {
+		err = s.opts.Fence(ctx)
+	}
 	if err != nil {
 		return nil, nil, err
 	}
@@ -210,13 +282,7 @@ func (s *Service) persist(ctx context.Context, rs []Report) (dup []bool, stored 
 	if stored, err = s.store.Reports(ctx, ids); err != nil {
 		return nil, nil, err
 	}
-	// Duplicates are applied from their stored versions; the attempt that
-	// stored them may not have journaled them.
-	again := make([]Report, 0, len(stored))
-	for _, r := range stored {
-		again = append(again, r)
-	}
-	return dup, stored, s.store.journalReports(ctx, again)
+	return dup, stored, nil
 }
 
 // failed answers the events of a commit that failed with err and, unless
@@ -248,12 +314,17 @@ func (s *Service) failed(batch []*event, err error) {
 // settleLimbo probes storage by storing the events in limbo again until
 // it answers (or the writer is fenced), applies what is stored and closes
 // the breaker. After Close it makes one last attempt.
+//
+// Both stages of the commit loop settle (see commitLoop), one at a time;
+// what fails while a settle is under way is settled after it.
 func (s *Service) settleLimbo() {
+	s.settleMu.Lock()
+	defer s.settleMu.Unlock()
 	c := s.commits
 	wait := probeFirst
 	for {
 		c.mu.Lock()
-		limbo, closed := c.limbo, c.closed
+		limbo, closed := slices.Clone(c.limbo), c.closed
 		if len(limbo) == 0 || c.fenced != nil {
 			c.limbo, c.down = nil, false
 			c.mu.Unlock()
@@ -264,7 +335,7 @@ func (s *Service) settleLimbo() {
 			timer := time.NewTimer(wait)
 			select {
 			case <-timer.C:
-			case <-c.wake: // closed
+			case <-c.closing:
 			}
 			timer.Stop()
 			wait = min(2*wait, probeMax)
@@ -289,7 +360,8 @@ func (s *Service) settleLimbo() {
 			}
 			s.mu.Unlock()
 			c.mu.Lock()
-			c.limbo, c.down = nil, false
+			c.limbo = slices.Clone(c.limbo[len(limbo):])
+			c.down = len(c.limbo) > 0
 			c.mu.Unlock()
 			s.log.Info("storage answers again; writes of unknown outcome settled", "reports", len(rs))
 		case errors.Is(err, ErrFenced):
@@ -300,31 +372,46 @@ func (s *Service) settleLimbo() {
 			s.log.Error("storage still fails at shutdown; writes of unknown outcome are applied at the next start if they were stored and journaled",
 				"reports", len(rs), "err", err)
 			c.mu.Lock()
-			c.limbo = nil
+			c.limbo = slices.Clone(c.limbo[len(limbo):])
 			c.mu.Unlock()
-			return
 		}
 	}
 }
 
-// commitBatch stores batch in one insert, applies its new events in order
-// and wakes their callers. A failed insert fails every event of the batch
+// storeBatch stores batch in the history in one insert and returns it
+// for the journal stage. A failed insert fails every event of the batch
 // and applies none now: they are settled once storage answers again.
-func (s *Service) commitBatch(batch []*event) {
+func (s *Service) storeBatch(batch []*event) *stored {
 	rs := make([]Report, len(batch))
 	for i, ev := range batch {
 		rs[i] = ev.r
 	}
 	ctx, cancel := writeContext(context.Background())
-	defer cancel()
-	dup, stored, err := s.persist(ctx, rs)
+	dup, known, err := s.storeHistory(ctx, rs)
 	if err != nil {
+		cancel()
 		s.failed(batch, err)
+		s.commits.landed(batch)
+		answer(batch)
+		return nil
+	}
+	return &stored{batch: batch, rs: rs, dup: dup, known: known, ctx: ctx, cancel: cancel}
+}
+
+// journalBatch journals a stored batch, applies its new events in order
+// and wakes their callers. A failed journal write fails the batch as a
+// failed insert does: settling stores it again, finds it stored and
+// journals it then.
+func (s *Service) journalBatch(b *stored) {
+	defer b.cancel()
+	err := s.store.journalReports(b.ctx, toJournal(b.rs, b.dup, b.known))
+	if err != nil {
+		s.failed(b.batch, err)
 	} else {
 		s.mu.Lock()
-		for i, ev := range batch {
-			if dup[i] {
-				s.settleDuplicateLocked(ev, stored)
+		for i, ev := range b.batch {
+			if b.dup[i] {
+				s.settleDuplicateLocked(ev, b.known)
 			} else {
 				s.applyNewLocked(&ev.r)
 				ev.out = ev.r
@@ -332,7 +419,16 @@ func (s *Service) commitBatch(batch []*event) {
 		}
 		s.mu.Unlock()
 	}
-	s.commits.landed()
+	s.commits.landed(b.batch)
+	answer(b.batch)
+	if err != nil {
+		s.settleLimbo() // the history stage may be waiting for new events
+	}
+}
+
+// answer releases the stripes of a batch's events and wakes their
+// callers with the outcomes set.
+func answer(batch []*event) {
 	for _, ev := range batch {
 		ev.st.release()
 		close(ev.done)

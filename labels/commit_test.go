@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/bson"
+	"go.mongodb.org/mongo-driver/mongo"
+	"go.mongodb.org/mongo-driver/mongo/options"
 
 	"github.com/callrep/callrep/labels"
 	"github.com/callrep/callrep/labels/mongotest"
@@ -496,4 +498,49 @@ func TestReportAfterErase(t *testing.T) {
 // stamps, so the time and category tell.
 func sameEvent(l labels.Label, r labels.Report) bool {
 	return l.CreatedAt.Equal(r.CreatedAt) && l.Category == r.Category
+}
+
+// TestJournalFailureSettles: a batch stored in the history whose journal
+// write fails (the second stage of a commit) is answered 503 and applied
+// once the journal answers again, with nothing else written meanwhile to
+// wake the commit loop; a retry then finds it stored.
+func TestJournalFailureSettles(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	s := f.open(t, time.Hour)
+	defer s.Close(ctx)
+	broken, err := mongo.Connect(ctx, options.Client().ApplyURI("mongodb://127.0.0.1:1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	broken.Disconnect(ctx)
+	restore := f.store.SwapJournal(broken.Database("x"))
+	in := labels.ReportInput{Number: "+8613800138000", Category: "fraud", ClientReportID: "j-1"}
+	if _, err := s.Report(ctx, app("ann"), in); labels.ErrorCode(err) != labels.EUnavailable {
+		t.Fatalf("report with the journal failing: got %v, want %s", err, labels.EUnavailable)
+	}
+	if n := f.count(t, "reports", bson.M{"client_report_id": "j-1"}); n != 1 {
+		t.Fatalf("%d reports in the history, want the one whose journal write failed", n)
+	}
+	if _, ok := s.LabelOf("ann", "+8613800138000"); ok {
+		t.Fatal("applied although its journal write failed")
+	}
+	restore()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if _, ok := s.LabelOf("ann", "+8613800138000"); ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("never applied after the journal answered again")
+		}
+	}
+	if r, err := s.Report(ctx, app("ann"), in); err != nil || !r.Duplicate {
+		t.Fatalf("retry: got %+v, %v; want the stored report as a duplicate", r, err)
+	}
+	// A restart replays it from the journal it was settled into.
+	s2 := f.open(t, time.Hour)
+	defer s2.Close(ctx)
+	if _, ok := s2.LabelOf("ann", "+8613800138000"); !ok {
+		t.Fatal("the settled report was not journaled")
+	}
 }

@@ -83,6 +83,7 @@ type Service struct {
 	log      *slog.Logger
 	stripes  [256]stripe
 	commits  *committer
+	settleMu sync.Mutex // one settleLimbo at a time
 	loaded   atomic.Bool
 	cancel   context.CancelFunc
 	done     chan struct{}

@@ -547,12 +547,16 @@ func TestJournalReplay(t *testing.T) {
 	for i := range 3 {
 		report(s, "late", i) // then the process dies
 	}
-	journals, err := f.m.DB.ListCollectionNames(ctx, bson.M{"name": bson.M{"$regex": "^journal_"}})
+	jdb, err := labels.JournalDatabase(ctx, f.m.DB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	journals, err := jdb.ListCollectionNames(ctx, bson.M{"name": bson.M{"$regex": "^journal_"}})
 	if err != nil || len(journals) != 1 {
 		t.Fatalf("journals after three snapshots with nothing in flight: %v, %v; want only the current", journals, err)
 	}
 	sn, _ := f.store.CurrentSnapshot(ctx)
-	if n := f.count(t, fmt.Sprint("journal_", sn.Journal), bson.M{}); n != 3 {
+	if n, _ := jdb.Collection(fmt.Sprint("journal_", sn.Journal)).CountDocuments(ctx, bson.M{}); n != 3 {
 		t.Fatalf("current journal holds %d commits, want the 3 since the snapshot", n)
 	}
 	rec := &recorder{}
@@ -602,7 +606,11 @@ func TestJournalPackedAndLegacy(t *testing.T) {
 	}
 	mustReport(t, s, app("new"), labels.ReportInput{Number: "+8613800138000", Category: "fraud"})
 	sn, _ := f.store.CurrentSnapshot(ctx)
-	journal := f.m.DB.Collection(fmt.Sprint("journal_", sn.Journal))
+	jdb, err := labels.JournalDatabase(ctx, f.m.DB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	journal := jdb.Collection(fmt.Sprint("journal_", sn.Journal))
 	var entry bson.M
 	if err := journal.FindOne(ctx, bson.M{}).Decode(&entry); err != nil {
 		t.Fatal(err)
@@ -627,5 +635,54 @@ func TestJournalPackedAndLegacy(t *testing.T) {
 	}
 	if l, ok := s2.LabelOf("legacy", "+8613900139000"); !ok || l.Category != "fraud" {
 		t.Errorf("the legacy journal entry replayed as %+v, %v; want the fraud label", l, ok)
+	}
+}
+
+// TestJournalsInTheirOwnDatabase: on FerretDB the journals have a
+// database of their own (a file of its own on the embedded store), and
+// journals that an older version wrote beside the history are replayed
+// and dropped like the others.
+func TestJournalsInTheirOwnDatabase(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	s := f.open(t, time.Hour)
+	if err := s.Snapshot(ctx); err != nil {
+		t.Fatal(err)
+	}
+	mustReport(t, s, app("new"), labels.ReportInput{Number: "+8613800138000", Category: "fraud"})
+	jdb, err := labels.JournalDatabase(ctx, f.m.DB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if jdb.Name() == f.m.DB.Name() {
+		t.Fatalf("journals in %s, the history's database", jdb.Name())
+	}
+	sn, _ := f.store.CurrentSnapshot(ctx)
+	if n, _ := jdb.Collection(fmt.Sprint("journal_", sn.Journal)).CountDocuments(ctx, bson.M{}); n != 1 {
+		t.Fatalf("the journal database holds %d commits, want 1", n)
+	}
+	// A journal as older versions kept it, in the history's database.
+	var stored bson.M
+	if err := f.m.DB.Collection("reports").FindOne(ctx, bson.M{}).Decode(&stored); err != nil {
+		t.Fatal(err)
+	}
+	stored["_id"], stored["reporter"], stored["key"] = "r-old", "old", "+8613900139000"
+	legacy := f.m.DB.Collection(fmt.Sprint("journal_", sn.Journal+1))
+	if _, err := legacy.InsertOne(ctx, bson.M{"_id": "old-entry", "reports": bson.A{stored}}); err != nil {
+		t.Fatal(err)
+	}
+	s2 := f.open(t, time.Hour)
+	defer s2.Close(ctx)
+	for who, key := range map[string]string{"new": "+8613800138000", "old": "+8613900139000"} {
+		if _, ok := s2.LabelOf(who, key); !ok {
+			t.Errorf("%s's report in the journals not replayed", who)
+		}
+	}
+	mustReport(t, s2, app("later"), labels.ReportInput{Number: "+8613700137000", Category: "fraud"})
+	if err := s2.Snapshot(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if names, _ := f.m.DB.ListCollectionNames(ctx, bson.M{"name": bson.M{"$regex": "^journal_"}}); len(names) != 0 {
+		t.Errorf("journals left in the history's database after a snapshot: %v", names)
 	}
 }

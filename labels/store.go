@@ -1,6 +1,7 @@
 package labels
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -32,6 +33,10 @@ type Store struct {
 	// replays what came after the snapshot by reading a small collection
 	// whole. The embedded FerretDB serves only queries on _id from an
 	// index; a query on stored_at would scan the whole history.
+	// On FerretDB the journals have a database of their own (see
+	// JournalDatabase); journals written before that stay in db, read and
+	// dropped alike.
+	jdb       *mongo.Database
 	journalMu sync.Mutex
 	journal   *mongo.Collection
 	journalN  int64
@@ -71,13 +76,43 @@ func OpenStore(ctx context.Context, db *mongo.Database) (*Store, error) {
 			return nil, err
 		}
 	}
-	// Each process writes a journal of its own, after any existing one.
-	journals, err := st.journals(ctx)
+	jdb, err := JournalDatabase(ctx, db)
 	if err != nil {
 		return nil, err
 	}
-	st.rotateJournal(slices.Max(append(journals, 0)) + 1)
+	st.jdb = jdb
+	// Each process writes a journal of its own, after any existing one.
+	if err := st.rotateAfterJournals(ctx); err != nil {
+		return nil, err
+	}
 	return st, nil
+}
+
+// JournalDatabase is where the journals of db are written. On FerretDB it
+// is a database of its own, which the SQLite backend keeps in a file of
+// its own: a commit's journal insert then runs beside the next commit's
+// history insert instead of waiting for the same write lock (see
+// commit.go). On MongoDB it is db.
+func JournalDatabase(ctx context.Context, db *mongo.Database) (*mongo.Database, error) {
+	ferret, err := IsFerretDB(ctx, db)
+	if err != nil || !ferret {
+		return db, err
+	}
+	return db.Client().Database(db.Name() + "_journal"), nil
+}
+
+// rotateAfterJournals starts a journal after every existing one.
+func (st *Store) rotateAfterJournals(ctx context.Context) error {
+	journals, err := st.journals(ctx)
+	if err != nil {
+		return err
+	}
+	last := int64(0)
+	for _, j := range journals {
+		last = max(last, j.n)
+	}
+	st.rotateJournal(last + 1)
+	return nil
 }
 
 // BecomeWriter makes w's generation the one stamped on every write of
@@ -90,35 +125,42 @@ func (st *Store) BecomeWriter(ctx context.Context, w *Writer) error {
 	if err != nil {
 		return fmt.Errorf("labels: unable to fence the snapshot pointer: %w", err)
 	}
-	journals, err := st.journals(ctx)
-	if err != nil {
-		return err
-	}
-	st.rotateJournal(slices.Max(append(journals, 0)) + 1)
-	return nil
+	return st.rotateAfterJournals(ctx)
 }
 
-// journals lists the numbers of the journal collections in storage.
-func (st *Store) journals(ctx context.Context) ([]int64, error) {
-	names, err := st.db.ListCollectionNames(ctx, bson.M{"name": bson.M{"$regex": "^" + journalPrefix}})
-	if err != nil {
-		return nil, fmt.Errorf("labels: unable to list journals: %w", err)
+// journalRef is one journal collection in storage.
+type journalRef struct {
+	n    int64
+	coll *mongo.Collection
+}
+
+// journals lists the journal collections in storage by number.
+func (st *Store) journals(ctx context.Context) ([]journalRef, error) {
+	dbs := []*mongo.Database{st.jdb}
+	if st.db != st.jdb {
+		dbs = append(dbs, st.db) // journals written before they moved
 	}
-	var ns []int64
-	for _, name := range names {
-		if n, err := strconv.ParseInt(strings.TrimPrefix(name, journalPrefix), 10, 64); err == nil {
-			ns = append(ns, n)
+	var out []journalRef
+	for _, db := range dbs {
+		names, err := db.ListCollectionNames(ctx, bson.M{"name": bson.M{"$regex": "^" + journalPrefix}})
+		if err != nil {
+			return nil, fmt.Errorf("labels: unable to list journals: %w", err)
+		}
+		for _, name := range names {
+			if n, err := strconv.ParseInt(strings.TrimPrefix(name, journalPrefix), 10, 64); err == nil {
+				out = append(out, journalRef{n, db.Collection(name)})
+			}
 		}
 	}
-	slices.Sort(ns)
-	return ns, nil
+	slices.SortFunc(out, func(a, b journalRef) int { return cmp.Compare(a.n, b.n) })
+	return out, nil
 }
 
 // rotateJournal makes journal_<n> the one written from now on.
 func (st *Store) rotateJournal(n int64) {
 	st.journalMu.Lock()
 	defer st.journalMu.Unlock()
-	st.journal, st.journalN = st.db.Collection(journalName(n)), n
+	st.journal, st.journalN = st.jdb.Collection(journalName(n)), n
 }
 
 // currentJournal returns the journal written now and its number.
@@ -304,31 +346,39 @@ func (st *Store) Reports(ctx context.Context, ids []string) (map[string]Report, 
 	return out, nil
 }
 
-// InsertReports stores rs, skipping ids that exist, so a retried batch
-// stores each report once. dup[i] tells that rs[i] existed.
+// InsertReports stores rs in the history and journals the new ones,
+// skipping ids that exist, so a retried batch stores each report once.
+// dup[i] tells that rs[i] existed.
 func (st *Store) InsertReports(ctx context.Context, rs []Report) (dup []bool, err error) {
+	if dup, err = st.insertHistory(ctx, rs); err != nil {
+		return nil, err
+	}
+	var fresh []Report
+	for i, r := range rs {
+		if !dup[i] {
+			fresh = append(fresh, r)
+		}
+	}
+	return dup, st.journalReports(ctx, fresh)
+}
+
+// insertHistory stores rs in the history only; see InsertReports.
+func (st *Store) insertHistory(ctx context.Context, rs []Report) (dup []bool, err error) {
 	docs := make([]any, len(rs))
 	for i, r := range rs {
 		d := toReportDoc(r)
 		d.WriterGen = st.gen
 		docs[i] = d
 	}
-	dup, err = InsertNew(ctx, st.reports, docs)
-	if err != nil {
+	if dup, err = InsertNew(ctx, st.reports, docs); err != nil {
 		return nil, fmt.Errorf("labels: unable to insert reports: %w", err)
 	}
-	journal := make([]reportDoc, 0, len(docs))
-	for i, d := range docs {
-		if !dup[i] {
-			journal = append(journal, d.(reportDoc))
-		}
-	}
-	return dup, st.writeJournal(ctx, journal)
+	return dup, nil
 }
 
-// journalReports journals stored reports that are applied although they
-// were duplicates of this write: an earlier attempt stored them and may
-// have failed before its journal write.
+// journalReports journals reports stored in the history: new ones, and
+// duplicates applied from their stored versions (the attempt that stored
+// them may have failed before its journal write).
 func (st *Store) journalReports(ctx context.Context, rs []Report) error {
 	docs := make([]reportDoc, len(rs))
 	for i, r := range rs {
@@ -375,13 +425,13 @@ func (st *Store) eachJournaled(ctx context.Context, n int64, since time.Time, ge
 		return err
 	}
 	for _, j := range journals {
-		if j < n {
+		if j.n < n {
 			continue
 		}
 		// A document holds up to a commit's or an import batch's reports
 		// (a few hundred KB): a few to a reply.
 		var bad error
-		err := each(ctx, st.db.Collection(journalName(j)), bson.M{}, options.Find().SetBatchSize(16), "journal",
+		err := each(ctx, j.coll, bson.M{}, options.Find().SetBatchSize(16), "journal",
 			func(d journalDoc) {
 				if d.Gen < gen || bad != nil {
 					return
@@ -414,9 +464,9 @@ func (st *Store) dropJournals(ctx context.Context, n int64) error {
 		return err
 	}
 	for _, j := range journals {
-		if j < n {
-			if err := st.db.Collection(journalName(j)).Drop(ctx); err != nil {
-				return fmt.Errorf("labels: unable to drop journal %d: %w", j, err)
+		if j.n < n {
+			if err := j.coll.Drop(ctx); err != nil {
+				return fmt.Errorf("labels: unable to drop journal %d: %w", j.n, err)
 			}
 		}
 	}

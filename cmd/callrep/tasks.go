@@ -10,6 +10,8 @@ import (
 	"os"
 	"time"
 
+	"go.mongodb.org/mongo-driver/mongo"
+
 	"github.com/callrep/callrep/api"
 	"github.com/callrep/callrep/labels"
 )
@@ -89,9 +91,13 @@ func migrate(ctx context.Context, args []string, stderr io.Writer) error {
 
 	p := newProgress(stderr)
 	start := time.Now()
-	stats, err := labels.Migrate(ctx, src.DB, dst.DB, func(mp labels.MigrateProgress) {
-		p.update("%s: %d/%d documents", mp.Collection, mp.Copied, mp.Total)
-	})
+	report := func(mp labels.MigrateProgress) { p.update("%s: %d/%d documents", mp.Collection, mp.Copied, mp.Total) }
+	stats, err := labels.Migrate(ctx, src.DB, dst.DB, report)
+	if err == nil {
+		// The journals, which FerretDB keeps in a database of their own,
+		// hold what a crash left out of the last labels snapshot.
+		err = migrateJournals(ctx, src.DB, dst.DB, report, &stats)
+	}
 	p.done()
 	if err != nil {
 		return err
@@ -100,6 +106,25 @@ func migrate(ctx context.Context, args []string, stderr io.Writer) error {
 	fmt.Fprintf(stderr, "migrated %d collections, %d documents (%d new), %d indexes in %.1fs (%.0f docs/s)\n",
 		stats.Collections, stats.Documents, stats.Inserted, stats.Indexes, secs, float64(stats.Documents)/max(secs, 1e-9))
 	return nil
+}
+
+// migrateJournals copies the journals of src, when they have a database
+// of their own, to where dst keeps its journals, and adds to stats.
+func migrateJournals(ctx context.Context, src, dst *mongo.Database, progress func(labels.MigrateProgress), stats *labels.MigrateStats) error {
+	srcJ, err := labels.JournalDatabase(ctx, src)
+	if err != nil || srcJ == src {
+		return err
+	}
+	dstJ, err := labels.JournalDatabase(ctx, dst)
+	if err != nil {
+		return err
+	}
+	js, err := labels.Migrate(ctx, srcJ, dstJ, progress)
+	stats.Collections += js.Collections
+	stats.Documents += js.Documents
+	stats.Inserted += js.Inserted
+	stats.Indexes += js.Indexes
+	return err
 }
 
 // noLiveWriter fails when a writer holds the lease of the store in m.
