@@ -291,7 +291,10 @@ func retryAfterSeconds(d time.Duration) string {
 	return strconv.Itoa(max(1, int(math.Ceil(d.Seconds()))))
 }
 
-func errRateLimited(wait time.Duration) error {
+// rateLimited counts a refusal of a rate limit and returns its error,
+// which tells to retry after wait.
+func (s *Server) rateLimited(wait time.Duration) error {
+	s.metrics.limited.WithLabelValues(labels.ERateLimited).Inc()
 	return &retryError{err: labels.Errorf(labels.ERateLimited, "too many requests"), after: wait}
 }
 
@@ -327,8 +330,7 @@ func (s *Server) limitIP(tokens bool) gin.HandlerFunc {
 func (s *Server) takeIP(c *gin.Context, tokens bool, n int) error {
 	ok, wait := s.ipLimiter(c, tokens).take(ipKey(clientAddr(c)), n, s.now())
 	if !ok {
-		s.metrics.limited.WithLabelValues(labels.ERateLimited).Inc()
-		return errRateLimited(wait)
+		return s.rateLimited(wait)
 	}
 	return nil
 }
@@ -339,8 +341,7 @@ func (s *Server) takeIP(c *gin.Context, tokens bool, n int) error {
 func (s *Server) takeReports(ctx context.Context, reporterID string, n int) (granted int, quotaWait time.Duration, err error) {
 	now := s.now()
 	if ok, wait := s.reporters.take(reporterID, n, now); !ok {
-		s.metrics.limited.WithLabelValues(labels.ERateLimited).Inc()
-		return 0, 0, errRateLimited(wait)
+		return 0, 0, s.rateLimited(wait)
 	}
 	granted, quotaWait, err = s.quota.take(ctx, reporterID, n, now)
 	if err != nil {

@@ -222,8 +222,7 @@ func (s *Server) createDispute(c *gin.Context) {
 		return
 	}
 	if ok, wait := s.disputeLimit.take(f.ID, 1, s.now()); !ok {
-		s.metrics.limited.WithLabelValues(labels.ERateLimited).Inc()
-		s.fail(c, errRateLimited(wait))
+		s.fail(c, s.rateLimited(wait))
 		return
 	}
 	cs, err := s.moderation.File(c.Request.Context(), f, in)

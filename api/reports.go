@@ -140,8 +140,7 @@ func (s *Server) retractReport(c *gin.Context) {
 	// A retraction is a write like a report and shares its rate, but
 	// not the daily quota: taking a label back is always allowed.
 	if ok, wait := s.reporters.take(who.ID, 1, s.now()); !ok {
-		s.metrics.limited.WithLabelValues(labels.ERateLimited).Inc()
-		s.fail(c, errRateLimited(wait))
+		s.fail(c, s.rateLimited(wait))
 		return
 	}
 	r, err := s.labels.Retract(c.Request.Context(), who, c.Param("number"), c.Query("region"))

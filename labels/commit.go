@@ -193,8 +193,8 @@ func (c *committer) landed(batch []*event) {
 	c.mu.Unlock()
 }
 
-// stored is a batch stored in the history, on its way to the journal.
-type stored struct {
+// storedBatch is a batch stored in the history, on its way to the journal.
+type storedBatch struct {
 	batch  []*event
 	rs     []Report
 	dup    []bool
@@ -213,7 +213,7 @@ type stored struct {
 // the order in which they are applied does not matter.
 func (s *Service) commitLoop() {
 	defer close(s.commits.done)
-	journal := make(chan *stored)
+	journal := make(chan *storedBatch)
 	journaled := make(chan struct{})
 	go func() {
 		defer close(journaled)
@@ -381,7 +381,7 @@ func (s *Service) settleLimbo() {
 // storeBatch stores batch in the history in one insert and returns it
 // for the journal stage. A failed insert fails every event of the batch
 // and applies none now: they are settled once storage answers again.
-func (s *Service) storeBatch(batch []*event) *stored {
+func (s *Service) storeBatch(batch []*event) *storedBatch {
 	rs := make([]Report, len(batch))
 	for i, ev := range batch {
 		rs[i] = ev.r
@@ -395,14 +395,14 @@ func (s *Service) storeBatch(batch []*event) *stored {
 		answer(batch)
 		return nil
 	}
-	return &stored{batch: batch, rs: rs, dup: dup, known: known, ctx: ctx, cancel: cancel}
+	return &storedBatch{batch: batch, rs: rs, dup: dup, known: known, ctx: ctx, cancel: cancel}
 }
 
 // journalBatch journals a stored batch, applies its new events in order
 // and wakes their callers. A failed journal write fails the batch as a
 // failed insert does: settling stores it again, finds it stored and
 // journals it then.
-func (s *Service) journalBatch(b *stored) {
+func (s *Service) journalBatch(b *storedBatch) {
 	defer b.cancel()
 	err := s.store.journalReports(b.ctx, toJournal(b.rs, b.dup, b.known))
 	if err != nil {

@@ -43,18 +43,11 @@ const idIndexSuffix = "_callrep_id"
 // run indexes new tables until ctx ends, then closes its handles.
 func (x *idIndexer) run(ctx context.Context) {
 	defer x.close()
-	t := time.NewTicker(idIndexEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := x.indexAll(ctx); err != nil && ctx.Err() == nil {
-				x.log.Warn("labels: indexing _id of the embedded store", "err", err)
-			}
+	Every(ctx, idIndexEvery, func(ctx context.Context) {
+		if err := x.indexAll(ctx); err != nil && ctx.Err() == nil {
+			x.log.Warn("labels: indexing _id of the embedded store", "err", err)
 		}
-	}
+	})
 }
 
 // indexAll creates the missing indexes in every database file.

@@ -10,6 +10,7 @@ import (
 
 	"go.mongodb.org/mongo-driver/bson"
 	"go.mongodb.org/mongo-driver/bson/primitive"
+	"go.mongodb.org/mongo-driver/mongo"
 
 	"github.com/callrep/callrep/labels"
 	"github.com/callrep/callrep/labels/mongotest"
@@ -594,6 +595,21 @@ func TestReportedAtSurvivesReplay(t *testing.T) {
 	}
 }
 
+// legacyJournalEntry writes into journal an entry as versions before
+// packing wrote it: a copy of a stored report, by reporter on key, nested.
+func (f *fixture) legacyJournalEntry(t *testing.T, journal *mongo.Collection, reporter, key string) {
+	t.Helper()
+	ctx := context.Background()
+	var stored bson.M
+	if err := f.m.DB.Collection("reports").FindOne(ctx, bson.M{}).Decode(&stored); err != nil {
+		t.Fatal(err)
+	}
+	stored["_id"], stored["reporter"], stored["key"] = "r-"+reporter, reporter, key
+	if _, err := journal.InsertOne(ctx, bson.M{"_id": reporter + "-entry", "reports": bson.A{stored}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestJournalPackedAndLegacy: a commit is journaled as one packed binary,
 // and journals written before packing, with their reports as nested
 // documents, still replay.
@@ -618,16 +634,7 @@ func TestJournalPackedAndLegacy(t *testing.T) {
 	if _, ok := entry["packed"].(primitive.Binary); !ok || entry["reports"] != nil {
 		t.Fatalf("journal entry %v: want the reports packed as one binary", entry)
 	}
-	// A journal entry as older versions wrote it: a stored report, by
-	// another reporter on another number, nested.
-	var stored bson.M
-	if err := f.m.DB.Collection("reports").FindOne(ctx, bson.M{}).Decode(&stored); err != nil {
-		t.Fatal(err)
-	}
-	stored["_id"], stored["reporter"], stored["key"] = "r-legacy", "legacy", "+8613900139000"
-	if _, err := journal.InsertOne(ctx, bson.M{"_id": "legacy-entry", "reports": bson.A{stored}}); err != nil {
-		t.Fatal(err)
-	}
+	f.legacyJournalEntry(t, journal, "legacy", "+8613900139000")
 	s2 := f.open(t, time.Hour)
 	defer s2.Close(ctx)
 	if _, ok := s2.LabelOf("new", "+8613800138000"); !ok {
@@ -662,15 +669,7 @@ func TestJournalsInTheirOwnDatabase(t *testing.T) {
 		t.Fatalf("the journal database holds %d commits, want 1", n)
 	}
 	// A journal as older versions kept it, in the history's database.
-	var stored bson.M
-	if err := f.m.DB.Collection("reports").FindOne(ctx, bson.M{}).Decode(&stored); err != nil {
-		t.Fatal(err)
-	}
-	stored["_id"], stored["reporter"], stored["key"] = "r-old", "old", "+8613900139000"
-	legacy := f.m.DB.Collection(fmt.Sprint("journal_", sn.Journal+1))
-	if _, err := legacy.InsertOne(ctx, bson.M{"_id": "old-entry", "reports": bson.A{stored}}); err != nil {
-		t.Fatal(err)
-	}
+	f.legacyJournalEntry(t, f.m.DB.Collection(fmt.Sprint("journal_", sn.Journal+1)), "old", "+8613900139000")
 	s2 := f.open(t, time.Hour)
 	defer s2.Close(ctx)
 	for who, key := range map[string]string{"new": "+8613800138000", "old": "+8613900139000"} {
