@@ -138,10 +138,16 @@ func (m *Mongo) startEmbedded(cfg MongoConfig) (string, error) {
 	// FerretDB logs every connection at info level; keep warnings and errors.
 	quiet := slog.New(levelFilter{Handler: logger.Handler(), min: slog.LevelWarn}).With("component", "ferretdb")
 	f, err := ferretdb.New(&ferretdb.Config{
-		Listener:  ferretdb.ListenerConfig{Unix: filepath.Join(m.sockDir, "fdb.sock")},
-		Logger:    quiet,
-		Handler:   "sqlite",
-		SQLiteURL: "file:" + dbDir + "/",
+		Listener: ferretdb.ListenerConfig{Unix: filepath.Join(m.sockDir, "fdb.sock")},
+		Logger:   quiet,
+		Handler:  "sqlite",
+		// FerretDB inserts a batch as one statement per document inside a
+		// transaction, so SQLite journals the pages each statement changes.
+		// In memory rather than in a temporary file: that file's page-sized
+		// writes were 6% of server CPU under a report flood, 1.5% with this
+		// (profiled). Commits are still synced to the write-ahead log before
+		// FerretDB answers.
+		SQLiteURL: "file:" + dbDir + "/?_pragma=temp_store(memory)",
 	})
 	if err != nil {
 		os.RemoveAll(m.sockDir)
