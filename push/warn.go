@@ -72,7 +72,7 @@ func (s *Service) RecordLookup(user string, n labels.Number, r reputation.Result
 
 // Flush applies what was recorded and evaluates the numbers whose labels
 // changed since the last flush: retroactive warnings, guardian alerts and
-// fraud waves go to the outbox.
+// fraud waves go to the outbox as they are built.
 func (s *Service) Flush(ctx context.Context) error {
 	s.bufMu.Lock()
 	recs, changed := s.buf, s.changed
@@ -80,12 +80,14 @@ func (s *Service) Flush(ctx context.Context) error {
 	// Batches built by a flush that failed later are enqueued first: the
 	// verdicts that made them are already remembered, so evaluating their
 	// numbers again would build nothing.
-	batches := s.unqueued
+	q := &enqueuer{s: s, ctx: ctx}
+	unqueued := s.unqueued
 	s.unqueued = nil
 	s.bufMu.Unlock()
+	q.add(unqueued...)
 	fail := func(err error) error {
 		s.bufMu.Lock()
-		s.unqueued = append(batches, s.unqueued...)
+		s.unqueued = append(q.all, s.unqueued...)
 		s.bufMu.Unlock()
 		return err
 	}
@@ -100,12 +102,11 @@ func (s *Service) Flush(ctx context.Context) error {
 			s.bufMu.Unlock()
 			return fail(err)
 		}
-		batches = append(batches, bs...)
+		q.add(bs...)
 	}
 	keys := slices.Sorted(maps.Keys(changed))
 	for i, key := range keys {
-		bs, err := s.evaluate(ctx, key)
-		if err != nil {
+		if err := s.evaluate(ctx, key, q.add); err != nil {
 			s.bufMu.Lock()
 			for _, k := range keys[i:] {
 				s.changed[k] = struct{}{}
@@ -113,9 +114,8 @@ func (s *Service) Flush(ctx context.Context) error {
 			s.bufMu.Unlock()
 			return fail(err)
 		}
-		batches = append(batches, bs...)
 	}
-	if err := s.enqueue(ctx, batches); err != nil {
+	if err := q.finish(); err != nil {
 		return fail(err)
 	}
 	return nil
@@ -213,18 +213,18 @@ func (s *Service) handledLocked(id string) bool {
 
 func (s *Service) hasGuardiansLocked(user string) bool { return len(s.guardiansOf[user]) > 0 }
 
-// evaluate looks at key's verdict now and returns the warnings a rise
-// to spam or fraud calls for.
-func (s *Service) evaluate(ctx context.Context, key string) ([]*Batch, error) {
+// evaluate looks at key's verdict now and hands the warnings a rise to
+// spam or fraud calls for to emit, as they are built.
+func (s *Service) evaluate(ctx context.Context, key string, emit func(...*Batch)) error {
 	// The key alone: the display forms, more than half of Normalize's time, are
 	// made only for the warnings sent (displayNumber).
 	num, err := labels.NormalizeKey(key, "", s.cfg.Region)
 	if err != nil {
-		return nil, nil // a stored key that no longer parses warns nobody
+		return nil // a stored key that no longer parses warns nobody
 	}
 	res, err := s.cfg.Reputation.Reputation(ctx, num)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	v := string(res.Verdict)
 	s.mu.Lock()
@@ -236,32 +236,38 @@ func (s *Service) evaluate(ctx context.Context, key string) ([]*Batch, error) {
 	}
 	s.mu.Unlock()
 	if severity(v) == 0 || string(prev) == v {
-		return nil, nil
+		return nil
 	}
-	out := s.retro(num, res)
+	s.retro(num, res, emit)
 	if res.Verdict == reputation.VerdictFraud {
-		out = append(out, s.wave(num, res)...)
+		emit(s.wave(num, res)...)
 	}
-	return out, nil
+	return nil
 }
 
 // retro builds the retroactive warnings of num's new verdict: one to each
 // recorded user who saw it less flagged, unless their own label says safe.
-func (s *Service) retro(num labels.Number, res reputation.Result) []*Batch {
+// Each batch goes to emit once full, with s.mu released: the first of a
+// fan-out to 100,000 devices is recorded and sent while the rest is built
+// (building all of it first took 250–300 ms).
+func (s *Service) retro(num labels.Number, res reputation.Result, emit func(...*Batch)) {
 	v := string(res.Verdict)
 	trig := "retro|" + num.Key + "|" + v
 	now := s.cfg.Now()
+	w := Warning{Kind: KindRetroWarning, Number: num.Key, Verdict: v, Category: res.TopCategory, Score: res.Score,
+		Reporters: res.Reporters, IssuedAt: now, TTL: s.cfg.RetroTTL}
+	sp := &splitter{trig: trig, now: now, w: w, texts: map[string]Text{}}
 	s.mu.Lock()
 	if s.handledLocked(trig) {
 		s.mu.Unlock()
-		return nil
+		return
 	}
-	var items []Item
-	texts := map[string]Text{}
 	users := slices.Sorted(maps.Keys(s.records[num.Key]))
+	var full []*Batch
 	for _, u := range users {
-		r := s.records[num.Key][u]
-		if severity(r.Seen) >= severity(v) {
+		// Records may go (an erasure) while emit runs unlocked.
+		r, ok := s.records[num.Key][u]
+		if !ok || severity(r.Seen) >= severity(v) {
 			continue
 		}
 		if l, ok := s.cfg.Labels.LabelOf(u, num.Key); ok && l.Category == "safe" {
@@ -281,39 +287,75 @@ func (s *Service) retro(num labels.Number, res reputation.Result) []*Batch {
 			it := it
 			it.Device = d.ID
 			it.Text = d.Locale + "|" + r.At.UTC().Format("20060102") + "|" + it.Data["how"]
-			if _, ok := texts[it.Text]; !ok {
+			if _, ok := sp.texts[it.Text]; !ok {
 				t, b := n.Text(d.Locale)
-				texts[it.Text] = Text{Title: t, Body: b}
+				sp.texts[it.Text] = Text{Title: t, Body: b}
 			}
-			items = append(items, it)
+			full = sp.add(full, it)
 			sent = true
 		}
 		if !sent {
-			items = append(items, it)
+			full = sp.add(full, it)
+		}
+		if len(full) > 0 {
+			s.mu.Unlock()
+			emit(full...)
+			full = full[:0]
+			s.mu.Lock()
 		}
 	}
 	s.mu.Unlock()
-	w := Warning{Kind: KindRetroWarning, Number: num.Key, Verdict: v, Category: res.TopCategory, Score: res.Score,
-		Reporters: res.Reporters, IssuedAt: now, TTL: s.cfg.RetroTTL}
-	return split(trig, now, w, texts, items)
+	emit(sp.close()...)
 }
 
-// split cuts items into batches of at most maxBatch. A trigger without
-// recipients still gets one empty batch, which records that it was
-// handled.
-func split(trig string, now time.Time, w Warning, texts map[string]Text, items []Item) []*Batch {
-	var out []*Batch
-	for i := 0; i == 0 || i*maxBatch < len(items); i++ {
-		chunk := items[i*maxBatch : min((i+1)*maxBatch, len(items))]
-		b := &Batch{ID: trig + "|" + strconv.Itoa(i), Trigger: trig, Created: now, Warning: w, Items: chunk, Texts: map[string]Text{}}
-		for _, it := range chunk {
-			if it.Text != "" {
-				b.Texts[it.Text] = texts[it.Text]
-			}
-		}
-		out = append(out, b)
+// splitter cuts items into batches of at most maxBatch as they come. A
+// trigger without recipients still gets one empty batch, which records
+// that it was handled.
+type splitter struct {
+	trig  string
+	now   time.Time
+	w     Warning
+	texts map[string]Text // by text key, for every batch
+	items []Item
+	n     int // batches cut
+}
+
+// add adds it and appends to full the batch it completes, if any.
+func (sp *splitter) add(full []*Batch, it Item) []*Batch {
+	sp.items = append(sp.items, it)
+	if len(sp.items) < maxBatch {
+		return full
 	}
-	return out
+	return append(full, sp.cut())
+}
+
+// close returns the last batch, if any.
+func (sp *splitter) close() []*Batch {
+	if len(sp.items) == 0 && sp.n > 0 {
+		return nil
+	}
+	return []*Batch{sp.cut()}
+}
+
+func (sp *splitter) cut() *Batch {
+	b := &Batch{ID: sp.trig + "|" + strconv.Itoa(sp.n), Trigger: sp.trig, Created: sp.now, Warning: sp.w, Items: sp.items, Texts: map[string]Text{}}
+	for _, it := range sp.items {
+		if it.Text != "" {
+			b.Texts[it.Text] = sp.texts[it.Text]
+		}
+	}
+	sp.items, sp.n = nil, sp.n+1
+	return b
+}
+
+// split cuts items into batches of at most maxBatch (see splitter).
+func split(trig string, now time.Time, w Warning, texts map[string]Text, items []Item) []*Batch {
+	sp := &splitter{trig: trig, now: now, w: w, texts: texts}
+	var out []*Batch
+	for _, it := range items {
+		out = sp.add(out, it)
+	}
+	return append(out, sp.close()...)
 }
 
 // guardianAlert builds the alert to the guardians of r.User, whose lookup
@@ -457,39 +499,80 @@ const enqueueChunk = 20
 // inbox and hands them to the sender. A batch recorded before (by another
 // replica, or before a restart) is skipped.
 func (s *Service) enqueue(ctx context.Context, bs []*Batch) error {
-	if len(bs) == 0 {
-		return nil
+	q := &enqueuer{s: s, ctx: ctx}
+	q.add(bs...)
+	return q.finish()
+}
+
+// enqueuer records batches as they are built. The first is recorded alone
+// and handed to the sender at once, the rest enqueueChunk at a time while
+// it sends: a fan-out's first messages leave while its later batches are
+// being built and inserted, and every batch is still recorded before it is
+// sent. After a failure it only collects: the caller keeps all for the
+// next attempt, which skips what was recorded.
+type enqueuer struct {
+	s      *Service
+	ctx    context.Context
+	all    []*Batch
+	stored int // all[:stored] are recorded
+	err    error
+}
+
+func (q *enqueuer) add(bs ...*Batch) {
+	q.all = append(q.all, bs...)
+	for q.err == nil {
+		n := enqueueChunk
+		if q.stored == 0 {
+			n = 1
+		}
+		if len(q.all)-q.stored < n {
+			return
+		}
+		q.record(n)
+	}
+}
+
+// record records the next n batches.
+func (q *enqueuer) record(n int) {
+	chunk := q.all[q.stored : q.stored+n]
+	dup, err := q.s.st.PutBatches(q.ctx, chunk)
+	if err != nil {
+		q.err = err
+		return
+	}
+	var fresh []*Batch
+	for i, b := range chunk {
+		if !dup[i] {
+			fresh = append(fresh, b)
+		}
+	}
+	q.s.out.add(fresh)
+	q.stored += n
+}
+
+// finish records what is left and marks the triggers of every batch
+// handled.
+func (q *enqueuer) finish() error {
+	if q.err == nil && q.stored < len(q.all) {
+		q.record(len(q.all) - q.stored)
+	}
+	if q.err != nil || len(q.all) == 0 {
+		return q.err
 	}
 	trigs := map[string]bool{}
-	// The first batch is recorded alone and handed to the sender at once,
-	// the rest in chunks while it sends: a fan-out's first messages leave
-	// while its later batches are being inserted, and every batch is still
-	// recorded before it is sent.
-	for start, n := 0, 1; start < len(bs); start, n = start+n, enqueueChunk {
-		chunk := bs[start:min(start+n, len(bs))]
-		dup, err := s.st.PutBatches(ctx, chunk)
-		if err != nil {
-			return err
-		}
-		var fresh []*Batch
-		for i, b := range chunk {
-			trigs[b.Trigger] = true
-			if !dup[i] {
-				fresh = append(fresh, b)
-			}
-		}
-		s.out.add(fresh)
+	for _, b := range q.all {
+		trigs[b.Trigger] = true
 	}
 	ids := slices.Sorted(maps.Keys(trigs))
-	if _, err := s.st.Once(ctx, ids, s.cfg.Now()); err != nil {
+	if _, err := q.s.st.Once(q.ctx, ids, q.s.cfg.Now()); err != nil {
 		return err
 	}
-	at := s.cfg.Now()
-	s.mu.Lock()
+	at := q.s.cfg.Now()
+	q.s.mu.Lock()
 	for _, id := range ids {
-		s.once[id] = at
+		q.s.once[id] = at
 	}
-	s.mu.Unlock()
+	q.s.mu.Unlock()
 	return nil
 }
 
