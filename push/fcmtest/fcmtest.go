@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -76,6 +77,8 @@ type Server struct {
 
 	mu      sync.Mutex
 	got     []Message
+	samples [][]byte // raw bodies kept by Sample
+	sampleN int      // how many more to keep
 	answers map[string][]Answer
 	delay   time.Duration
 }
@@ -222,6 +225,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if a.Status == 0 && s.Keep {
 		s.got = append(s.got, msg)
 	}
+	if a.Status == 0 && s.sampleN > 0 {
+		s.samples, s.sampleN = append(s.samples, raw), s.sampleN-1
+	}
 	s.mu.Unlock()
 	if delay > 0 {
 		time.Sleep(delay)
@@ -239,10 +245,26 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	io.WriteString(w, a.Body)
 }
 
-// Baseline posts n copies of body to the fake with a minimal Go client, 50
-// requests in flight over keep-alive connections, and returns the rate in
-// requests per second: the yardstick of the fan-out benchmark.
-func (s *Server) Baseline(n int, body []byte) float64 {
+// Sample keeps the raw bodies of the next n accepted messages, for
+// Samples, dropping those kept before.
+func (s *Server) Sample(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.samples, s.sampleN = nil, n
+}
+
+// Samples returns the bodies Sample kept.
+func (s *Server) Samples() [][]byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.samples)
+}
+
+// Baseline posts n requests to the fake with a minimal Go client, 50 in
+// flight over keep-alive connections, taking the bodies in turn, and
+// returns the rate in requests per second: the yardstick of the fan-out
+// benchmark, which replays what the SDK sent (see Sample).
+func (s *Server) Baseline(n int, bodies [][]byte) float64 {
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, MaxConnsPerHost: 64}}
 	url := s.URL + "/projects/" + s.Project + "/messages:send"
 	var next atomic.Int64
@@ -250,8 +272,8 @@ func (s *Server) Baseline(n int, body []byte) float64 {
 	start := time.Now()
 	for range 50 {
 		wg.Go(func() {
-			for next.Add(1) <= int64(n) {
-				req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+			for i := next.Add(1); i <= int64(n); i = next.Add(1) {
+				req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(bodies[int(i)%len(bodies)]))
 				req.Header.Set("Content-Type", "application/json")
 				resp, err := client.Do(req)
 				if err != nil {
