@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -12,6 +13,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -379,5 +381,50 @@ func TestWatch(t *testing.T) {
 	b.watch("gin", "127.0.0.1:2")() // not the server under load: nothing noted
 	if len(b.details) != 1 {
 		t.Errorf("got %q for a run against another server", b.details[1:])
+	}
+}
+
+// TestBracket checks that the baseline's halves run around callrep's run
+// and merge into one result: counts, statuses, time and latencies.
+func TestBracket(t *testing.T) {
+	var order []string
+	run := func(name string, ok int64, d time.Duration) *loadResult {
+		order = append(order, name)
+		r := &loadResult{name: name, responses: ok + 1, ok: ok, statuses: map[int]int64{200: ok, 503: 1}, elapsed: time.Second}
+		for range ok {
+			r.lat.record(d)
+		}
+		return r
+	}
+	c, base, errC, errBase := bracket(
+		func() (*loadResult, error) { return run("callrep", 50, time.Millisecond), nil },
+		func(half int) (*loadResult, error) {
+			if half == 1 {
+				return run("gin 1", 100, time.Millisecond), nil
+			}
+			return run("gin 2", 300, 10*time.Millisecond), nil
+		})
+	if errC != "" || errBase != "" {
+		t.Fatalf("errors %q, %q", errC, errBase)
+	}
+	if !slices.Equal(order, []string{"gin 1", "callrep", "gin 2"}) {
+		t.Fatalf("ran %v", order)
+	}
+	if c.ok != 50 || base.ok != 400 || base.responses != 402 || base.statuses[503] != 2 || base.elapsed != 2*time.Second || base.okPerSec() != 200 {
+		t.Fatalf("merged: %+v", base)
+	}
+	if base.lat.n != 400 || base.lat.quantile(0.25) > 2*time.Millisecond || base.lat.quantile(0.99) < 9*time.Millisecond {
+		t.Fatalf("merged latencies: n %d, p25 %v, p99 %v", base.lat.n, base.lat.quantile(0.25), base.lat.quantile(0.99))
+	}
+	_, base, _, errBase = bracket(
+		func() (*loadResult, error) { return run("callrep", 1, time.Millisecond), nil },
+		func(half int) (*loadResult, error) {
+			if half == 2 {
+				return nil, errors.New("gin died")
+			}
+			return run("gin", 1, time.Millisecond), nil
+		})
+	if base != nil || errBase != "gin died" {
+		t.Fatalf("a failed half: %v, %q", base, errBase)
 	}
 }

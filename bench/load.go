@@ -72,6 +72,26 @@ func (r *loadResult) okPerSec() float64 {
 	return float64(r.ok) / r.elapsed.Seconds()
 }
 
+// add merges o, a run of the same load after r, into r.
+func (r *loadResult) add(o *loadResult) {
+	r.responses += o.responses
+	r.ok += o.ok
+	for st, n := range o.statuses {
+		if r.statuses == nil {
+			r.statuses = map[int]int64{}
+		}
+		r.statuses[st] += n
+	}
+	r.errors += o.errors
+	if r.firstErr == "" {
+		r.firstErr = o.firstErr
+	}
+	r.missed += o.missed
+	r.elapsed += o.elapsed
+	r.lat.merge(&o.lat)
+	r.service.merge(&o.service)
+}
+
 // non2xx sums the responses that were not 2xx.
 func (r *loadResult) non2xx() int64 { return r.responses - r.ok }
 

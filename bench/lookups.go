@@ -99,11 +99,16 @@ func rotate(reqs [][]byte) func(i int64, _ []byte) []byte {
 
 // closedLoad runs a closed-loop peak run.
 func (b *bench) closedLoad(ctx context.Context, name, addr string, conns int, reqs [][]byte) (*loadResult, error) {
-	b.logf("load %s: closed loop, %d connections, %s", name, conns, b.cfg.duration)
+	return b.closedLoadFor(ctx, name, addr, conns, reqs, b.cfg.duration)
+}
+
+// closedLoadFor runs a closed-loop peak run of dur.
+func (b *bench) closedLoadFor(ctx context.Context, name, addr string, conns int, reqs [][]byte, dur time.Duration) (*loadResult, error) {
+	b.logf("load %s: closed loop, %d connections, %s", name, conns, dur)
 	defer b.watch(name, addr)()
 	r, err := runLoad(ctx, loadSpec{
-		name: name, addr: addr, conns: conns, groups: 2, dur: b.cfg.duration,
-		max: int64(500_000 * b.cfg.duration.Seconds()), req: rotate(reqs), progress: b.logf,
+		name: name, addr: addr, conns: conns, groups: 2, dur: dur,
+		max: int64(500_000 * dur.Seconds()), req: rotate(reqs), progress: b.logf,
 	})
 	if err != nil {
 		return nil, err
@@ -114,11 +119,16 @@ func (b *bench) closedLoad(ctx context.Context, name, addr string, conns int, re
 
 // openLoad runs an open-loop run at a fixed rate.
 func (b *bench) openLoad(ctx context.Context, name, addr string, conns int, rps float64, reqs [][]byte) (*loadResult, error) {
-	b.logf("load %s: open loop at %s req/s, %d connections, %s", name, num(int64(rps)), conns, b.cfg.duration)
+	return b.openLoadFor(ctx, name, addr, conns, rps, reqs, b.cfg.duration)
+}
+
+// openLoadFor runs an open-loop run of dur at a fixed rate.
+func (b *bench) openLoadFor(ctx context.Context, name, addr string, conns int, rps float64, reqs [][]byte, dur time.Duration) (*loadResult, error) {
+	b.logf("load %s: open loop at %s req/s, %d connections, %s", name, num(int64(rps)), conns, dur)
 	defer b.watch(name, addr)()
 	r, err := runLoad(ctx, loadSpec{
-		name: name, addr: addr, conns: conns, groups: 2, dur: b.cfg.duration, rate: rps,
-		max: int64(rps*b.cfg.duration.Seconds()) + 1, req: rotate(reqs), progress: b.logf,
+		name: name, addr: addr, conns: conns, groups: 2, dur: dur, rate: rps,
+		max: int64(rps*dur.Seconds()) + 1, req: rotate(reqs), progress: b.logf,
 	})
 	if err != nil {
 		return nil, err
@@ -285,12 +295,13 @@ func (b *bench) loads(ctx context.Context, s *server) {
 	for _, ls := range []*lookupSet{hot, cold} {
 		r := &singleRun{}
 		runs[ls.name] = r
-		if r.gin, err = b.closedLoad(ctx, "gin no-op single "+ls.name, ginAddr, b.cfg.conns, ls.gets); err != nil {
-			r.errGinClosed = err.Error()
-		}
-		if r.callrep, err = b.closedLoad(ctx, "callrep single "+ls.name, s.addr, b.cfg.conns, ls.gets); err != nil {
-			r.errCallrep = err.Error()
-		}
+		r.callrep, r.gin, r.errCallrep, r.errGinClosed = bracket(
+			func() (*loadResult, error) {
+				return b.closedLoad(ctx, "callrep single "+ls.name, s.addr, b.cfg.conns, ls.gets)
+			},
+			func(half int) (*loadResult, error) {
+				return b.closedLoadFor(ctx, fmt.Sprintf("gin no-op single %s (half %d)", ls.name, half), ginAddr, b.cfg.conns, ls.gets, b.cfg.duration/2)
+			})
 		if useWrk {
 			if w, err := b.runWrk(ctx, "callrep single "+ls.name, s.addr, ls.pathsFile, false); err == nil {
 				r.wrkCallrep = &w
@@ -312,13 +323,17 @@ func (b *bench) loads(ctx context.Context, s *server) {
 		if r == nil || r.callrep == nil || r.callrep.okPerSec() <= 0 || ctx.Err() != nil {
 			continue
 		}
-		half := r.callrep.okPerSec() / 2
-		if r.openCallrep, err = b.openLoad(ctx, "callrep single "+ls.name+" at half peak", s.addr, b.cfg.conns, half, ls.gets); err != nil {
-			r.errOpen = err.Error()
-			continue
-		}
-		if r.openGin, err = b.openLoad(ctx, "gin no-op single "+ls.name+" at callrep's half peak", ginAddr, b.cfg.conns, half, ls.gets); err != nil {
-			r.errOpen = err.Error()
+		rps := r.callrep.okPerSec() / 2
+		var errCallrep, errGin string
+		r.openCallrep, r.openGin, errCallrep, errGin = bracket(
+			func() (*loadResult, error) {
+				return b.openLoad(ctx, "callrep single "+ls.name+" at half peak", s.addr, b.cfg.conns, rps, ls.gets)
+			},
+			func(half int) (*loadResult, error) {
+				return b.openLoadFor(ctx, fmt.Sprintf("gin no-op single %s at callrep's half peak (half %d)", ls.name, half), ginAddr, b.cfg.conns, rps, ls.gets, b.cfg.duration/2)
+			})
+		if errCallrep != "" || errGin != "" {
+			r.errOpen = strings.TrimSpace(errCallrep + " " + errGin)
 		}
 	}
 	gin.stop(5 * time.Second)
@@ -349,6 +364,31 @@ func (b *bench) loads(ctx context.Context, s *server) {
 		b.batchFigure(names[2+i].name, names[2+i].target, ls, r, redis, redisErr)
 		b.openFigure(names[4+i].name, names[4+i].target, ls, r)
 	}
+}
+
+// bracket runs a baseline's first half, callrep's run and the baseline's
+// second half, and returns callrep's result and the two halves merged, or
+// the errors. The baseline's halves lie symmetrically around callrep's run,
+// so a machine that speeds up or slows down steadily during the three
+// (other tenants, thermal, the page cache) moves both alike: measured one
+// after the other, the gin no-op alone varied by 40% between runs here.
+func bracket(callrep func() (*loadResult, error), baseline func(half int) (*loadResult, error)) (c, base *loadResult, errC, errBase string) {
+	first, err1 := baseline(1)
+	c, err := callrep()
+	if err != nil {
+		errC = err.Error()
+	}
+	second, err2 := baseline(2)
+	switch {
+	case err1 != nil:
+		errBase = err1.Error()
+	case err2 != nil:
+		errBase = err2.Error()
+	default:
+		base = first
+		base.add(second)
+	}
+	return c, base, errC, errBase
 }
 
 // wrkErrs is wrk's socket error line, for the details; wrk counts a

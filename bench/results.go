@@ -217,7 +217,9 @@ func (b *bench) method() []string {
 			"connection, %d connections in 2 goroutine groups (like `wrk -t2 -c%d`), latencies in an HDR-style histogram (1.6%% "+
 			"resolution). Peak: closed loop for %s. Latency at half peak: open loop at half of callrep's own peak rate for that set, "+
 			"each connection sending on a fixed schedule, latency counted from the scheduled time (queueing behind a slow response "+
-			"counts, as in wrk2); the gin no-op gets the identical schedule and requests.", b.cfg.conns, b.cfg.conns, b.cfg.duration),
+			"counts, as in wrk2); the gin no-op gets the identical schedule and requests. Each gin no-op run is split in two halves "+
+			"run just before and just after callrep's (their counts and histograms merged), so that the machine speeding up or "+
+			"slowing down during the pair moves both alike.", b.cfg.conns, b.cfg.conns, b.cfg.duration),
 		"**Baselines.** gin no-op: bench/ginnoop, gin from this module's go.mod, `gin.New()` without middleware, " +
 			"`GET /v1/numbers/:number` answering a constant 174-byte JSON body (callrep's answer for an unknown number), the same " +
 			"server timeouts as callrep. Redis: `redis-server --port N --bind 127.0.0.1 --save '' --appendonly no` from Debian, " +
