@@ -257,7 +257,10 @@ func CallKitLabel(v Verdict, category, lang string) string {
 // Rank returns keys (of flagged numbers) by how strongly they are
 // flagged: score, then confidence, then reporters, descending, then key
 // ascending, so that a capped list keeps the same entries for the same
-// reputations.
+// reputations. Verified numbers come first: a moderator checked each, they
+// are few, and a capped identify list would otherwise drop them, whose
+// score is that of their labels (often none), and show a bank's real
+// number with no name.
 func (c *Catalog) Rank(keys []string) []string {
 	out := slices.Clone(keys)
 	slices.SortFunc(out, c.cmpRank)
@@ -287,7 +290,13 @@ func (c *Catalog) Top(keys []string, n int) []string {
 // cmpRank orders a before b when a is more strongly flagged.
 func (c *Catalog) cmpRank(a, b string) int {
 	ra, rb := c.flagged[a], c.flagged[b]
+	va, vb := ra.Verdict == VerdictVerified, rb.Verdict == VerdictVerified
 	switch {
+	case va != vb:
+		if va {
+			return -1
+		}
+		return 1
 	case ra.Score != rb.Score:
 		return rb.Score - ra.Score
 	case ra.Confidence > rb.Confidence:

@@ -142,4 +142,21 @@ func TestCallKitLanguageAndLimit(t *testing.T) {
 	if _, err := p.CallKit(reputation.CallKitQuery{Kind: "identify", Lang: "fr"}); labels.ErrorCode(err) != labels.EInvalid {
 		t.Fatalf("lang fr: got %v, want %s", err, labels.EInvalid)
 	}
+
+	// A verified number nobody labelled has no score, and a capped list
+	// keeps it all the same: its name is what the list is for.
+	bank := labels.Number{Key: "+8695588000", Valid: true}
+	w.e.SetOverride(bank.Key, reputation.Override{CallerName: "ICBC", Outcome: "verified_business"})
+	if err := p.Rebuild(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	capped, err = p.CallKit(reputation.CallKitQuery{Kind: "identify", Limit: 2})
+	if err != nil || len(capped.Entries) != 2 {
+		t.Fatalf("limit 2 with a verified number: got %+v %v", capped, err)
+	}
+	if !slices.ContainsFunc(capped.Entries, func(e reputation.CallKitEntry) bool {
+		return e.Number == 8695588000 && e.Verdict == reputation.VerdictVerified && e.Category == "ICBC"
+	}) || !slices.ContainsFunc(capped.Entries, func(e reputation.CallKitEntry) bool { return e.Number == 8613800138002 }) {
+		t.Fatalf("limit 2 kept %+v, want the verified number and the most reported one", capped.Entries)
+	}
 }
