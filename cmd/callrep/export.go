@@ -26,7 +26,7 @@ func exportCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	sf.register(fs)
 	out := fs.String("out", ".", "directory the datasets are written to: block.binpb and identity.binpb")
 	lang := fs.String("lang", "en", "language of the identity names: en, zh-Hans or zh-Hant")
-	limit := fs.Int("limit", 0, "at most this many rows per dataset, the most strongly flagged numbers; 0 for all")
+	limit := fs.Int("limit", 0, "at most this many rows per dataset: verified numbers first, then the most strongly flagged; 0 for all")
 	expiry := fs.Duration("cache-expiry", 24*time.Hour, "how long a phone may cache an identity")
 	if err := parse(fs, args[1:]); err != nil {
 		return err
