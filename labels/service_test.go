@@ -610,22 +610,32 @@ func (f *fixture) legacyJournalEntry(t *testing.T, journal *mongo.Collection, re
 	}
 }
 
-// TestJournalPackedAndLegacy: a commit is journaled as one packed binary,
-// and journals written before packing, with their reports as nested
-// documents, still replay.
-func TestJournalPackedAndLegacy(t *testing.T) {
-	f := newFixture(t)
+// journaledReport opens a service, snapshots it and files new's report on
+// +8613800138000 after the snapshot, so that only the journal holds it;
+// it returns the journals' database.
+func (f *fixture) journaledReport(t *testing.T) *mongo.Database {
+	t.Helper()
 	ctx := context.Background()
 	s := f.open(t, time.Hour)
 	if err := s.Snapshot(ctx); err != nil {
 		t.Fatal(err)
 	}
 	mustReport(t, s, app("new"), labels.ReportInput{Number: "+8613800138000", Category: "fraud"})
-	sn, _ := f.store.CurrentSnapshot(ctx)
 	jdb, err := labels.JournalDatabase(ctx, f.m.DB)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return jdb
+}
+
+// TestJournalPackedAndLegacy: a commit is journaled as one packed binary,
+// and journals written before packing, with their reports as nested
+// documents, still replay.
+func TestJournalPackedAndLegacy(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	jdb := f.journaledReport(t)
+	sn, _ := f.store.CurrentSnapshot(ctx)
 	journal := jdb.Collection(fmt.Sprint("journal_", sn.Journal))
 	var entry bson.M
 	if err := journal.FindOne(ctx, bson.M{}).Decode(&entry); err != nil {
@@ -652,15 +662,7 @@ func TestJournalPackedAndLegacy(t *testing.T) {
 func TestJournalsInTheirOwnDatabase(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	s := f.open(t, time.Hour)
-	if err := s.Snapshot(ctx); err != nil {
-		t.Fatal(err)
-	}
-	mustReport(t, s, app("new"), labels.ReportInput{Number: "+8613800138000", Category: "fraud"})
-	jdb, err := labels.JournalDatabase(ctx, f.m.DB)
-	if err != nil {
-		t.Fatal(err)
-	}
+	jdb := f.journaledReport(t)
 	if jdb.Name() == f.m.DB.Name() {
 		t.Fatalf("journals in %s, the history's database", jdb.Name())
 	}

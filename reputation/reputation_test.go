@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/bson"
+	"go.mongodb.org/mongo-driver/mongo"
 
 	"github.com/callrep/callrep/labels"
 	"github.com/callrep/callrep/labels/mongotest"
@@ -409,10 +410,7 @@ func contains(xs []string, x string) bool {
 func TestStoreRebuild(t *testing.T) {
 	ctx := context.Background()
 	db := mongotest.Open(t).DB
-	st, err := reputation.OpenStore(ctx, db)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := openStoreIn(t, db)
 	w := newWorld(nil)
 	key := func(i int) string { return fmt.Sprintf("+8613800%06d", i) }
 	for i := range 250 {
@@ -519,7 +517,13 @@ func TestStoreReadsLegacyDocuments(t *testing.T) {
 // openStore returns a reputation store on a fresh database.
 func openStore(tb testing.TB) *reputation.Store {
 	tb.Helper()
-	st, err := reputation.OpenStore(context.Background(), mongotest.Open(tb).DB)
+	return openStoreIn(tb, mongotest.Open(tb).DB)
+}
+
+// openStoreIn returns a reputation store on db.
+func openStoreIn(tb testing.TB, db *mongo.Database) *reputation.Store {
+	tb.Helper()
+	st, err := reputation.OpenStore(context.Background(), db)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -533,10 +537,7 @@ func openStore(tb testing.TB) *reputation.Store {
 func TestReputationLogPacked(t *testing.T) {
 	ctx := context.Background()
 	db := mongotest.Open(t).DB
-	st, err := reputation.OpenStore(ctx, db)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := openStoreIn(t, db)
 	at := t0.Add(time.Minute)
 	if _, err := db.Collection("reputation_log").InsertOne(ctx, bson.M{"key": "+8613800000009", "at": at, "seq": int64(0),
 		"rep": bson.M{"_id": "+8613800000009", "verdict": "spam", "score": 40, "reporters": 3, "categories": bson.M{"promotion": 3}}}); err != nil {
