@@ -198,7 +198,6 @@ type storedBatch struct {
 	batch  []*event
 	rs     []Report
 	dup    []bool
-	known  map[string]Report // the stored versions of the duplicates
 	ctx    context.Context
 	cancel context.CancelFunc
 }
@@ -240,7 +239,10 @@ func (s *Service) commitLoop() {
 // the ids that existed and journals what is to be applied; it fails as a
 // whole.
 func (s *Service) persist(ctx context.Context, rs []Report) (dup []bool, stored map[string]Report, err error) {
-	if dup, stored, err = s.storeHistory(ctx, rs); err != nil {
+	if dup, err = s.storeHistory(ctx, rs); err != nil {
+		return nil, nil, err
+	}
+	if stored, err = s.storedDuplicates(ctx, rs, dup); err != nil {
 		return nil, nil, err
 	}
 	return dup, stored, s.store.journalReports(ctx, toJournal(rs, dup, stored))
@@ -261,15 +263,23 @@ func toJournal(rs []Report, dup []bool, stored map[string]Report) []Report {
 	return out
 }
 
-// storeHistory is persist without the journal.
-func (s *Service) storeHistory(ctx context.Context, rs []Report) (dup []bool, stored map[string]Report, err error) {
+// storeHistory stores rs in the history and checks the fence; dup[i]
+// tells that rs[i]'s id was stored already.
+func (s *Service) storeHistory(ctx context.Context, rs []Report) (dup []bool, err error) {
 	dup, err = s.store.insertHistory(ctx, rs)
 	if err == nil && s.opts.Fence != nil {
 		err = s.opts.Fence(ctx)
 	}
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
+	return dup, nil
+}
+
+// storedDuplicates reads back the stored versions of the ids of rs that
+// existed (a retry's, mostly): one read by id each, so the journal stage
+// does it (see journalBatch).
+func (s *Service) storedDuplicates(ctx context.Context, rs []Report, dup []bool) (map[string]Report, error) {
 	var ids []string
 	for i, d := range dup {
 		if d {
@@ -277,12 +287,9 @@ func (s *Service) storeHistory(ctx context.Context, rs []Report) (dup []bool, st
 		}
 	}
 	if len(ids) == 0 {
-		return dup, nil, nil
+		return nil, nil
 	}
-	if stored, err = s.store.Reports(ctx, ids); err != nil {
-		return nil, nil, err
-	}
-	return dup, stored, nil
+	return s.store.Reports(ctx, ids)
 }
 
 // failed answers the events of a commit that failed with err and, unless
@@ -387,7 +394,7 @@ func (s *Service) storeBatch(batch []*event) *storedBatch {
 		rs[i] = ev.r
 	}
 	ctx, cancel := writeContext(context.Background())
-	dup, known, err := s.storeHistory(ctx, rs)
+	dup, err := s.storeHistory(ctx, rs)
 	if err != nil {
 		cancel()
 		s.failed(batch, err)
@@ -395,23 +402,28 @@ func (s *Service) storeBatch(batch []*event) *storedBatch {
 		answer(batch)
 		return nil
 	}
-	return &storedBatch{batch: batch, rs: rs, dup: dup, known: known, ctx: ctx, cancel: cancel}
+	return &storedBatch{batch: batch, rs: rs, dup: dup, ctx: ctx, cancel: cancel}
 }
 
-// journalBatch journals a stored batch, applies its new events in order
-// and wakes their callers. A failed journal write fails the batch as a
-// failed insert does: settling stores it again, finds it stored and
-// journals it then.
+// journalBatch reads back the stored versions of a stored batch's
+// duplicates, journals the batch, applies its new events in order and
+// wakes their callers. The reads are here rather than in the history
+// stage, which they would hold up by a read per retried report. A failed
+// read or journal write fails the batch as a failed insert does: settling
+// stores it again, finds it stored and journals it then.
 func (s *Service) journalBatch(b *storedBatch) {
 	defer b.cancel()
-	err := s.store.journalReports(b.ctx, toJournal(b.rs, b.dup, b.known))
+	known, err := s.storedDuplicates(b.ctx, b.rs, b.dup)
+	if err == nil {
+		err = s.store.journalReports(b.ctx, toJournal(b.rs, b.dup, known))
+	}
 	if err != nil {
 		s.failed(b.batch, err)
 	} else {
 		s.mu.Lock()
 		for i, ev := range b.batch {
 			if b.dup[i] {
-				s.settleDuplicateLocked(ev, b.known)
+				s.settleDuplicateLocked(ev, known)
 			} else {
 				s.applyNewLocked(&ev.r)
 				ev.out = ev.r

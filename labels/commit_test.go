@@ -544,3 +544,49 @@ func TestJournalFailureSettles(t *testing.T) {
 		t.Fatal("the settled report was not journaled")
 	}
 }
+
+// TestRetriedBatch: a commit of retries, more than Store.Reports reads at
+// once, answers each with the stored report it repeats (read back by id
+// in the journal stage), and the fresh report among them as new.
+func TestRetriedBatch(t *testing.T) {
+	f := newFixture(t)
+	const n = 20
+	s := openHeld(t, f, n)
+	in := func(i int) labels.ReportInput {
+		return labels.ReportInput{Number: fmt.Sprintf("+86138%08d", i), Category: []string{"fraud", "delivery"}[i%2], ClientReportID: fmt.Sprint("retry-", i)}
+	}
+	// file sends the reports of reporters from..from+n at once: one commit.
+	file := func(from int) []labels.Report {
+		out := make([]labels.Report, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				r, err := s.Report(context.Background(), app(fmt.Sprint("r", from+i)), in(from+i))
+				if err != nil {
+					t.Errorf("report %d: %v", from+i, err)
+				}
+				out[i] = r
+			})
+		}
+		wg.Wait()
+		if t.Failed() {
+			t.FailNow()
+		}
+		return out
+	}
+	first := file(0)
+	// The same n-1 reports again, and the next reporter's first.
+	again := file(1)
+	for i, r := range again[:n-1] {
+		want := first[i+1]
+		if !r.Duplicate || r.ID != want.ID || r.Category != want.Category || !r.CreatedAt.Equal(want.CreatedAt) || r.Number.Key != want.Number.Key {
+			t.Errorf("retry %d: got %+v, want the stored %+v as a duplicate", i+1, r, want)
+		}
+	}
+	if r := again[n-1]; r.Duplicate || r.ClientReportID != in(n).ClientReportID {
+		t.Errorf("fresh report: got %+v, want a new report", r)
+	}
+	if err := s.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -328,23 +328,50 @@ func (d labelDoc) label() *Label {
 }
 
 // Reports returns the stored reports with the given ids, by id; ids not
-// stored are missing from the map. It reads them one at a time by _id:
-// they are the duplicates of a commit, retries, which are few.
+// stored are missing from the map. It reads them by _id, readersByID at a
+// time (a find with $in is not one indexed read on FerretDB): they are the
+// duplicates of a commit, retries, which are few.
 func (st *Store) Reports(ctx context.Context, ids []string) (map[string]Report, error) {
+	docs := make([]*reportDoc, len(ids))
+	errs := make([]error, len(ids))
+	var (
+		wg   sync.WaitGroup
+		next atomic.Int64
+	)
+	for range min(len(ids), readersByID) {
+		wg.Go(func() {
+			for i := int(next.Add(1) - 1); i < len(ids); i = int(next.Add(1) - 1) {
+				var d reportDoc
+				err := st.reports.FindOne(ctx, bson.M{"_id": ids[i]}).Decode(&d)
+				switch {
+				case errors.Is(err, mongo.ErrNoDocuments):
+				case err != nil:
+					errs[i] = fmt.Errorf("labels: unable to read report %s: %w", ids[i], err)
+				default:
+					docs[i] = &d
+				}
+			}
+		})
+	}
+	wg.Wait()
 	out := make(map[string]Report, len(ids))
-	for _, id := range ids {
-		var d reportDoc
-		err := st.reports.FindOne(ctx, bson.M{"_id": id}).Decode(&d)
-		if errors.Is(err, mongo.ErrNoDocuments) {
-			continue
+	for i, d := range docs {
+		if errs[i] != nil {
+			return nil, errs[i]
 		}
-		if err != nil {
-			return nil, fmt.Errorf("labels: unable to read report %s: %w", id, err)
+		if d != nil {
+			out[ids[i]] = d.report()
 		}
-		out[id] = d.report()
 	}
 	return out, nil
 }
+
+// readersByID is how many reads by id Reports has in flight. Each is one
+// indexed read, but FerretDB takes about 0.8 ms for one under a report
+// flood (a batch of 30 retried reports held up its commit by 6 ms when
+// they were read one after another), and its reads run beside each other
+// and beside the inserts.
+const readersByID = 8
 
 // InsertReports stores rs in the history and journals the new ones,
 // skipping ids that exist, so a retried batch stores each report once.
