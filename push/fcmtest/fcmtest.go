@@ -77,8 +77,8 @@ type Server struct {
 
 	mu      sync.Mutex
 	got     []Message
-	samples [][]byte // raw bodies kept by Sample
-	sampleN int      // how many more to keep
+	samples []Request // kept by Sample
+	sampleN int       // how many more to keep
 	answers map[string][]Answer
 	delay   time.Duration
 }
@@ -226,7 +226,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.got = append(s.got, msg)
 	}
 	if a.Status == 0 && s.sampleN > 0 {
-		s.samples, s.sampleN = append(s.samples, raw), s.sampleN-1
+		s.samples, s.sampleN = append(s.samples, Request{Header: r.Header.Clone(), Body: raw}), s.sampleN-1
 	}
 	s.mu.Unlock()
 	if delay > 0 {
@@ -245,26 +245,33 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	io.WriteString(w, a.Body)
 }
 
-// Sample keeps the raw bodies of the next n accepted messages, for
-// Samples, dropping those kept before.
+// Request is an accepted request as it arrived: its headers and raw body.
+type Request struct {
+	Header http.Header
+	Body   []byte
+}
+
+// Sample keeps the next n accepted requests, for Samples, dropping those
+// kept before.
 func (s *Server) Sample(n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.samples, s.sampleN = nil, n
 }
 
-// Samples returns the bodies Sample kept.
-func (s *Server) Samples() [][]byte {
+// Samples returns the requests Sample kept.
+func (s *Server) Samples() []Request {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return slices.Clone(s.samples)
 }
 
 // Baseline posts n requests to the fake with a minimal Go client, 50 in
-// flight over keep-alive connections, taking the bodies in turn, and
-// returns the rate in requests per second: the yardstick of the fan-out
-// benchmark, which replays what the SDK sent (see Sample).
-func (s *Server) Baseline(n int, bodies [][]byte) float64 {
+// flight over keep-alive connections, taking reqs in turn (their headers
+// and bodies; the client sets the length), and returns the rate in
+// requests per second: the yardstick of the fan-out benchmark, which
+// replays what the SDK sent (see Sample).
+func (s *Server) Baseline(n int, reqs []Request) float64 {
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, MaxConnsPerHost: 64}}
 	url := s.URL + "/projects/" + s.Project + "/messages:send"
 	var next atomic.Int64
@@ -273,8 +280,13 @@ func (s *Server) Baseline(n int, bodies [][]byte) float64 {
 	for range 50 {
 		wg.Go(func() {
 			for i := next.Add(1); i <= int64(n); i = next.Add(1) {
-				req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(bodies[int(i)%len(bodies)]))
-				req.Header.Set("Content-Type", "application/json")
+				r := reqs[int(i)%len(reqs)]
+				req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(r.Body))
+				for k, v := range r.Header {
+					if k != "Content-Length" {
+						req.Header[k] = v
+					}
+				}
 				resp, err := client.Do(req)
 				if err != nil {
 					continue
