@@ -564,10 +564,10 @@ func (q *enqueuer) finish() error {
 		trigs[b.Trigger] = true
 	}
 	ids := slices.Sorted(maps.Keys(trigs))
-	if _, err := q.s.st.Once(q.ctx, ids, q.s.cfg.Now()); err != nil {
+	at := q.s.cfg.Now()
+	if _, err := q.s.st.Once(q.ctx, ids, at); err != nil {
 		return err
 	}
-	at := q.s.cfg.Now()
 	q.s.mu.Lock()
 	for _, id := range ids {
 		q.s.once[id] = at
