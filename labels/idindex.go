@@ -61,7 +61,7 @@ func (x *idIndexer) indexAll(ctx context.Context) error {
 	for _, f := range files {
 		db, ok := x.dbs[f]
 		if !ok {
-			if db, err = sql.Open("sqlite", "file:"+f+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(wal)"); err != nil {
+			if db, err = sql.Open("sqlite", sqliteDSN(f, 10*time.Second)); err != nil {
 				return fmt.Errorf("%s: %w", f, err)
 			}
 			db.SetMaxOpenConns(1)

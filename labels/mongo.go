@@ -1,6 +1,7 @@
 package labels
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -32,6 +34,8 @@ type MongoConfig struct {
 	Database string
 	// Logger receives the embedded server's warnings and errors only.
 	Logger *slog.Logger
+
+	checkpointEvery time.Duration // tests: the embedded store's checkpoint interval if not 0
 }
 
 // Mongo is an open connection to callrep's database, embedded or remote.
@@ -46,6 +50,7 @@ type Mongo struct {
 	lock     *dirLock
 	closeOne sync.Once
 	ids      *idIndexer
+	ck       *checkpointer
 	idsDone  chan struct{}
 	idsStop  context.CancelFunc
 }
@@ -102,7 +107,10 @@ func OpenMongo(ctx context.Context, cfg MongoConfig) (*Mongo, error) {
 		m.idsStop, m.idsDone = stop, make(chan struct{})
 		go func() {
 			defer close(m.idsDone)
+			var wg sync.WaitGroup
+			wg.Go(func() { m.ck.run(ictx) })
 			m.ids.run(ictx)
+			wg.Wait()
 		}()
 	}
 	return m, nil
@@ -146,8 +154,9 @@ func (m *Mongo) startEmbedded(cfg MongoConfig) (string, error) {
 		// In memory rather than in a temporary file: that file's page-sized
 		// writes were 6% of server CPU under a report flood, 1.5% with this
 		// (profiled). Commits are still synced to the write-ahead log before
-		// FerretDB answers.
-		SQLiteURL: "file:" + dbDir + "/?_pragma=temp_store(memory)",
+		// FerretDB answers. Checkpoints are the checkpointer's (see
+		// checkpoint.go).
+		SQLiteURL: "file:" + dbDir + "/?_pragma=temp_store(memory)&_pragma=wal_autocheckpoint(" + strconv.Itoa(walBackstopPages) + ")",
 	})
 	if err != nil {
 		os.RemoveAll(m.sockDir)
@@ -157,6 +166,7 @@ func (m *Mongo) startEmbedded(cfg MongoConfig) (string, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	m.stop, m.done, m.Embedded = cancel, make(chan struct{}), true
 	m.ids = &idIndexer{dir: dbDir, log: logger, dbs: map[string]*sql.DB{}}
+	m.ck = &checkpointer{dir: dbDir, log: logger, every: cmp.Or(cfg.checkpointEvery, checkpointEvery), dbs: map[string]*sql.DB{}}
 	go func() {
 		defer close(m.done)
 		f.Run(ctx)
