@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"go.mongodb.org/mongo-driver/bson"
+	"go.mongodb.org/mongo-driver/mongo"
 )
 
 // TestIDIndexServesLookups pins the embedded store's _id index: without
@@ -98,4 +100,99 @@ func TestIDIndexServesLookups(t *testing.T) {
 	if err := m.IndexIDs(ctx); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestIDIndexUnique pins the swap of idindex.go: callrep's index is the
+// only _id index of a table, FerretDB still refuses a duplicate _id as
+// such (InsertNew tells it from the rest of an unordered batch), and a
+// table indexed by an earlier build (FerretDB's unique index beside a
+// plain one) is converted at open.
+func TestIDIndexUnique(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	open := func() *Mongo {
+		m, err := OpenMongo(ctx, MongoConfig{DataDir: dir, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	// indexes lists the indexes of collection u's table, and runs qs first.
+	indexes := func(m *Mongo, qs ...string) []string {
+		t.Helper()
+		m.ids.mu.Lock()
+		defer m.ids.mu.Unlock()
+		for _, db := range m.ids.dbs {
+			var table string
+			if err := db.QueryRowContext(ctx, `SELECT table_name FROM _ferretdb_collections WHERE name = 'u'`).Scan(&table); err != nil {
+				continue // another database file
+			}
+			for _, q := range qs {
+				if _, err := db.ExecContext(ctx, strings.ReplaceAll(q, "TABLE", table)); err != nil {
+					t.Fatal(q, err)
+				}
+			}
+			rows, err := db.QueryContext(ctx, `SELECT substr(name, length(?) + 1) FROM sqlite_master WHERE type = 'index' AND tbl_name = ? ORDER BY name`, table, table)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rows.Close()
+			var out []string
+			for rows.Next() {
+				var n string
+				if err := rows.Scan(&n); err != nil {
+					t.Fatal(err)
+				}
+				out = append(out, n)
+			}
+			return out
+		}
+		t.Fatal("no table for collection u")
+		return nil
+	}
+	// refuses checks that u refuses a second d-1 and takes the rest of
+	// the batch.
+	refuses := func(m *Mongo, fresh string) {
+		t.Helper()
+		c := m.DB.Collection("u")
+		if _, err := c.InsertOne(ctx, bson.M{"_id": "d-1", "n": 2}); !mongo.IsDuplicateKeyError(err) {
+			t.Fatalf("a second d-1: %v, want a duplicate key error", err)
+		}
+		dup, err := InsertNew(ctx, c, []any{bson.M{"_id": fresh}, bson.M{"_id": "d-1"}})
+		if err != nil || dup[0] || !dup[1] {
+			t.Fatalf("InsertNew(%s, d-1): %v %v, want [false true]", fresh, dup, err)
+		}
+		var d struct{ N int }
+		if err := c.FindOne(ctx, bson.M{"_id": "d-1"}).Decode(&d); err != nil || d.N != 1 {
+			t.Fatalf("d-1 is %+v %v, want the first", d, err)
+		}
+	}
+	m := open()
+	if _, err := m.DB.Collection("u").InsertOne(ctx, bson.M{"_id": "d-1", "n": 1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.IndexIDs(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := indexes(m); !slices.Equal(got, []string{idIndexSuffix}) {
+		t.Fatalf("indexes of a new table: %q, want only %q", got, idIndexSuffix)
+	}
+	refuses(m, "d-2")
+
+	// An earlier build's table: FerretDB's index and a plain one.
+	got := indexes(m, `DROP INDEX "TABLE`+idIndexSuffix+`"`,
+		`CREATE UNIQUE INDEX "TABLE`+ferretIndexSuffix+`" ON "TABLE" (_ferretdb_sjson->"_id")`,
+		`CREATE INDEX "TABLE`+oldIndexSuffix+`" ON "TABLE" (_ferretdb_sjson->'$._id')`)
+	if !slices.Equal(got, []string{ferretIndexSuffix, oldIndexSuffix}) {
+		t.Fatalf("set-up: %q", got)
+	}
+	if err := m.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	m = open()
+	defer m.Close(ctx)
+	if got := indexes(m); !slices.Equal(got, []string{idIndexSuffix}) {
+		t.Fatalf("indexes after open: %q, want only %q", got, idIndexSuffix)
+	}
+	refuses(m, "d-3")
 }
