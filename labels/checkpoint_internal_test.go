@@ -3,8 +3,6 @@ package labels
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -36,10 +34,7 @@ func TestCheckpointsOffTheCommitPath(t *testing.T) {
 	}
 	open := func(t *testing.T, every time.Duration) (*Mongo, string) {
 		dir := t.TempDir()
-		m, err := OpenMongo(ctx, MongoConfig{DataDir: dir, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), checkpointEvery: every})
-		if err != nil {
-			t.Fatal(err)
-		}
+		m := openEmbedded(t, MongoConfig{DataDir: dir, checkpointEvery: every})
 		t.Cleanup(func() { m.Close(ctx) })
 		return m, filepath.Join(dir, "db", "callrep.sqlite")
 	}

@@ -114,18 +114,18 @@ func indexTables(ctx context.Context, log *slog.Logger, db *sql.DB) error {
 		// A large table is one of an earlier build, converted at open:
 		// indexing it reads the whole table, some 20 s per million
 		// documents of the history.
-		var rows int64
-		if err := db.QueryRowContext(ctx, fmt.Sprintf(`SELECT coalesce(max(rowid), 0) FROM %q`, t)).Scan(&rows); err != nil {
+		var docs int64
+		if err := db.QueryRowContext(ctx, fmt.Sprintf(`SELECT coalesce(max(rowid), 0) FROM %q`, t)).Scan(&docs); err != nil {
 			return fmt.Errorf("index %s: %w", t, err)
 		}
-		start := time.Now()
-		if rows >= 100_000 {
-			log.Info("labels: indexing _id of a large table of the embedded store (once)", "table", t, "documents", rows)
+		start, large := time.Now(), docs >= 100_000
+		if large {
+			log.Info("labels: indexing _id of a large table of the embedded store (once)", "table", t, "documents", docs)
 		}
 		if err := indexTable(ctx, db, t); err != nil {
 			return fmt.Errorf("index %s: %w", t, err)
 		}
-		if rows >= 100_000 {
+		if large {
 			log.Info("labels: indexed _id", "table", t, "took", time.Since(start).Round(time.Millisecond))
 		}
 	}

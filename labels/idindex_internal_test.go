@@ -22,13 +22,7 @@ import (
 func TestIDIndexServesLookups(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	open := func() *Mongo {
-		m, err := OpenMongo(ctx, MongoConfig{DataDir: dir, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return m
-	}
+	open := func() *Mongo { return openEmbedded(t, MongoConfig{DataDir: dir}) }
 	m := open()
 	insert := func(m *Mongo, coll string) {
 		var docs []any
@@ -110,13 +104,7 @@ func TestIDIndexServesLookups(t *testing.T) {
 func TestIDIndexUnique(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	open := func() *Mongo {
-		m, err := OpenMongo(ctx, MongoConfig{DataDir: dir, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return m
-	}
+	open := func() *Mongo { return openEmbedded(t, MongoConfig{DataDir: dir}) }
 	// indexes lists the indexes of collection u's table, and runs qs first.
 	indexes := func(m *Mongo, qs ...string) []string {
 		t.Helper()
@@ -195,4 +183,16 @@ func TestIDIndexUnique(t *testing.T) {
 		t.Fatalf("indexes after open: %q, want only %q", got, idIndexSuffix)
 	}
 	refuses(m, "d-3")
+}
+
+// openEmbedded opens the embedded store of cfg, quietly; the caller
+// closes it.
+func openEmbedded(t *testing.T, cfg MongoConfig) *Mongo {
+	t.Helper()
+	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	m, err := OpenMongo(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
 }
