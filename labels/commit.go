@@ -207,9 +207,18 @@ type storedBatch struct {
 // journals, applies and answers it while the next batch is stored: on the
 // embedded store the two inserts of a commit are in files of their own
 // (see JournalDatabase), so a commit costs the longer of them rather than
-// their sum. At most two batches are in flight, one a stage; their events
-// are of different reporters (a stripe waits for its event's outcome), so
-// the order in which they are applied does not matter.
+// their sum. Measured on a served data directory of 1M numbers (wrk,
+// alternating runs): journaling beside the history insert instead, when a
+// probe of the history found no repeat in the batch, gained nothing
+// (medians of six, 2,846 and 2,810 reports/s), nor did a journal written
+// straight to a SQLite file of its own; with no journal insert at all a
+// commit gained 11% and 28% in two sets of three. What costs is the
+// journal's own commit, wherever it runs: the lever left is to take it off
+// the path of the answer, which needs a way to find the history's
+// unjournaled tail at start. At most two batches are in flight, one a
+// stage; their events are of different reporters (a stripe waits for its
+// event's outcome), so the order in which they are applied does not
+// matter.
 func (s *Service) commitLoop() {
 	defer close(s.commits.done)
 	journal := make(chan *storedBatch)
