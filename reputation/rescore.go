@@ -187,7 +187,7 @@ func (e *Engine) Rescore() RescoreStats {
 			gold[i] = int8(classOf[g])
 		}
 	}
-	trust := estimate(tv, gold, weights, workers, classes, TrustOptions{Cohort: cohortOf}.withDefaults())
+	trust := estimate(tv, gold, weights, workers, classes, TrustOptions{Cohort: cohortOf, compact: true}.withDefaults())
 	tv = nil
 
 	e.setTrust(trust)

@@ -1,8 +1,10 @@
 package reputation_test
 
 import (
+	"bytes"
 	"fmt"
 	"math"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -137,7 +139,28 @@ func TestTrustRoundTrip(t *testing.T) {
 	if orig.Decide(ev) != back.Decide(ev) {
 		t.Fatal("decisions differ")
 	}
+	if again, err := reputation.EncodeTrust(back); err != nil || !bytes.Equal(again, b) {
+		t.Fatalf("encoding the decoded estimate: %v; want the same %d bytes", err, len(b))
+	}
+	// Every cut of the stored form is refused, never half read.
+	for n := range len(b) {
+		if _, err := reputation.DecodeTrust(b[:n]); err == nil {
+			t.Fatalf("stored trust cut at %d of %d bytes accepted", n, len(b))
+		}
+	}
+	if _, err := reputation.DecodeTrust(append(slices.Clip(b), 0)); err == nil {
+		t.Fatal("stored trust with a trailing byte accepted")
+	}
 	if _, err := reputation.DecodeTrust([]byte(`{"classes":["a","b"],"workers":{"x":{"w":[1]}}}`)); err == nil {
 		t.Fatal("inconsistent stored trust accepted")
+	}
+	// The JSON form earlier builds stored is still read.
+	old, err := reputation.DecodeTrust([]byte(`{"classes":["a","b"],"prior":{"a":0.5,"b":0.5},"cohorts":{},"global":{"Accuracy":0.7},` +
+		`"iterations":3,"workers":{"local:x":{"a":0.9,"l":4,"g":1,"w":[1.5,-0.25]}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := old.Workers["local:x"]; w.Accuracy != 0.9 || w.Labels != 4 || w.GoldLabels != 1 || old.Weight("local:x", "a") != 1.5 || old.Weight("local:x", "b") != -0.25 || old.Iterations != 3 {
+		t.Fatalf("trust stored as JSON: got %+v, weights %v %v", w, old.Weight("local:x", "a"), old.Weight("local:x", "b"))
 	}
 }

@@ -53,6 +53,11 @@ type TrustOptions struct {
 	// Tolerance stops EM once no item posterior moves by more than it;
 	// 0 means DefaultTolerance.
 	Tolerance float64
+
+	// compact keeps of each worker only what scoring needs, its Weight
+	// per class, and no confusion matrix (see estimate): the engine's
+	// rescore sets it.
+	compact bool
 }
 
 // Defaults of TrustOptions. PriorStrength 2 is a weak prior: two resolved
@@ -313,8 +318,22 @@ func estimate(tv []trustVote, gold []int8, mult []float64, workers, classes []st
 	}
 	cohortLabels := make([]int, len(cohorts))
 	cohortGold := make([]int, len(cohorts))
+	// A compact estimate keeps K weights per worker in one array rather
+	// than K maps of K entries: a million app reporters took some 4 GB as
+	// maps.
+	var weights []float64
+	if opts.compact {
+		weights = make([]float64, len(workers)*k)
+		t.table = make(map[string][]float64, len(workers))
+	}
 	for w, name := range workers {
-		t.Workers[name] = t.workerTrust(m.workers[w], labels[w], goldLabels[w])
+		if opts.compact {
+			ws := weights[w*k : (w+1)*k : (w+1)*k]
+			t.Workers[name] = t.compactTrust(m.workers[w], labels[w], goldLabels[w], ws)
+			t.table[name] = ws
+		} else {
+			t.Workers[name] = t.workerTrust(m.workers[w], labels[w], goldLabels[w])
+		}
 		cohortLabels[cohortOfWorker[w]] += labels[w]
 		cohortGold[cohortOfWorker[w]] += goldLabels[w]
 	}
@@ -534,6 +553,24 @@ func (t *Trust) workerTrust(conf [][]float64, labels, goldLabels int) WorkerTrus
 	return wt
 }
 
+// compactTrust is workerTrust without the confusion matrix: the worker's
+// Weight per class goes to ws, in Classes order.
+func (t *Trust) compactTrust(conf [][]float64, labels, goldLabels int, ws []float64) WorkerTrust {
+	wt := WorkerTrust{Labels: labels, GoldLabels: goldLabels}
+	for c, name := range t.Classes {
+		wt.Accuracy += t.Prior[name] * conf[c][c]
+		den, mass := 0.0, 0.0
+		for o, other := range t.Classes {
+			if o != c {
+				den += t.Prior[other] * conf[o][c]
+				mass += t.Prior[other]
+			}
+		}
+		ws[c] = weightOf(conf[c][c], den, mass, len(t.Classes))
+	}
+	return wt
+}
+
 // trustOf is the trust of worker: its own, else its cohort's, else the
 // global pool's.
 func (t *Trust) trustOf(worker string) WorkerTrust {
@@ -574,7 +611,6 @@ func (t *Trust) Weight(worker, class string) float64 {
 		return 0
 	}
 	conf := t.trustOf(worker).Confusion
-	num := conf[class][class]
 	den, mass := 0.0, 0.0
 	for _, c := range t.Classes {
 		if c == class {
@@ -583,7 +619,14 @@ func (t *Trust) Weight(worker, class string) float64 {
 		den += t.Prior[c] * conf[c][class]
 		mass += t.Prior[c]
 	}
-	if num <= 0 || mass <= 0 {
+	return weightOf(conf[class][class], den, mass, len(t.Classes))
+}
+
+// weightOf is Weight from its parts: num the worker's probability of the
+// label given the class, den the prior-weighted one given another class,
+// mass the prior of the other classes.
+func weightOf(num, den, mass float64, classes int) float64 {
+	if classes < 2 || num <= 0 || mass <= 0 {
 		return 0
 	}
 	if den <= 0 {

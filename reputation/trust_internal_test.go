@@ -1,8 +1,10 @@
 package reputation
 
 import (
+	"maps"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -114,5 +116,57 @@ func TestDeciderMatchesDecide(t *testing.T) {
 		Spillover: map[string]map[string]float64{"safe": {"fraud": math.Inf(1)}}}
 	if d := newDecider(inf, cats); !d.inexact {
 		t.Error("an infinite spillover built an exact decider")
+	}
+}
+
+// TestCompactTrust: the compact estimate the engine keeps weighs every
+// worker, known or not, exactly as the full one, and keeps each worker's
+// record, but no confusion matrix.
+func TestCompactTrust(t *testing.T) {
+	classes := []string{"delivery", "fraud", "promotion", "safe"}
+	rng := rand.New(rand.NewPCG(7, 8))
+	var votes []Vote
+	for i := range 300 {
+		truth := classes[i%len(classes)]
+		for w := range 12 {
+			if rng.IntN(3) == 0 {
+				continue
+			}
+			class := truth
+			if rng.IntN(10) < w%5 { // workers 4, 9 mostly wrong, 0, 5, 10 never
+				class = classes[rng.IntN(len(classes))]
+			}
+			worker := "local:w" + string(rune('a'+w))
+			if w >= 10 {
+				worker = "ftc:" + string(rune('a'+w))
+			}
+			votes = append(votes, Vote{Item: string(rune(i)) + "item", Worker: worker, Class: class})
+		}
+	}
+	opts := TrustOptions{Cohort: cohortOf, Gold: map[string]string{string(rune(0)) + "item": classes[0]}}
+	full := EstimateTrust(votes, opts)
+	opts.compact = true
+	compact := EstimateTrust(votes, opts)
+	if len(compact.Workers) != len(full.Workers) || len(full.Workers) != 12 {
+		t.Fatalf("workers: compact %d, full %d; want 12", len(compact.Workers), len(full.Workers))
+	}
+	for name, fw := range full.Workers {
+		cw := compact.Workers[name]
+		if cw.Confusion != nil || cw.Accuracy != fw.Accuracy || cw.Labels != fw.Labels || cw.GoldLabels != fw.GoldLabels {
+			t.Fatalf("%s: compact %+v, full accuracy %v labels %d gold %d", name, cw, fw.Accuracy, fw.Labels, fw.GoldLabels)
+		}
+	}
+	varied := false
+	for _, name := range append(slices.Sorted(maps.Keys(full.Workers)), "local:new", "ftc:new", "other") {
+		for _, c := range append(slices.Clone(classes), "unknown") {
+			f, got := full.Weight(name, c), compact.Weight(name, c)
+			if f != got {
+				t.Fatalf("Weight(%s, %s): compact %v, full %v", name, c, got, f)
+			}
+			varied = varied || (f > 0 && f != full.Weight("local:wa", c))
+		}
+	}
+	if !varied {
+		t.Fatal("every worker weighs the same: the test data teaches nothing")
 	}
 }
