@@ -42,8 +42,8 @@ func BenchmarkStateMemory(b *testing.B) {
 // reporters costs: b.N numbers, each labelled by two reporters of their
 // own (2·b.N app reporters, the shape of a large user base), rescored
 // once. trust-B/reporter is the live heap the estimate adds, peak-MiB the
-// highest live heap sampled during the rescore. Run with -benchtime
-// 500000x (a million reporters).
+// highest live heap sampled during the rescore, engine-MiB the live heap
+// before it. Run with -benchtime 500000x (a million reporters).
 func BenchmarkRescoreAppReporters(b *testing.B) {
 	keys := labels.NewKeys()
 	cfg := reputation.DefaultConfig()
@@ -94,5 +94,6 @@ func BenchmarkRescoreAppReporters(b *testing.B) {
 	}
 	b.ReportMetric(float64(int64(after.HeapAlloc)-int64(before.HeapAlloc))/float64(2*b.N), "trust-B/reporter")
 	b.ReportMetric(float64(peak)/(1<<20), "peak-MiB")
+	b.ReportMetric(float64(before.HeapAlloc)/(1<<20), "engine-MiB")
 	runtime.KeepAlive(e)
 }

@@ -229,10 +229,7 @@ func estimate(tv []trustVote, gold []int8, mult []float64, workers, classes []st
 
 	// Posterior over classes per item, started from the weighted majority
 	// vote (gold items fixed).
-	post := make([][]float64, n)
-	for i := range post {
-		post[i] = make([]float64, k)
-	}
+	post, next := newRows(n, k), newRows(n, k) // swapped every round
 	for _, v := range tv {
 		post[v.item][v.class] += float64(v.w)
 	}
@@ -268,9 +265,7 @@ func estimate(tv []trustVote, gold []int8, mult []float64, workers, classes []st
 				}
 			}
 		}
-		next := make([][]float64, n)
 		for i := range next {
-			next[i] = make([]float64, k)
 			copy(next[i], logPrior)
 		}
 		for _, v := range tv {
@@ -289,7 +284,7 @@ func estimate(tv []trustVote, gold []int8, mult []float64, workers, classes []st
 				delta = math.Max(delta, math.Abs(p[c]-post[i][c]))
 			}
 		}
-		post = next
+		post, next = next, post
 		if delta < opts.Tolerance {
 			break
 		}
@@ -439,13 +434,22 @@ type dsModel struct {
 
 func newConfusions(n, k int) [][][]float64 {
 	out := make([][][]float64, n)
+	rows := newRows(n*k, k)
 	for i := range out {
-		out[i] = make([][]float64, k)
-		for c := range out[i] {
-			out[i][c] = make([]float64, k)
-		}
+		out[i] = rows[i*k : (i+1)*k : (i+1)*k]
 	}
 	return out
+}
+
+// newRows returns n rows of k zeros, in one array: a rescore of a million
+// reporters would otherwise allocate millions of small slices.
+func newRows(n, k int) [][]float64 {
+	all := make([]float64, n*k)
+	rows := make([][]float64, n)
+	for i := range rows {
+		rows[i] = all[i*k : (i+1)*k : (i+1)*k]
+	}
+	return rows
 }
 
 // maximize re-estimates the prior and the confusion rows from the item
