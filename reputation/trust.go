@@ -241,36 +241,31 @@ func estimate(tv []trustVote, gold []int8, mult []float64, workers, classes []st
 		normalizeRow(p)
 	}
 
-	m := &dsModel{
-		k:       k,
-		prior:   make([]float64, k),
-		workers: newConfusions(len(workers), k),
-		cohorts: newConfusions(len(cohorts), k),
-		global:  newConfusions(1, k)[0],
-	}
-	logConf := newConfusions(len(workers), k)
+	m := newDSModel(tv, len(workers), k, cohortOfWorker, opts.PriorStrength)
+	m.cohorts, m.global = newConfusions(len(cohorts), k), newConfusions(1, k)[0]
+	logSlot := make([]float64, len(m.slotWorker)*k) // log confusion of each slot's label, per true class
 	logPrior := make([]float64, k)
 	iterations := 0
 	for iterations < opts.MaxIterations {
 		iterations++
-		m.maximize(tv, post, resolve, mult, cohortOfWorker, opts.PriorStrength)
+		m.maximize(tv, post, resolve, mult)
 
 		for c := range logPrior {
 			logPrior[c] = safeLog(m.prior[c])
 		}
-		for w, conf := range m.workers {
-			for c, row := range conf {
-				for l, p := range row {
-					logConf[w][c][l] = safeLog(p)
-				}
+		for sl, w := range m.slotWorker {
+			l := int(m.slotClass[sl])
+			for c := range k {
+				logSlot[sl*k+c] = safeLog(m.conf(int(w), c, l, sl))
 			}
 		}
 		for i := range next {
 			copy(next[i], logPrior)
 		}
-		for _, v := range tv {
+		for vi, v := range tv {
+			ls := logSlot[int(m.voteSlot[vi])*k:]
 			for c := range k {
-				next[v.item][c] += float64(v.w) * logConf[v.worker][c][v.class]
+				next[v.item][c] += float64(v.w) * ls[c]
 			}
 		}
 		delta := 0.0
@@ -290,7 +285,7 @@ func estimate(tv []trustVote, gold []int8, mult []float64, workers, classes []st
 		}
 	}
 	// A last M-step so that the reported trust matches the final posterior.
-	m.maximize(tv, post, resolve, mult, cohortOfWorker, opts.PriorStrength)
+	m.maximize(tv, post, resolve, mult)
 
 	t := &Trust{
 		Classes:    classes,
@@ -321,13 +316,15 @@ func estimate(tv []trustVote, gold []int8, mult []float64, workers, classes []st
 		weights = make([]float64, len(workers)*k)
 		t.table = make(map[string][]float64, len(workers))
 	}
+	conf := newRows(k, k)
 	for w, name := range workers {
+		m.confusion(w, conf)
 		if opts.compact {
 			ws := weights[w*k : (w+1)*k : (w+1)*k]
-			t.Workers[name] = t.compactTrust(m.workers[w], labels[w], goldLabels[w], ws)
+			t.Workers[name] = t.compactTrust(conf, labels[w], goldLabels[w], ws)
 			t.table[name] = ws
 		} else {
-			t.Workers[name] = t.workerTrust(m.workers[w], labels[w], goldLabels[w])
+			t.Workers[name] = t.workerTrust(conf, labels[w], goldLabels[w])
 		}
 		cohortLabels[cohortOfWorker[w]] += labels[w]
 		cohortGold[cohortOfWorker[w]] += goldLabels[w]
@@ -422,14 +419,89 @@ func (o TrustOptions) cohortOf(worker string) string {
 	return o.Cohort(worker)
 }
 
-// dsModel holds the parameters of one EM round, by index.
+// dsModel holds the parameters of one EM round, by index. A worker's
+// confusion is kept as its expected counts in the columns of the classes
+// it labelled (its slots), the totals of its rows and its cohort's pooled
+// confusion: most reporters label a few numbers, and a full K×K matrix
+// each took a million app reporters' rescore gigabytes and minutes (K = 15).
 type dsModel struct {
-	k            int
-	prior        []float64
-	workers      [][][]float64 // worker → true class → label
-	cohorts      [][][]float64
-	global       [][]float64
-	globalCounts [][]float64
+	k     int
+	prior []float64
+
+	// Slot sl is column slotClass[sl] of worker slotWorker[sl]; slots are
+	// ordered by worker, then class, and worker w's are
+	// first[w]..first[w+1]-1. voteSlot[v] is the slot vote v counts in.
+	slotWorker, slotClass []int32
+	first, voteSlot       []int32
+	// counts[sl*k+c] is the expected count of slot sl's label under true
+	// class c; total[w*k+c] is strength plus worker w's counts under c.
+	counts, total []float64
+
+	cohortOfWorker []int
+	strength       float64
+	cohorts        [][][]float64
+	global         [][]float64
+	globalCounts   [][]float64
+}
+
+// newDSModel indexes the slots of votes tv over workers workers.
+func newDSModel(tv []trustVote, workers, k int, cohortOfWorker []int, strength float64) *dsModel {
+	m := &dsModel{k: k, prior: make([]float64, k), cohortOfWorker: cohortOfWorker, strength: strength}
+	keys := make([]int64, len(tv))
+	for i, v := range tv {
+		keys[i] = int64(v.worker)<<8 | int64(v.class)
+	}
+	slots := slices.Clone(keys)
+	slices.Sort(slots)
+	slots = slices.Compact(slots)
+	m.slotWorker, m.slotClass = make([]int32, len(slots)), make([]int32, len(slots))
+	m.first = make([]int32, workers+1)
+	for sl, key := range slots {
+		m.slotWorker[sl], m.slotClass[sl] = int32(key>>8), int32(key&0xff)
+		m.first[key>>8+1] = int32(sl + 1)
+	}
+	for w := 1; w <= workers; w++ {
+		m.first[w] = max(m.first[w], m.first[w-1])
+	}
+	m.voteSlot = make([]int32, len(tv))
+	for i, key := range keys {
+		sl, _ := slices.BinarySearch(slots, key)
+		m.voteSlot[i] = int32(sl)
+	}
+	m.counts = make([]float64, len(slots)*k)
+	m.total = make([]float64, workers*k)
+	return m
+}
+
+// conf is worker w's probability of label l under true class c; sl is the
+// slot of (w, l), or -1 if w never gave l. It is shrinkRow's value of the
+// worker's full row.
+func (m *dsModel) conf(w, c, l, sl int) float64 {
+	toward := m.cohorts[m.cohortOfWorker[w]][c][l]
+	total := m.total[w*m.k+c]
+	if total <= 0 {
+		return toward
+	}
+	x := 0.0
+	if sl >= 0 {
+		x = m.counts[sl*m.k+c]
+	}
+	return (x + m.strength*toward) / total
+}
+
+// confusion writes worker w's full confusion into conf (k rows of k).
+func (m *dsModel) confusion(w int, conf [][]float64) {
+	slots := m.first[w]
+	for l := range m.k {
+		sl := -1
+		if slots < m.first[w+1] && int(m.slotClass[slots]) == l {
+			sl = int(slots)
+			slots++
+		}
+		for c := range m.k {
+			conf[c][l] = m.conf(w, c, l, sl)
+		}
+	}
 }
 
 func newConfusions(n, k int) [][][]float64 {
@@ -454,8 +526,9 @@ func newRows(n, k int) [][]float64 {
 
 // maximize re-estimates the prior and the confusion rows from the item
 // posteriors: expected counts, shrunk level by level, global pool →
-// cohort pool → worker, each with strength pseudo-counts per row.
-func (m *dsModel) maximize(votes []trustVote, post [][]float64, resolve, mult []float64, cohortOfWorker []int, strength float64) {
+// cohort pool → worker, each with strength pseudo-counts per row (the
+// workers' rows lazily, see conf).
+func (m *dsModel) maximize(votes []trustVote, post [][]float64, resolve, mult []float64) {
 	k := m.k
 	// Class prior with one pseudo-item per class (Laplace), so that a
 	// class only gold has seen keeps a non-zero share.
@@ -469,31 +542,39 @@ func (m *dsModel) maximize(votes []trustVote, post [][]float64, resolve, mult []
 	}
 	normalizeRow(m.prior)
 
-	zero := func(conf [][][]float64) {
-		for _, rows := range conf {
-			for _, row := range rows {
-				clear(row)
-			}
+	clear(m.counts)
+	for _, rows := range m.cohorts {
+		for _, row := range rows {
+			clear(row)
 		}
 	}
-	zero(m.workers)
-	zero(m.cohorts)
 	for _, row := range m.global {
 		clear(row)
 	}
-	for _, v := range votes {
+	for vi, v := range votes {
 		r := resolve[v.item] * float64(v.w) * mult[v.item]
-		rows := m.workers[v.worker]
+		col := m.counts[int(m.voteSlot[vi])*k:]
 		for c, q := range post[v.item] {
-			rows[c][v.class] += r * q
+			col[c] += r * q
 		}
 	}
-	for w, rows := range m.workers {
-		pool := m.cohorts[cohortOfWorker[w]]
-		for c, row := range rows {
-			for l, x := range row {
-				pool[c][l] += x
-				m.global[c][l] += x
+	for sl, w := range m.slotWorker {
+		pool := m.cohorts[m.cohortOfWorker[w]]
+		l := m.slotClass[sl]
+		for c, x := range m.counts[sl*k : (sl+1)*k] {
+			pool[c][l] += x
+			m.global[c][l] += x
+		}
+	}
+	// Row totals as shrinkRow sums them, class by class.
+	for w := range len(m.first) - 1 {
+		tot := m.total[w*k : (w+1)*k]
+		for c := range tot {
+			tot[c] = m.strength
+		}
+		for sl := m.first[w]; sl < m.first[w+1]; sl++ {
+			for c, x := range m.counts[int(sl)*k : int(sl+1)*k] {
+				tot[c] += x
 			}
 		}
 	}
@@ -508,17 +589,11 @@ func (m *dsModel) maximize(votes []trustVote, post [][]float64, resolve, mult []
 		copy(m.globalCounts[c], row)
 	}
 	for _, row := range m.global {
-		shrinkRow(row, uniform, math.Max(strength, 1))
+		shrinkRow(row, uniform, math.Max(m.strength, 1))
 	}
 	for _, rows := range m.cohorts {
 		for c, row := range rows {
-			shrinkRow(row, m.global[c], strength)
-		}
-	}
-	for w, rows := range m.workers {
-		pool := m.cohorts[cohortOfWorker[w]]
-		for c, row := range rows {
-			shrinkRow(row, pool[c], strength)
+			shrinkRow(row, m.global[c], m.strength)
 		}
 	}
 }
