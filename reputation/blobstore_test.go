@@ -58,8 +58,7 @@ func TestBlobStore(t *testing.T) {
 }
 
 // TestBlobStoreLarge round-trips a blob the size of a large trust
-// estimate: its chunks do not fit in one 48 MB reply, so reading them
-// back takes several cursor batches.
+// estimate: its chunks would not fit in one 48 MB reply.
 func TestBlobStoreLarge(t *testing.T) {
 	if testing.Short() {
 		t.Skip("writes and reads 55 MB")
