@@ -3,9 +3,7 @@ package labels
 import (
 	"context"
 	"database/sql"
-	"fmt"
 	"log/slog"
-	"path/filepath"
 	"time"
 )
 
@@ -14,8 +12,8 @@ import (
 // the log past 1,000 pages also copies the log back into the database file
 // and syncs that (a checkpoint). On the report path that commit is a
 // batch's history insert, the serial stage of the group commit, and the
-// history's two _id indexes take random keys, so a batch of 30 reports
-// dirties some 60 scattered pages: every 15th commit or so carried a
+// history's _id indexes (two then) took random keys, so a batch of 30
+// reports dirtied some 60 scattered pages: every 15th commit or so carried a
 // checkpoint of scattered pages. In a profile of 1,000 such inserts into a
 // collection of 100,000 documents the checkpoints were 15% of all CPU time,
 // and moving them to a connection of their own cut the inserts' wall time
@@ -35,17 +33,15 @@ const (
 
 // checkpointer checkpoints the SQLite files of the embedded store.
 type checkpointer struct {
-	dir   string
-	log   *slog.Logger
-	every time.Duration
-
-	dbs    map[string]*sql.DB // SQLite file → handle; run's goroutine only
-	failed bool               // the last round failed; logged once until one succeeds
+	files  *sqliteFiles
+	log    *slog.Logger
+	every  time.Duration
+	failed bool // the last round failed; logged once until one succeeds
 }
 
 // run checkpoints until ctx ends, then closes its handles.
 func (c *checkpointer) run(ctx context.Context) {
-	defer c.close()
+	defer c.files.close()
 	Every(ctx, c.every, func(ctx context.Context) {
 		err := c.checkpointAll(ctx)
 		switch {
@@ -61,37 +57,8 @@ func (c *checkpointer) run(ctx context.Context) {
 
 // checkpointAll copies what it can of every file's log into the file.
 func (c *checkpointer) checkpointAll(ctx context.Context) error {
-	files, err := filepath.Glob(filepath.Join(c.dir, "*.sqlite"))
-	if err != nil {
-		return err
-	}
-	for _, f := range files {
-		db, ok := c.dbs[f]
-		if !ok {
-			if db, err = sql.Open("sqlite", sqliteDSN(f, time.Second)); err != nil {
-				return fmt.Errorf("%s: %w", f, err)
-			}
-			db.SetMaxOpenConns(1)
-			c.dbs[f] = db
-		}
+	return c.files.each(ctx, func(ctx context.Context, db *sql.DB) error {
 		var busy, frames, done int
-		if err := db.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &done); err != nil {
-			return fmt.Errorf("%s: %w", f, err)
-		}
-	}
-	return nil
-}
-
-// sqliteDSN is callrep's own connection to the SQLite file f, beside
-// FerretDB's: waiting at most busy for a lock, and checkpointing on its own
-// commits only past the backstop too.
-func sqliteDSN(f string, busy time.Duration) string {
-	return fmt.Sprintf("file:%s?_pragma=busy_timeout(%d)&_pragma=journal_mode(wal)&_pragma=wal_autocheckpoint(%d)", f, busy.Milliseconds(), walBackstopPages)
-}
-
-func (c *checkpointer) close() {
-	for f, db := range c.dbs {
-		db.Close()
-		delete(c.dbs, f)
-	}
+		return db.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &done)
+	})
 }

@@ -5,8 +5,6 @@ import (
 	"database/sql"
 	"fmt"
 	"log/slog"
-	"path/filepath"
-	"sync"
 	"time"
 
 	_ "modernc.org/sqlite" // the driver FerretDB's SQLite backend uses
@@ -33,11 +31,8 @@ import (
 // A FerretDB run as its own process behind MONGODB_URI lacks all this;
 // MongoDB needs none of it.
 type idIndexer struct {
-	dir string
-	log *slog.Logger
-
-	mu  sync.Mutex
-	dbs map[string]*sql.DB // SQLite file → handle
+	files *sqliteFiles
+	log   *slog.Logger
 }
 
 // idIndexEvery is how often new collections get their index: one created
@@ -54,7 +49,7 @@ const (
 
 // run indexes new tables until ctx ends, then closes its handles.
 func (x *idIndexer) run(ctx context.Context) {
-	defer x.close()
+	defer x.files.close()
 	Every(ctx, idIndexEvery, func(ctx context.Context) {
 		if err := x.indexAll(ctx); err != nil && ctx.Err() == nil {
 			x.log.Warn("labels: indexing _id of the embedded store", "err", err)
@@ -64,26 +59,7 @@ func (x *idIndexer) run(ctx context.Context) {
 
 // indexAll creates the missing indexes in every database file.
 func (x *idIndexer) indexAll(ctx context.Context) error {
-	files, err := filepath.Glob(filepath.Join(x.dir, "*.sqlite"))
-	if err != nil {
-		return err
-	}
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	for _, f := range files {
-		db, ok := x.dbs[f]
-		if !ok {
-			if db, err = sql.Open("sqlite", sqliteDSN(f, 10*time.Second)); err != nil {
-				return fmt.Errorf("%s: %w", f, err)
-			}
-			db.SetMaxOpenConns(1)
-			x.dbs[f] = db
-		}
-		if err := indexTables(ctx, x.log, db); err != nil {
-			return fmt.Errorf("%s: %w", f, err)
-		}
-	}
-	return nil
+	return x.files.each(ctx, func(ctx context.Context, db *sql.DB) error { return indexTables(ctx, x.log, db) })
 }
 
 // indexTables gives the collection tables of db callrep's unique index in
@@ -150,15 +126,6 @@ func indexTable(ctx context.Context, db *sql.DB, t string) error {
 		}
 	}
 	return tx.Commit()
-}
-
-func (x *idIndexer) close() {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	for f, db := range x.dbs {
-		db.Close()
-		delete(x.dbs, f)
-	}
 }
 
 // IndexIDs gives every collection of the embedded store the index its _id

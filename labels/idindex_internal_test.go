@@ -38,9 +38,9 @@ func TestIDIndexServesLookups(t *testing.T) {
 	// plan returns SQLite's plan for FerretDB's lookup by _id in coll.
 	plan := func(m *Mongo, coll string) string {
 		var table string
-		m.ids.mu.Lock()
-		defer m.ids.mu.Unlock()
-		for _, db := range m.ids.dbs {
+		m.ids.files.mu.Lock()
+		defer m.ids.files.mu.Unlock()
+		for _, db := range m.ids.files.dbs {
 			if err := db.QueryRowContext(ctx, `SELECT table_name FROM _ferretdb_collections WHERE name = ?`, coll).Scan(&table); err != nil {
 				t.Fatalf("table of %s: %v", coll, err)
 			}
@@ -108,9 +108,9 @@ func TestIDIndexUnique(t *testing.T) {
 	// indexes lists the indexes of collection u's table, and runs qs first.
 	indexes := func(m *Mongo, qs ...string) []string {
 		t.Helper()
-		m.ids.mu.Lock()
-		defer m.ids.mu.Unlock()
-		for _, db := range m.ids.dbs {
+		m.ids.files.mu.Lock()
+		defer m.ids.files.mu.Unlock()
+		for _, db := range m.ids.files.dbs {
 			var table string
 			if err := db.QueryRowContext(ctx, `SELECT table_name FROM _ferretdb_collections WHERE name = 'u'`).Scan(&table); err != nil {
 				continue // another database file

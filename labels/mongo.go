@@ -3,7 +3,6 @@ package labels
 import (
 	"cmp"
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -165,8 +164,8 @@ func (m *Mongo) startEmbedded(cfg MongoConfig) (string, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	m.stop, m.done, m.Embedded = cancel, make(chan struct{}), true
-	m.ids = &idIndexer{dir: dbDir, log: logger, dbs: map[string]*sql.DB{}}
-	m.ck = &checkpointer{dir: dbDir, log: logger, every: cmp.Or(cfg.checkpointEvery, checkpointEvery), dbs: map[string]*sql.DB{}}
+	m.ids = &idIndexer{files: newSQLiteFiles(dbDir, 10*time.Second), log: logger}
+	m.ck = &checkpointer{files: newSQLiteFiles(dbDir, time.Second), log: logger, every: cmp.Or(cfg.checkpointEvery, checkpointEvery)}
 	go func() {
 		defer close(m.done)
 		f.Run(ctx)
@@ -191,7 +190,7 @@ func (m *Mongo) stopEmbedded() {
 		m.idsStop()
 		<-m.idsDone
 	} else if m.ids != nil {
-		m.ids.close()
+		m.ids.files.close()
 	}
 	if m.stop == nil {
 		return
