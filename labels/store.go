@@ -333,32 +333,23 @@ func (d labelDoc) label() *Label {
 // duplicates of a commit, retries, which are few.
 func (st *Store) Reports(ctx context.Context, ids []string) (map[string]Report, error) {
 	docs := make([]*reportDoc, len(ids))
-	errs := make([]error, len(ids))
-	var (
-		wg   sync.WaitGroup
-		next atomic.Int64
-	)
-	for range min(len(ids), readersByID) {
-		wg.Go(func() {
-			for i := int(next.Add(1) - 1); i < len(ids); i = int(next.Add(1) - 1) {
-				var d reportDoc
-				err := st.reports.FindOne(ctx, bson.M{"_id": ids[i]}).Decode(&d)
-				switch {
-				case errors.Is(err, mongo.ErrNoDocuments):
-				case err != nil:
-					errs[i] = fmt.Errorf("labels: unable to read report %s: %w", ids[i], err)
-				default:
-					docs[i] = &d
-				}
-			}
-		})
+	err := InParallel(len(ids), readersByID, func(i int) error {
+		var d reportDoc
+		err := st.reports.FindOne(ctx, bson.M{"_id": ids[i]}).Decode(&d)
+		switch {
+		case errors.Is(err, mongo.ErrNoDocuments):
+		case err != nil:
+			return fmt.Errorf("labels: unable to read report %s: %w", ids[i], err)
+		default:
+			docs[i] = &d
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	wg.Wait()
 	out := make(map[string]Report, len(ids))
 	for i, d := range docs {
-		if errs[i] != nil {
-			return nil, errs[i]
-		}
 		if d != nil {
 			out[ids[i]] = d.report()
 		}

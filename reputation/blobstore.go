@@ -6,8 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"go.mongodb.org/mongo-driver/bson"
@@ -143,42 +141,28 @@ func (bs *BlobStore) Get(ctx context.Context, name string) (Blob, error) {
 	// One chunk a reply also stays far below the 48 MB limit of a wire
 	// message; a few are read at a time.
 	parts := make([][]byte, p.Chunks)
-	errs := make([]error, p.Chunks)
-	var (
-		wg   sync.WaitGroup
-		next atomic.Int64
-	)
-	for range min(p.Chunks, blobReaders) {
-		wg.Go(func() {
-			for i := int(next.Add(1) - 1); i < p.Chunks; i = int(next.Add(1) - 1) {
-				var c blobChunk
-				err := bs.chunks.FindOne(ctx, bson.M{"_id": chunkID(name, uint64(p.Version), i)}).Decode(&c)
-				switch {
-				case errors.Is(err, mongo.ErrNoDocuments):
-					errs[i] = fmt.Errorf("reputation: blob %s/%d misses chunk %d", name, p.Version, i)
-				case err != nil:
-					errs[i] = fmt.Errorf("reputation: unable to read blob %s/%d: %w", name, p.Version, err)
-				default:
-					parts[i] = c.Data
-				}
-				if errs[i] != nil {
-					next.Store(int64(p.Chunks)) // the others stop too
-				}
-			}
-		})
-	}
-	wg.Wait()
-	data := make([]byte, 0, p.Size)
-	chunks := 0
-	for ; chunks < p.Chunks; chunks++ {
-		if errs[chunks] != nil {
-			return Blob{}, errs[chunks]
+	err = labels.InParallel(p.Chunks, blobReaders, func(i int) error {
+		var c blobChunk
+		err := bs.chunks.FindOne(ctx, bson.M{"_id": chunkID(name, uint64(p.Version), i)}).Decode(&c)
+		switch {
+		case errors.Is(err, mongo.ErrNoDocuments):
+			return fmt.Errorf("reputation: blob %s/%d misses chunk %d", name, p.Version, i)
+		case err != nil:
+			return fmt.Errorf("reputation: unable to read blob %s/%d: %w", name, p.Version, err)
 		}
-		data = append(data, parts[chunks]...)
-		parts[chunks] = nil
+		parts[i] = c.Data
+		return nil
+	})
+	if err != nil {
+		return Blob{}, err
+	}
+	data := make([]byte, 0, p.Size)
+	for i, part := range parts {
+		data = append(data, part...)
+		parts[i] = nil
 	}
 	sum := sha256.Sum256(data)
-	if chunks != p.Chunks || hex.EncodeToString(sum[:]) != p.SHA256 {
+	if hex.EncodeToString(sum[:]) != p.SHA256 {
 		return Blob{}, fmt.Errorf("reputation: blob %s/%d is corrupt", name, p.Version)
 	}
 	return Blob{Name: name, Version: uint64(p.Version), SHA256: p.SHA256, Created: p.Created.UTC(), Digest: p.Digest, Data: data}, nil
