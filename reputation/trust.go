@@ -319,20 +319,19 @@ func estimate(tv []trustVote, gold []int8, mult []float64, workers, classes []st
 	conf := newRows(k, k)
 	for w, name := range workers {
 		m.confusion(w, conf)
+		var ws []float64
 		if opts.compact {
-			ws := weights[w*k : (w+1)*k : (w+1)*k]
-			t.Workers[name] = t.compactTrust(conf, labels[w], goldLabels[w], ws)
+			ws = weights[w*k : (w+1)*k : (w+1)*k]
 			t.table[name] = ws
-		} else {
-			t.Workers[name] = t.workerTrust(conf, labels[w], goldLabels[w])
 		}
+		t.Workers[name] = t.workerTrust(conf, labels[w], goldLabels[w], ws)
 		cohortLabels[cohortOfWorker[w]] += labels[w]
 		cohortGold[cohortOfWorker[w]] += goldLabels[w]
 	}
 	for c, name := range cohorts {
-		t.Cohorts[name] = t.workerTrust(m.cohorts[c], cohortLabels[c], cohortGold[c])
+		t.Cohorts[name] = t.workerTrust(m.cohorts[c], cohortLabels[c], cohortGold[c], nil)
 	}
-	t.Global = t.workerTrust(m.global, sumInts(labels), sumInts(goldLabels))
+	t.Global = t.workerTrust(m.global, sumInts(labels), sumInts(goldLabels), nil)
 	t.Spillover = t.spillover(m.globalCounts)
 	return t
 }
@@ -616,30 +615,24 @@ func shrinkRow(row, toward []float64, strength float64) {
 	}
 }
 
-// workerTrust converts an index confusion matrix to the exported form.
-func (t *Trust) workerTrust(conf [][]float64, labels, goldLabels int) WorkerTrust {
-	wt := WorkerTrust{
-		Confusion:  make(map[string]map[string]float64, len(t.Classes)),
-		Labels:     labels,
-		GoldLabels: goldLabels,
-	}
-	for c, name := range t.Classes {
-		row := make(map[string]float64, len(t.Classes))
-		for l, label := range t.Classes {
-			row[label] = conf[c][l]
-		}
-		wt.Confusion[name] = row
-		wt.Accuracy += t.Prior[name] * conf[c][c]
-	}
-	return wt
-}
-
-// compactTrust is workerTrust without the confusion matrix: the worker's
-// Weight per class goes to ws, in Classes order.
-func (t *Trust) compactTrust(conf [][]float64, labels, goldLabels int, ws []float64) WorkerTrust {
+// workerTrust is the trust of a worker with confusion conf (true class ×
+// label, in Classes order). With ws it is compact: the worker's Weight per
+// class goes to ws, in Classes order, and it keeps no confusion matrix.
+func (t *Trust) workerTrust(conf [][]float64, labels, goldLabels int, ws []float64) WorkerTrust {
 	wt := WorkerTrust{Labels: labels, GoldLabels: goldLabels}
+	if ws == nil {
+		wt.Confusion = make(map[string]map[string]float64, len(t.Classes))
+	}
 	for c, name := range t.Classes {
 		wt.Accuracy += t.Prior[name] * conf[c][c]
+		if ws == nil {
+			row := make(map[string]float64, len(t.Classes))
+			for l, label := range t.Classes {
+				row[label] = conf[c][l]
+			}
+			wt.Confusion[name] = row
+			continue
+		}
 		den, mass := 0.0, 0.0
 		for o, other := range t.Classes {
 			if o != c {
